@@ -1,0 +1,29 @@
+"""The base every wire model shares: strict where it matters, lenient where the wire is.
+
+Livepeer's schema says ``additionalProperties: false`` but real deliveries carry extra keys
+(WEBHOOKS.md section 6), so unknown keys are accepted and kept. Types are strict: a number
+sent as a string is a broken sender, not something to coerce silently.
+"""
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class WireModel(BaseModel):
+    """A JSON object as Livepeer sends it: camelCase keys, extra keys kept, strict types."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        strict=True,
+        frozen=True,
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+
+Millis = Annotated[int, Field(ge=0, description="Unix time in milliseconds")]
+"""A point in time as Livepeer sends it: integer milliseconds since the epoch."""
