@@ -156,9 +156,7 @@ def test_a_json_pointer_escapes_slash_and_tilde() -> None:
     assert "/payload/task/snapshot/params/export/custom/headers/a~1b~0c" in pointers(refused.value)
 
 
-@pytest.mark.parametrize(
-    "body", [b"", b"{", b"not json", b'{"a":1}x', b"\xff\xfe"], ids=repr
-)
+@pytest.mark.parametrize("body", [b"", b"{", b"not json", b'{"a":1}x', b"\xff\xfe"], ids=repr)
 def test_a_body_that_is_not_json_is_refused(body: bytes) -> None:
     with pytest.raises(BodyNotJson):
         parse_body(body)

@@ -36,9 +36,7 @@ OTHER = hexdigest(b"something else", SECRET)
     ],
 )
 def test_a_valid_signature_returns_its_timestamp(header: str, secrets: list[bytes]) -> None:
-    signed_at = verify_signature(
-        header, BODY, secrets=secrets, now_ms=NOW, tolerance_ms=TOLERANCE
-    )
+    signed_at = verify_signature(header, BODY, secrets=secrets, now_ms=NOW, tolerance_ms=TOLERANCE)
     assert signed_at == int(header.split("t=")[1].split(",")[0])
 
 
@@ -63,9 +61,7 @@ def test_a_valid_signature_returns_its_timestamp(header: str, secrets: list[byte
         pytest.param(
             f"t={NOW},v1={hexdigest(BODY, b'stranger')}", BODY, "signature-mismatch", id="bad key"
         ),
-        pytest.param(
-            f"t={NOW - TOLERANCE - 1},v1={GOOD}", BODY, "signature-expired", id="too old"
-        ),
+        pytest.param(f"t={NOW - TOLERANCE - 1},v1={GOOD}", BODY, "signature-expired", id="too old"),
         pytest.param(
             f"t={NOW + TOLERANCE + 1},v1={GOOD}", BODY, "signature-expired", id="from the future"
         ),

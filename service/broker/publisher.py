@@ -1,0 +1,198 @@
+"""Publishing to RabbitMQ so that a message is either confirmed by the broker or reported failed.
+
+``AmqpPublisher`` keeps one connection and one confirm-mode channel open, reconnecting by itself
+after any outage, and turns every way a publish can fail into ``PublishFailed``. It never waits
+longer than its timeout and never queues work it cannot start: when too many publishes are
+already waiting for the broker it refuses at once, so the sender is told to retry later.
+"""
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, DeliveryError, PublishError
+
+from service.broker.topology import Topology, declare_topology
+from service.core.errors import PublishCause, PublishFailed
+from service.core.message import OutgoingMessage
+from service.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 5.0
+RECONNECT_FIRST_DELAY_S = 0.5
+RECONNECT_MAX_DELAY_S = 15.0
+BROKER_ERRORS = (AMQPError, ConnectionError, OSError, ChannelInvalidStateError)
+
+
+class AmqpPublisher:
+    """The real publisher: persistent messages, publisher confirms, returns raised, a timeout."""
+
+    def __init__(
+        self,
+        url: str,
+        topology: Topology,
+        *,
+        timeout_s: float,
+        max_in_flight: int,
+        metrics: Metrics,
+    ) -> None:
+        self._url = url
+        self._topology = topology
+        self._timeout_s = timeout_s
+        self._max_in_flight = max_in_flight
+        self._metrics = metrics
+        self._in_flight = 0
+        self._connection: AbstractConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._exchange: AbstractExchange | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+
+    @property
+    def ready(self) -> bool:
+        """True while the confirm channel is open and the topology is declared."""
+        return (
+            self._exchange is not None and self._channel is not None and not self._channel.is_closed
+        )
+
+    async def start(self) -> None:
+        """Start connecting in the background; returns at once, even with the broker down."""
+        self._supervisor = asyncio.create_task(self._stay_connected(), name="amqp-supervisor")
+
+    async def close(self) -> None:
+        """Stop reconnecting and close the connection."""
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+        await self._discard()
+
+    async def publish_event(self, message: OutgoingMessage) -> None:
+        """Publish to the events exchange; returns only once the broker confirmed it."""
+        await self._publish(message, destination="events")
+
+    async def publish_rejected(self, message: OutgoingMessage) -> None:
+        """Park a refused delivery in the rejected queue; returns only once confirmed."""
+        await self._publish(message, destination="rejected")
+
+    async def _publish(self, message: OutgoingMessage, *, destination: str) -> None:
+        if self._in_flight >= self._max_in_flight:
+            raise PublishFailed("overloaded", "too many publishes are waiting for the broker")
+        exchange, channel = self._exchange, self._channel
+        if exchange is None or channel is None or channel.is_closed:
+            raise PublishFailed("broker-unavailable", "the broker is not connected")
+        if destination == "rejected":
+            exchange = channel.default_exchange
+        started = time.perf_counter()
+        result = "failed"
+        self._in_flight += 1
+        self._metrics.publishes_in_flight.inc()
+        try:
+            await self._confirmed_publish(exchange, message)
+            result = "confirmed"
+        finally:
+            self._in_flight -= 1
+            self._metrics.publishes_in_flight.dec()
+            self._metrics.publish_seconds.labels(destination, result).observe(
+                time.perf_counter() - started
+            )
+
+    async def _confirmed_publish(
+        self, exchange: AbstractExchange, message: OutgoingMessage
+    ) -> None:
+        cause: PublishCause
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                await exchange.publish(
+                    _to_amqp(message), routing_key=message.routing_key, mandatory=True
+                )
+            return
+        except TimeoutError:
+            cause, detail = "publish-timeout", "the broker did not confirm in time"
+        except PublishError:
+            cause, detail = "publish-unroutable", "the broker returned the message as unroutable"
+        except DeliveryError:
+            cause, detail = "publish-nacked", "the broker refused the message"
+        except BROKER_ERRORS as e:
+            cause, detail = (
+                "broker-unavailable",
+                f"the broker connection failed ({type(e).__name__})",
+            )
+        raise PublishFailed(cause, detail)
+
+    async def _stay_connected(self) -> None:
+        delays = _backoff()
+        while True:
+            try:
+                lost = await self._open()
+            except (*BROKER_ERRORS, TimeoutError) as e:
+                delay = next(delays)
+                log.warning(
+                    "broker connection failed",
+                    extra={"error": type(e).__name__, "retry_in_s": delay},
+                )
+                await asyncio.sleep(delay)
+                continue
+            delays = _backoff()
+            log.info("broker connected", extra={"exchange": self._topology.exchange})
+            await lost.wait()
+            log.warning("broker connection lost")
+            await self._discard()
+
+    async def _open(self) -> asyncio.Event:
+        connection = await aio_pika.connect(
+            self._url,
+            timeout=CONNECT_TIMEOUT_S,
+            client_properties={"connection_name": "taskhook"},
+        )
+        try:
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            exchange = await declare_topology(channel, self._topology)
+        except BaseException:
+            await connection.close()
+            raise
+        lost = asyncio.Event()
+        for closable in (connection, channel):
+            closable.close_callbacks.add(lambda *_: lost.set())
+        self._connection, self._channel, self._exchange = connection, channel, exchange
+        self._metrics.broker_connected.set(1)
+        return lost
+
+    async def _discard(self) -> None:
+        connection = self._connection
+        self._connection = self._channel = self._exchange = None
+        self._metrics.broker_connected.set(0)
+        if connection is None or connection.is_closed:
+            return
+        try:
+            await connection.close()
+        except BROKER_ERRORS:
+            log.debug("closing a broken connection failed", exc_info=True)
+
+
+def _to_amqp(message: OutgoingMessage) -> aio_pika.Message:
+    timestamp = (
+        datetime.fromtimestamp(message.timestamp_ms / 1000, tz=UTC)
+        if message.timestamp_ms is not None
+        else None
+    )
+    return aio_pika.Message(
+        message.body,
+        content_type=message.content_type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=message.message_id,
+        type=message.type,
+        headers=dict(message.headers),
+        timestamp=timestamp,
+        app_id="taskhook",
+    )
+
+
+def _backoff() -> Iterator[float]:
+    """0.5 s, 1 s, 2 s, ... capped at 15 s: quick after a blip, gentle during a long outage."""
+    for attempt in itertools.count():
+        yield min(RECONNECT_FIRST_DELAY_S * 2 ** min(attempt, 16), RECONNECT_MAX_DELAY_S)

@@ -1,0 +1,71 @@
+"""Every answer passes here: errors become problem+json, and each webhook outcome is recorded."""
+
+import logging
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from service.core.errors import DeliveryRefused
+from service.http.problems import HTTP_CAUSES, problem, problem_for_http_error, problem_for_refusal
+from service.http.state import METRICS, TRACE
+
+log = logging.getLogger("service.webhook")
+
+WEBHOOK_ROUTE = "webhook"
+OUTCOME_BY_STATUS = {202: "accepted", 200: "duplicate"}
+
+
+@web.middleware
+async def answer_with_problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Map every error to its problem answer, then log and count the webhook outcome."""
+    started = time.perf_counter()
+    context: dict[str, str] = {}
+    try:
+        response = await handler(request)
+        cause = "ok"
+    except DeliveryRefused as refusal:
+        response, cause, context = (
+            problem_for_refusal(refusal),
+            refusal.cause,
+            dict(refusal.context),
+        )
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        response, cause = problem_for_http_error(error), HTTP_CAUSES.get(error.status, "http-error")
+    except Exception as error:
+        # The traceback goes to the log (not to the sender) only when debugging is switched on.
+        log.error(
+            "unhandled error",
+            extra={"error": type(error).__name__},
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
+        response, cause = (
+            problem("internal-error", "the request failed unexpectedly"),
+            "internal-error",
+        )
+    if request.match_info.route.name == WEBHOOK_ROUTE:
+        context |= request.get(TRACE, {})
+        record_outcome(request, response.status, cause, context, time.perf_counter() - started)
+    return response
+
+
+def record_outcome(
+    request: web.Request, status: int, cause: str, context: dict[str, str], seconds: float
+) -> None:
+    """One log line and one counter increment per webhook delivery answered."""
+    outcome = OUTCOME_BY_STATUS.get(status) or ("refused" if status < 500 else "failed")
+    request.app[METRICS].requests.labels(outcome, cause).inc()
+    level = logging.WARNING if status >= 500 else logging.INFO
+    log.log(
+        level,
+        "webhook answered",
+        extra={
+            **context,
+            "status": status,
+            "outcome": outcome,
+            "cause": cause,
+            "latency_ms": round(seconds * 1000, 2),
+        },
+    )

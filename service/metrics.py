@@ -1,0 +1,48 @@
+"""Prometheus metrics, in a registry of their own so each app (and each test) gets fresh ones."""
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# A confirmed publish takes a few ms on a healthy broker; the tail up to the publish timeout is
+# what tells an overloaded or flapping broker apart.
+PUBLISH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    registry: CollectorRegistry
+    requests: Counter
+    publish_seconds: Histogram
+    publishes_in_flight: Gauge
+    broker_connected: Gauge
+
+    @classmethod
+    def create(cls) -> "Metrics":
+        registry = CollectorRegistry(auto_describe=True)
+        return cls(
+            registry=registry,
+            requests=Counter(
+                "taskhook_webhook_requests",
+                "Webhook deliveries answered, by outcome and cause.",
+                ["outcome", "cause"],
+                registry=registry,
+            ),
+            publish_seconds=Histogram(
+                "taskhook_publish_seconds",
+                "Time from publish to broker confirm (or failure), by destination and result.",
+                ["destination", "result"],
+                buckets=PUBLISH_BUCKETS,
+                registry=registry,
+            ),
+            publishes_in_flight=Gauge(
+                "taskhook_publishes_in_flight",
+                "Publishes waiting for the broker's confirm.",
+                registry=registry,
+            ),
+            broker_connected=Gauge(
+                "taskhook_broker_connected",
+                "1 while the broker connection and channel are open, else 0.",
+                registry=registry,
+            ),
+        )

@@ -1,0 +1,48 @@
+"""Running the HTTP server until SIGTERM, then draining it without dropping accepted work."""
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from service.http.state import LIFECYCLE
+
+log = logging.getLogger(__name__)
+
+
+async def serve_until_stopped(
+    app: web.Application, *, host: str, port: int, drain_delay_s: float, grace_s: float
+) -> None:
+    """Serve ``app`` until SIGTERM or SIGINT, then shut down in order.
+
+    1. ``/readyz`` turns 503 at once, and requests keep being served for ``drain_delay_s`` so
+       the load balancer can stop sending new ones;
+    2. the listener closes and requests in progress get up to ``grace_s`` to finish;
+    3. the app's cleanup waits for started publishes and closes the broker connection.
+    """
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=grace_s)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        log.info("listening", extra={"host": host, "port": port})
+        await _wait_for_stop_signal()
+        app[LIFECYCLE].draining = True
+        log.info("draining", extra={"drain_delay_s": drain_delay_s, "grace_s": grace_s})
+        await asyncio.sleep(drain_delay_s)
+    finally:
+        await runner.cleanup()
+    log.info("stopped")
+
+
+async def _wait_for_stop_signal() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)

@@ -1,0 +1,108 @@
+import asyncio
+
+import pytest
+
+from service.core.errors import PublishFailed
+from service.dedup import Outcome, PublishOnce
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Publishes:
+    """Counts publishes; each one waits for ``release`` and then succeeds or fails."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.count = 0
+        self.release = asyncio.Event()
+        self.fail = fail
+
+    async def __call__(self) -> None:
+        self.count += 1
+        await self.release.wait()
+        if self.fail:
+            raise PublishFailed("publish-nacked", "no")
+
+
+async def test_an_event_confirmed_before_is_a_duplicate_and_not_published_again() -> None:
+    once, publish = PublishOnce(10), Publishes()
+    publish.release.set()
+    assert await once.run("k", publish) is Outcome.PUBLISHED
+    assert await once.run("k", publish) is Outcome.DUPLICATE
+    assert await once.run("other", publish) is Outcome.PUBLISHED
+    assert publish.count == 2
+
+
+async def test_the_same_event_arriving_twice_at_once_is_published_once() -> None:
+    once, publish = PublishOnce(10), Publishes()
+    first = asyncio.create_task(once.run("k", publish))
+    second = asyncio.create_task(once.run("k", publish))
+    await asyncio.sleep(0)
+    assert once.in_progress == 1
+    publish.release.set()
+    assert await asyncio.gather(first, second) == [Outcome.PUBLISHED, Outcome.PUBLISHED]
+    assert publish.count == 1
+
+
+async def test_a_failed_publish_fails_every_waiter_and_is_not_remembered() -> None:
+    once, failing = PublishOnce(10), Publishes(fail=True)
+    waiters = [asyncio.create_task(once.run("k", failing)) for _ in range(3)]
+    await asyncio.sleep(0)
+    failing.release.set()
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert all(isinstance(r, PublishFailed) for r in results)
+    assert failing.count == 1
+    working = Publishes()
+    working.release.set()
+    assert await once.run("k", working) is Outcome.PUBLISHED  # the retry is published
+
+
+async def test_a_waiter_that_goes_away_does_not_cancel_the_publish_for_the_others() -> None:
+    once, publish = PublishOnce(10), Publishes()
+    leaving = asyncio.create_task(once.run("k", publish))
+    staying = asyncio.create_task(once.run("k", publish))
+    await asyncio.sleep(0)
+    leaving.cancel()
+    publish.release.set()
+    assert await staying is Outcome.PUBLISHED
+    assert await once.run("k", publish) is Outcome.DUPLICATE
+
+
+async def test_wait_idle_returns_once_started_publishes_have_ended() -> None:
+    once, publish = PublishOnce(10), Publishes(fail=True)
+    waiter = asyncio.create_task(once.run("k", publish))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    idle = asyncio.create_task(once.wait_idle())
+    await asyncio.sleep(0)
+    assert not idle.done()
+    publish.release.set()
+    await idle
+    assert once.in_progress == 0
+
+
+@pytest.mark.parametrize(("capacity", "remembered"), [(2, ["c", "b"]), (0, [])])
+async def test_memory_is_bounded_oldest_first(capacity: int, remembered: list[str]) -> None:
+    once, publish = PublishOnce(capacity), Publishes()
+    publish.release.set()
+    for key in "abc":
+        await once.run(key, publish)
+    # Newest first: asking about an evicted key publishes it again and evicts another.
+    outcomes = {key: await once.run(key, publish) for key in "cba"}
+    assert [k for k, o in outcomes.items() if o is Outcome.DUPLICATE] == remembered
+
+
+async def test_an_event_is_forgotten_after_the_senders_retry_window() -> None:
+    clock = Clock()
+    once, publish = PublishOnce(10, remember_for_s=100, clock=clock), Publishes()
+    publish.release.set()
+    await once.run("k", publish)
+    clock.now = 99
+    assert await once.run("k", publish) is Outcome.DUPLICATE
+    clock.now = 101
+    assert await once.run("k", publish) is Outcome.PUBLISHED

@@ -1,0 +1,89 @@
+import pytest
+from pydantic import ValidationError
+
+from service.cli import describe_settings_error, load_settings
+from service.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("WEBHOOK_SECRETS", "ALLOW_UNSIGNED", "PORT", "PUBLISH_TIMEOUT_S", "AMQP_URL"):
+        monkeypatch.delenv(f"TASKHOOK_{name}", raising=False)
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    settings = Settings(webhook_secrets="s")
+    assert settings.amqp_url.get_secret_value() == "amqp://guest:guest@localhost:5672/"
+    assert (settings.host, settings.port) == ("0.0.0.0", 8080)
+    assert settings.signature_tolerance_s == 300
+    assert settings.max_body_bytes == 1_048_576
+    assert settings.exchange == "livepeer.tasks"
+    assert settings.allow_unsigned is False
+
+
+def test_several_comma_separated_secrets_are_accepted_for_rotation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TASKHOOK_WEBHOOK_SECRETS", " new-one, old-one ,")
+    assert Settings().secret_keys == (b"new-one", b"old-one")
+
+
+def test_secrets_never_appear_in_the_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKHOOK_WEBHOOK_SECRETS", "hunter2")
+    monkeypatch.setenv("TASKHOOK_AMQP_URL", "amqp://user:pa55word@broker/")
+    shown = repr(Settings()) + str(Settings())
+    assert "hunter2" not in shown
+    assert "pa55word" not in shown
+
+
+def test_no_secret_refuses_to_start_unless_unsigned_is_allowed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ValidationError, match="TASKHOOK_WEBHOOK_SECRETS"):
+        Settings()
+    monkeypatch.setenv("TASKHOOK_ALLOW_UNSIGNED", "true")
+    assert Settings().secret_keys == ()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TASKHOOK_PORT", "eighty"),
+        ("TASKHOOK_PORT", "70000"),
+        ("TASKHOOK_PUBLISH_TIMEOUT_S", "60"),
+        ("TASKHOOK_MAX_IN_FLIGHT", "0"),
+        ("TASKHOOK_ALLOW_UNSIGNED", "maybe"),
+        ("TASKHOOK_EXCHANGE", "has space"),
+        ("TASKHOOK_LOG_LEVEL", "chatty"),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_the_variable_not_the_value(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], variable: str, value: str
+) -> None:
+    monkeypatch.setenv("TASKHOOK_WEBHOOK_SECRETS", "hunter2")
+    monkeypatch.setenv(variable, value)
+    assert load_settings() is None
+    printed = capsys.readouterr().err
+    assert printed.count("\n") == 1
+    assert printed.startswith(f"taskhook: bad configuration: {variable}: ")
+    assert "hunter2" not in printed
+
+
+def test_dev_mode_uses_the_printed_dev_secret_only_when_none_is_configured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dev = load_settings(dev=True)
+    assert dev is not None
+    assert dev.secret_keys == (b"taskhook-dev-secret",)
+    monkeypatch.setenv("TASKHOOK_WEBHOOK_SECRETS", "real")
+    configured = load_settings(dev=True)
+    assert configured is not None
+    assert configured.secret_keys == (b"real",)
+
+
+def test_a_missing_secret_error_names_the_variable() -> None:
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    assert describe_settings_error(error.value).startswith(
+        "no webhook secret is configured: set TASKHOOK_WEBHOOK_SECRETS"
+    )
