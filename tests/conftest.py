@@ -1,0 +1,116 @@
+"""Fixtures for tests that run the real service against the real RabbitMQ on this machine."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractChannel
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient, TestServer
+from yarl import URL
+
+from service.broker.publisher import AmqpPublisher
+from service.broker.topology import Topology
+from service.http.app import WEBHOOK_PATH, create_app
+from service.metrics import Metrics
+from service.settings import Settings
+from tests.support.broker import AMQP_URL
+from tests.support.deliveries import SECRET, signed
+from tests.support.proxy import TcpProxy
+
+READY_TIMEOUT_S = 15.0
+
+
+@dataclass
+class Service:
+    """A running taskhook app, reached over real HTTP, publishing to the real broker."""
+
+    client: TestClient[Any, Any]
+    settings: Settings
+    metrics: Metrics
+
+    async def post(self, body: bytes, headers: dict[str, str]) -> ClientResponse:
+        return await self.client.post(WEBHOOK_PATH, data=body, headers=headers)
+
+    async def deliver(self, document: dict[str, Any], **sign_options: Any) -> ClientResponse:
+        body, headers = signed(document, **sign_options)
+        return await self.post(body, headers)
+
+    async def wait_until(self, ready: bool) -> None:
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            while (await self.client.get("/readyz")).status != (200 if ready else 503):
+                await asyncio.sleep(0.05)
+
+
+ServiceFactory = Callable[..., Awaitable[Service]]
+
+
+@pytest.fixture
+def exchange() -> str:
+    """A private exchange name per test, so tests never see each other's messages."""
+    return f"taskhook-test.{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def channel(exchange: str) -> AsyncIterator[AbstractChannel]:
+    """A channel of the test's own, to inspect the broker; removes the test's topology after."""
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        yield await connection.channel()
+        cleanup = await connection.channel()
+        topology = Topology(exchange)
+        for queue in (topology.rejected_queue, topology.unrouted_queue):
+            await cleanup.queue_delete(queue)
+        for name in (topology.exchange, topology.unrouted_exchange):
+            await cleanup.exchange_delete(name)
+
+
+@pytest.fixture
+async def start_service(exchange: str, channel: AbstractChannel) -> AsyncIterator[ServiceFactory]:
+    """Start services on the test's exchange; ``amqp_url`` and settings can be overridden."""
+    running: list[TestClient[Any, Any]] = []
+
+    async def start(*, amqp_url: str = AMQP_URL, **overrides: Any) -> Service:
+        settings = Settings(
+            **{"amqp_url": amqp_url, "exchange": exchange, "webhook_secrets": SECRET, **overrides}
+        )
+        metrics = Metrics.create()
+        publisher = AmqpPublisher(
+            amqp_url,
+            Topology(exchange),
+            timeout_s=settings.publish_timeout_s,
+            max_in_flight=settings.max_in_flight,
+            metrics=metrics,
+        )
+        client: TestClient[Any, Any] = TestClient(
+            TestServer(create_app(settings, publisher, metrics))
+        )
+        await client.start_server()
+        running.append(client)
+        return Service(client=client, settings=settings, metrics=metrics)
+
+    yield start
+    for client in running:
+        await client.close()
+
+
+@pytest.fixture
+async def service(start_service: ServiceFactory) -> Service:
+    """A service connected to the broker and ready."""
+    started = await start_service()
+    await started.wait_until(ready=True)
+    return started
+
+
+@pytest.fixture
+async def proxy() -> AsyncIterator[TcpProxy]:
+    url = URL(AMQP_URL)
+    tcp_proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5672)
+    await tcp_proxy.start()
+    yield tcp_proxy
+    tcp_proxy.resume()
+    await tcp_proxy.stop()

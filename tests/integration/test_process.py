@@ -1,0 +1,154 @@
+"""The real process, as ``taskhook serve`` runs it: start-up checks and shutdown on SIGTERM."""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+from aio_pika.abc import AbstractChannel
+
+from service.broker.topology import Topology
+from tests.support.broker import AMQP_URL, take, through
+from tests.support.deliveries import SECRET, load_sample, signed
+from tests.support.proxy import TcpProxy
+
+START_TIMEOUT_S = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def environment(exchange: str, port: int, **extra: str) -> dict[str, str]:
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("TASKHOOK_")}
+    return {
+        **inherited,
+        "TASKHOOK_AMQP_URL": AMQP_URL,
+        "TASKHOOK_HOST": "127.0.0.1",
+        "TASKHOOK_PORT": str(port),
+        "TASKHOOK_EXCHANGE": exchange,
+        "TASKHOOK_WEBHOOK_SECRETS": SECRET,
+        **extra,
+    }
+
+
+@dataclass
+class Running:
+    process: asyncio.subprocess.Process
+    base_url: str
+    http: aiohttp.ClientSession
+
+    async def ready_status(self) -> int:
+        async with self.http.get(f"{self.base_url}/readyz") as response:
+            return response.status
+
+    async def wait_ready(self) -> None:
+        async with asyncio.timeout(START_TIMEOUT_S):
+            while True:
+                try:
+                    if await self.ready_status() == 200:
+                        return
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.1)
+
+    async def output(self) -> list[dict[str, object]]:
+        stdout, _ = await self.process.communicate()
+        return [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
+
+
+async def run(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "service",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def start(http: aiohttp.ClientSession, env: dict[str, str]) -> Running:
+    process = await run("serve", env=env)
+    running = Running(process, f"http://127.0.0.1:{env['TASKHOOK_PORT']}", http)
+    await running.wait_ready()
+    return running
+
+
+@pytest.mark.usefixtures("channel")  # removes the exchange the process declares
+async def test_sigterm_turns_readiness_off_drains_and_exits_0(
+    http: aiohttp.ClientSession, exchange: str
+) -> None:
+    env = environment(exchange, free_port(), TASKHOOK_DRAIN_DELAY_S="1")
+    running = await start(http, env)
+
+    running.process.send_signal(signal.SIGTERM)
+    await asyncio.sleep(0.3)
+    assert await running.ready_status() == 503  # still serving, but telling the balancer to go
+    body, headers = signed(load_sample("task.spawned.upload.json"))
+    async with http.post(f"{running.base_url}/webhooks/livepeer", data=body, headers=headers) as r:
+        assert r.status == 202  # deliveries that still arrive while draining are kept
+
+    assert await asyncio.wait_for(running.process.wait(), 10) == 0
+    messages = [line["message"] for line in await running.output()]
+    assert messages.index("draining") < messages.index("stopped")
+
+
+async def test_a_publish_in_flight_at_sigterm_is_confirmed_before_exit(
+    http: aiohttp.ClientSession, exchange: str, proxy: TcpProxy, channel: AbstractChannel
+) -> None:
+    env = environment(exchange, free_port(), TASKHOOK_AMQP_URL=through(proxy))
+    running = await start(http, env)
+    proxy.pause()
+    body, headers = signed(load_sample("task.spawned.upload.json"))
+    in_flight = asyncio.create_task(
+        http.post(f"{running.base_url}/webhooks/livepeer", data=body, headers=headers)
+    )
+    await asyncio.sleep(0.3)
+
+    running.process.send_signal(signal.SIGTERM)
+    await asyncio.sleep(0.3)
+    proxy.resume()
+
+    response = await in_flight
+    assert response.status == 202
+    assert await asyncio.wait_for(running.process.wait(), 10) == 0
+    unrouted = await channel.get_queue(Topology(exchange).unrouted_queue, ensure=True)
+    assert (await take(unrouted)).routing_key == "task.spawned.upload"
+
+
+@pytest.mark.parametrize(
+    ("extra", "variable"),
+    [
+        ({"TASKHOOK_PORT": "http"}, "TASKHOOK_PORT"),
+        ({"TASKHOOK_PUBLISH_TIMEOUT_S": "-1"}, "TASKHOOK_PUBLISH_TIMEOUT_S"),
+        ({"TASKHOOK_WEBHOOK_SECRETS": ""}, "TASKHOOK_WEBHOOK_SECRETS"),
+    ],
+)
+async def test_a_bad_configuration_stops_start_up_with_one_line_naming_it(
+    extra: dict[str, str], variable: str
+) -> None:
+    process = await run("serve", env=environment("unused", free_port(), **extra))
+    stdout, stderr = await asyncio.wait_for(process.communicate(), START_TIMEOUT_S)
+    assert process.returncode == 2
+    lines = stderr.decode().splitlines()
+    assert len(lines) == 1
+    assert variable in lines[0]
+    assert SECRET not in lines[0]
+    assert stdout == b""

@@ -1,0 +1,37 @@
+import json
+import logging
+
+import pytest
+
+from service.logs import configure_logging
+
+
+@pytest.fixture
+def restore_logging() -> object:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield None
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_the_amqp_libraries_never_log_frames_even_when_debugging() -> None:
+    # aiormq logs whole frames, payloads included, at DEBUG.
+    configure_logging("DEBUG")
+    assert not logging.getLogger("aiormq.connection").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("aio_pika.exchange").isEnabledFor(logging.INFO)
+    assert logging.getLogger("service.webhook").isEnabledFor(logging.DEBUG)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_log_line_is_one_json_object_with_its_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO")
+    logging.getLogger("service.webhook").info("webhook answered", extra={"status": 202})
+    line = capsys.readouterr().out.strip()
+    record = json.loads(line)
+    assert record["message"] == "webhook answered"
+    assert record["status"] == 202
+    assert record["level"] == "INFO"
+    assert record["logger"] == "service.webhook"
+    assert record["time"].endswith("+00:00")
