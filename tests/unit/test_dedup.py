@@ -45,7 +45,7 @@ async def test_the_same_event_arriving_twice_at_once_is_published_once() -> None
     await asyncio.sleep(0)
     assert once.in_progress == 1
     publish.release.set()
-    assert await asyncio.gather(first, second) == [Outcome.PUBLISHED, Outcome.PUBLISHED]
+    assert list(await asyncio.gather(first, second)) == [Outcome.PUBLISHED, Outcome.PUBLISHED]
     assert publish.count == 1
 
 

@@ -1,0 +1,56 @@
+# The two commands: `make run` and `make test`. Everything else is a helper of theirs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+AMQP_URL ?= $(or $(TASKHOOK_AMQP_URL),amqp://guest:guest@127.0.0.1:5672/)
+# CI and fresh machines get a broker installed; a developer's machine is only told how.
+INSTALL_BROKER := $(if $(CI),--install,)
+
+.PHONY: run test check lint typecheck unit integration format schema bench broker clean
+
+run: $(VENV)/.installed broker
+	$(BIN)/taskhook serve --dev
+
+test: $(VENV)/.installed
+	scripts/ensure-rabbitmq $(AMQP_URL) --install
+	$(MAKE) --no-print-directory check
+	TASKHOOK_TEST_AMQP_URL=$(AMQP_URL) $(BIN)/pytest
+
+check: lint typecheck
+	$(BIN)/taskhook schema --check
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+unit: $(VENV)/.installed
+	$(BIN)/pytest tests/unit
+
+integration: $(VENV)/.installed
+	scripts/ensure-rabbitmq $(AMQP_URL) $(INSTALL_BROKER)
+	TASKHOOK_TEST_AMQP_URL=$(AMQP_URL) $(BIN)/pytest tests/integration
+
+format: $(VENV)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+schema: $(VENV)/.installed
+	$(BIN)/taskhook schema
+
+bench: $(VENV)/.installed broker
+	$(BIN)/python scripts/bench_ingest.py
+
+broker:
+	scripts/ensure-rabbitmq $(AMQP_URL) $(INSTALL_BROKER)
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache
