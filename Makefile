@@ -19,11 +19,11 @@ test: $(VENV)/.installed
 check: lint typecheck
 	$(BIN)/taskhook schema --check
 
-lint:
+lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck:
+typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
 unit: $(VENV)/.installed

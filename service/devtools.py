@@ -6,6 +6,7 @@ from collections.abc import Sequence
 import aio_pika
 import aiohttp
 import orjson
+from aio_pika.exceptions import AMQPError, ChannelNotFoundEntity
 
 from service.core.signature import sign
 from service.ingest import now_ms
@@ -24,12 +25,16 @@ async def send_sample(sample: bytes, *, url: str, secret: str) -> int:
         "User-Agent": "livepeer.studio",
         "Livepeer-Signature": sign(body, secret.encode(), document["timestamp"]),
     }
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(url, data=body, headers=headers) as response,
-    ):
-        print(response.status, await response.text())
-        return 0 if response.status < 300 else 1
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=body, headers=headers) as response,
+        ):
+            print(response.status, await response.text())
+            return 0 if response.status < 300 else 1
+    except aiohttp.ClientConnectionError as e:
+        print(f"taskhook send: cannot reach {url}: {e}", file=sys.stderr)
+        return 1
 
 
 async def tail(amqp_url: str, exchange: str, patterns: Sequence[str]) -> int:
@@ -37,12 +42,23 @@ async def tail(amqp_url: str, exchange: str, patterns: Sequence[str]) -> int:
 
     The queue is exclusive and goes away with the connection: nothing is taken from consumers.
     """
-    connection = await aio_pika.connect(amqp_url)
+    try:
+        connection = await aio_pika.connect(amqp_url)
+    except (AMQPError, OSError) as e:
+        print(f"taskhook tail: cannot reach the broker: {type(e).__name__}", file=sys.stderr)
+        return 1
     async with connection:
         channel = await connection.channel()
         queue = await channel.declare_queue(exclusive=True)
-        for pattern in patterns:
-            await queue.bind(exchange, routing_key=pattern)
+        try:
+            for pattern in patterns:
+                await queue.bind(exchange, routing_key=pattern)
+        except ChannelNotFoundEntity:
+            print(
+                f"taskhook tail: no exchange {exchange!r}: start `taskhook serve` first",
+                file=sys.stderr,
+            )
+            return 1
         print(f"waiting for {', '.join(patterns)} on {exchange} (Ctrl-C to stop)", file=sys.stderr)
         async with queue.iterator() as messages:
             async for message in messages:

@@ -3,6 +3,7 @@
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from service.http.problems import problem
 from service.http.state import LIFECYCLE, METRICS, PUBLISHER
 
 
@@ -18,10 +19,9 @@ async def readyz(request: web.Request) -> web.Response:
         "broker": "ok" if app[PUBLISHER].ready else "down",
         "draining": "yes" if app[LIFECYCLE].draining else "no",
     }
-    ready = checks["broker"] == "ok" and checks["draining"] == "no"
-    return web.json_response(
-        {"status": "ready" if ready else "unavailable", **checks}, status=200 if ready else 503
-    )
+    if checks == {"broker": "ok", "draining": "no"}:
+        return web.json_response({"status": "ready", **checks})
+    return problem("not-ready", "not taking deliveries now", **checks)
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -40,6 +40,7 @@ PROBLEMS: dict[str, ProblemKind] = {
     "publish-nacked": ProblemKind(503, "Message broker refused the message"),
     "publish-unroutable": ProblemKind(503, "Message broker could not route the message"),
     "overloaded": ProblemKind(503, "Too many deliveries in progress"),
+    "not-ready": ProblemKind(503, "Not ready"),
     "not-found": ProblemKind(404, "Not found"),
     "method-not-allowed": ProblemKind(405, "Method not allowed"),
     "internal-error": ProblemKind(500, "Internal error"),

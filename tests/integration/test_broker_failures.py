@@ -29,7 +29,7 @@ async def test_starting_with_the_broker_down_serves_503_then_connects_by_itself(
 
     ready = await service.client.get("/readyz")
     assert ready.status == 503
-    assert (await ready.json())["broker"] == "down"
+    assert (await ready.json(content_type="application/problem+json"))["broker"] == "down"
     assert (await service.client.get("/healthz")).status == 200
     await assert_503(await service.deliver(document), "broker-unavailable")
 
