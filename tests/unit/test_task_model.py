@@ -6,9 +6,7 @@ lenient where the wire is). Every rejection is checked on the ``loc`` of the fai
 
 import copy
 import json
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, get_args
 
 import jsonschema
@@ -56,25 +54,14 @@ from service.core.task import (
     VideoSpec,
 )
 from service.core.wire import WireModel
+from tests.support.deliveries import load_sample, sample_names
 
 Doc = dict[str, Any]
 Loc = tuple[str | int, ...]
 
-SAMPLES_DIR = Path(
-    os.environ.get("TASKHOOK_SAMPLES_DIR")
-    or Path(__file__).resolve().parents[3] / "shared" / "livepeer" / "samples"
-)
 
-
-def _sample_files() -> list[Path]:
-    # An empty parameter list would make pytest skip: a missing samples dir must fail instead.
-    files = sorted(SAMPLES_DIR.glob("*.json")) if SAMPLES_DIR.is_dir() else []
-    return files or [SAMPLES_DIR / "NO-SAMPLES-FOUND.json"]
-
-
-def _snapshot(sample: Path) -> Doc:
-    body: Doc = json.loads(sample.read_text(encoding="utf-8"))
-    snapshot: Doc = body["payload"]["task"]["snapshot"]
+def _snapshot(sample: str) -> Doc:
+    snapshot: Doc = load_sample(sample)["payload"]["task"]["snapshot"]
     return snapshot
 
 
@@ -314,13 +301,8 @@ ALL_TASKS = [
 # --- Samples ----------------------------------------------------------------------------------
 
 
-def test_the_samples_directory_holds_deliveries() -> None:
-    assert SAMPLES_DIR.is_dir(), f"samples dir missing: {SAMPLES_DIR} (set TASKHOOK_SAMPLES_DIR)"
-    assert list(SAMPLES_DIR.glob("*.json")), f"no *.json samples in {SAMPLES_DIR}"
-
-
-@pytest.mark.parametrize("sample", _sample_files(), ids=lambda p: p.name)
-def test_every_sample_snapshot_validates_from_python_and_from_json(sample: Path) -> None:
+@pytest.mark.parametrize("sample", sample_names())
+def test_every_sample_snapshot_validates_from_python_and_from_json(sample: str) -> None:
     snapshot = _snapshot(sample)
 
     task = Task.model_validate(snapshot)
@@ -332,8 +314,8 @@ def test_every_sample_snapshot_validates_from_python_and_from_json(sample: Path)
     assert task.model_dump(by_alias=True, exclude_unset=True) == snapshot
 
 
-@pytest.mark.parametrize("sample", _sample_files(), ids=lambda p: p.name)
-def test_every_sample_snapshot_validates_against_the_generated_json_schema(sample: Path) -> None:
+@pytest.mark.parametrize("sample", sample_names())
+def test_every_sample_snapshot_validates_against_the_generated_json_schema(sample: str) -> None:
     jsonschema.validate(_snapshot(sample), Task.model_json_schema(by_alias=True))
 
 
@@ -935,38 +917,15 @@ def _assert_rejected_at(doc: Doc, path: Loc, loc: Loc, error: str) -> None:
     assert all(e["loc"][:common] == loc[:common] for e in errors), errors
 
 
-@pytest.mark.parametrize(REJECTION_ARGS, WRONG_ENUMS)
-def test_a_value_outside_its_enum_is_rejected_at_that_field(
+@pytest.mark.parametrize(
+    REJECTION_ARGS,
+    WRONG_ENUMS + MISSING_REQUIRED + WRONG_TYPES + OUT_OF_RANGE + EXPORT_DESTINATIONS,
+)
+def test_a_broken_field_is_rejected_at_that_field_not_coerced(
     base: Doc, path: Loc, value: object, loc: Loc, error: str
 ) -> None:
-    _assert_rejected_at(_changed(base, path, value), path, loc, error)
-
-
-@pytest.mark.parametrize(REJECTION_ARGS, MISSING_REQUIRED)
-def test_a_missing_required_field_is_rejected_at_that_field(
-    base: Doc, path: Loc, value: object, loc: Loc, error: str
-) -> None:
-    _assert_rejected_at(_changed(base, path, value), path, loc, error)
-
-
-@pytest.mark.parametrize(REJECTION_ARGS, WRONG_TYPES)
-def test_a_value_of_the_wrong_type_is_rejected_not_coerced(
-    base: Doc, path: Loc, value: object, loc: Loc, error: str
-) -> None:
-    _assert_rejected_at(_changed(base, path, value), path, loc, error)
-
-
-@pytest.mark.parametrize(REJECTION_ARGS, OUT_OF_RANGE)
-def test_a_number_out_of_its_range_is_rejected_at_that_field(
-    base: Doc, path: Loc, value: object, loc: Loc, error: str
-) -> None:
-    _assert_rejected_at(_changed(base, path, value), path, loc, error)
-
-
-@pytest.mark.parametrize(REJECTION_ARGS, EXPORT_DESTINATIONS)
-def test_export_params_need_exactly_one_of_custom_or_ipfs(
-    base: Doc, path: Loc, value: object, loc: Loc, error: str
-) -> None:
+    """Wrong enum values, missing required fields, wrong types, numbers out of range, and
+    export params with both or neither of custom and ipfs (each case's id says which)."""
     _assert_rejected_at(_changed(base, path, value), path, loc, error)
 
 
