@@ -129,7 +129,7 @@ class AmqpPublisher:
         while True:
             try:
                 lost = await self._open()
-            except (*BROKER_ERRORS, TimeoutError) as e:
+            except Exception as e:  # whatever it was, the next try may work
                 delay = next(delays)
                 log.warning(
                     "broker connection failed",

@@ -194,7 +194,9 @@ def test_the_older_task_shape_is_a_valid_delivery() -> None:
     snapshot = document["payload"]["task"]["snapshot"]
     snapshot["type"] = "import"
     snapshot["params"] = {"import": {"url": "https://example.com/a.mp4"}}
-    snapshot["output"] = {"import": {"videoFilePath": "v.mp4", "assetSpec": {"name": "a"}}}
+    snapshot["output"] = {
+        "import": {"asset": {"videoFilePath": "v.mp4", "assetSpec": {"name": "a"}}}
+    }
     snapshot["clip"] = {"url": "https://example.com/a.m3u8", "clipStrategy": {"startTime": 1}}
     delivery = validate_delivery(orjson.loads(orjson.dumps(document)))
     assert delivery.task is not None

@@ -55,6 +55,7 @@ def test_no_secret_refuses_to_start_unless_unsigned_is_allowed(
         ("TASKHOOK_ALLOW_UNSIGNED", "maybe"),
         ("TASKHOOK_EXCHANGE", "has space"),
         ("TASKHOOK_LOG_LEVEL", "chatty"),
+        ("TASKHOOK_AMQP_URL", "http://guest:hunter2@broker/"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable_not_the_value(
