@@ -29,7 +29,7 @@ async def rejected(channel: AbstractChannel, exchange: str, service: Service) ->
     return await channel.get_queue(Topology(exchange).rejected_queue, ensure=True)
 
 
-async def problem_of(response: Any, status: int, cause: str) -> dict[str, Any]:
+async def assert_problem(response: Any, status: int, cause: str) -> dict[str, Any]:
     assert response.status == status
     assert response.content_type == PROBLEM
     problem: dict[str, Any] = await response.json(content_type=PROBLEM)
@@ -83,7 +83,7 @@ async def test_an_unverifiable_delivery_is_401_and_nothing_is_kept(
     headers: dict[str, str],
     cause: str,
 ) -> None:
-    await problem_of(await service.post(body, headers), 401, cause)
+    await assert_problem(await service.post(body, headers), 401, cause)
     assert await queue_is_empty(everything)
     assert await queue_is_empty(rejected, settle_s=0)
 
@@ -96,7 +96,7 @@ async def test_a_signed_delivery_that_breaks_the_model_is_422_and_kept_with_its_
     document["payload"]["task"]["snapshot"]["status"]["progress"] = 7
     body, headers = signed(document)
 
-    problem = await problem_of(await service.post(body, headers), 422, "invalid-delivery")
+    problem = await assert_problem(await service.post(body, headers), 422, "invalid-delivery")
 
     pointers = {error["pointer"] for error in problem["errors"]}
     assert pointers == {
@@ -124,7 +124,7 @@ async def test_a_signed_body_that_is_not_json_is_400_and_kept(
         "Livepeer-Signature": sign(body, SECRET.encode(), now_ms()),
     }
 
-    await problem_of(await service.post(body, headers), 400, "invalid-json")
+    await assert_problem(await service.post(body, headers), 400, "invalid-json")
 
     kept = await take(rejected)
     assert kept.body == body
@@ -137,7 +137,7 @@ async def test_a_body_declared_too_large_is_413_before_it_is_read(service: Servi
     body, headers = signed({"padding": "x" * limit})
     response = await service.client.post(WEBHOOK_PATH, data=io.BytesIO(body), headers=headers)
     assert response.request_info.headers["Content-Length"] == str(len(body))
-    await problem_of(response, 413, "body-too-large")
+    await assert_problem(response, 413, "body-too-large")
 
 
 async def test_a_chunked_body_is_cut_off_at_the_limit_with_413(service: Service) -> None:
@@ -150,7 +150,7 @@ async def test_a_chunked_body_is_cut_off_at_the_limit_with_413(service: Service)
     response = await service.client.post(
         WEBHOOK_PATH, data=chunks(), headers={"Content-Type": "application/json"}
     )
-    await problem_of(response, 413, "body-too-large")
+    await assert_problem(response, 413, "body-too-large")
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
@@ -161,7 +161,7 @@ async def test_a_body_that_is_not_declared_json_is_415(
     headers.pop("Content-Type")
     if content_type:
         headers["Content-Type"] = content_type
-    await problem_of(await service.post(body, headers), 415, "unsupported-media-type")
+    await assert_problem(await service.post(body, headers), 415, "unsupported-media-type")
 
 
 async def test_a_json_flavoured_content_type_with_charset_is_accepted(service: Service) -> None:
@@ -181,7 +181,7 @@ async def test_a_json_flavoured_content_type_with_charset_is_accepted(service: S
 async def test_unknown_routes_and_methods_are_problems_too(
     service: Service, method: str, path: str, status: int, cause: str
 ) -> None:
-    await problem_of(await service.client.request(method, path), status, cause)
+    await assert_problem(await service.client.request(method, path), status, cause)
 
 
 async def test_unsigned_deliveries_pass_only_when_explicitly_allowed(

@@ -94,7 +94,8 @@ def test_a_non_task_event_passes_its_payload_and_stream_through() -> None:
 @pytest.mark.parametrize("name", sample_names())
 def test_every_published_body_matches_the_documented_schema(name: str) -> None:
     body = orjson.loads(event_message(validate_delivery(load_sample(name))).body)
-    jsonschema.validate(body, published_event_schema())
+    validator = jsonschema.Draft202012Validator(published_event_schema())
+    assert [error.message for error in validator.iter_errors(body)] == []
 
 
 def test_the_committed_schema_file_is_the_one_the_models_generate() -> None:
