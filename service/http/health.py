@@ -21,7 +21,12 @@ async def readyz(request: web.Request) -> web.Response:
     }
     if checks == {"broker": "ok", "draining": "no"}:
         return web.json_response({"status": "ready", **checks})
-    return problem("not-ready", "not taking deliveries now", **checks)
+    return problem(
+        "not-ready",
+        "not taking deliveries now",
+        broker=checks["broker"],
+        draining=checks["draining"],
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -20,20 +20,26 @@ OUTCOME_BY_STATUS = {202: "accepted", 200: "duplicate"}
 async def answer_with_problems(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Map every error to its problem answer, then log and count the webhook outcome."""
     started = time.perf_counter()
-    context: dict[str, str] = {}
+    response, cause, context = await _answer(request, handler)
+    if request.match_info.route.name == WEBHOOK_ROUTE:
+        record_outcome(request, response.status, cause, context, time.perf_counter() - started)
+    return response
+
+
+async def _answer(
+    request: web.Request, handler: Handler
+) -> tuple[web.StreamResponse, str, dict[str, str]]:
+    """The answer, its cause, and what is known of the delivery, whatever went wrong."""
     try:
         response = await handler(request)
-        cause = "ok"
+        return response, "ok", request.get(TRACE, {})
     except DeliveryRefused as refusal:
-        response, cause, context = (
-            problem_for_refusal(refusal),
-            refusal.cause,
-            dict(refusal.context),
-        )
+        return problem_for_refusal(refusal), refusal.cause, dict(refusal.context)
     except web.HTTPException as error:
         if error.status < 400:
             raise
-        response, cause = problem_for_http_error(error), HTTP_CAUSES.get(error.status, "http-error")
+        response = problem_for_http_error(error)
+        return response, HTTP_CAUSES.get(error.status, "http-error"), {}
     except Exception as error:
         # The traceback goes to the log (not to the sender) only when debugging is switched on.
         log.error(
@@ -41,14 +47,7 @@ async def answer_with_problems(request: web.Request, handler: Handler) -> web.St
             extra={"error": type(error).__name__},
             exc_info=log.isEnabledFor(logging.DEBUG),
         )
-        response, cause = (
-            problem("internal-error", "the request failed unexpectedly"),
-            "internal-error",
-        )
-    if request.match_info.route.name == WEBHOOK_ROUTE:
-        context |= request.get(TRACE, {})
-        record_outcome(request, response.status, cause, context, time.perf_counter() - started)
-    return response
+        return problem("internal-error", "the request failed unexpectedly"), "internal-error", {}
 
 
 def record_outcome(

@@ -60,19 +60,22 @@ def problem_for_refusal(refusal: DeliveryRefused) -> web.Response:
 def problem_for_http_error(error: web.HTTPException) -> web.Response:
     """The answer for an error aiohttp raised itself (unknown path, wrong method, ...)."""
     cause = HTTP_CAUSES.get(error.status)
-    if cause is None:
-        response = problem("internal-error", error.reason)
-        response.set_status(error.status, error.reason)
-        return response
+    if cause is None:  # not one we expect: keep aiohttp's status and reason
+        return problem("http-error", error.reason, kind=ProblemKind(error.status, error.reason))
     response = problem(cause, error.reason)
     if error.status == 405:
         response.headers["Allow"] = error.headers.get("Allow", "")
     return response
 
 
-def problem(cause: str, detail: str, **extra: Any) -> web.Response:
-    """A problem+json answer for ``cause``; 503s carry ``Retry-After``."""
-    kind = PROBLEMS[cause]
+def problem(
+    cause: str, detail: str, *, kind: ProblemKind | None = None, **extra: Any
+) -> web.Response:
+    """A problem+json answer for ``cause`` (``kind`` defaults to its entry in ``PROBLEMS``).
+
+    503s carry ``Retry-After``.
+    """
+    kind = kind or PROBLEMS[cause]
     body = {
         "type": PROBLEM_TYPE_PREFIX + cause,
         "title": kind.title,
