@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import orjson
 import uvloop
 from pydantic import ValidationError
 
@@ -95,8 +96,6 @@ def describe_settings_error(error: ValidationError) -> str:
 
 
 def _schema(*, check: bool) -> int:
-    import orjson
-
     text = orjson.dumps(published_event_schema(), option=orjson.OPT_INDENT_2).decode() + "\n"
     if not check:
         SCHEMA_PATH.write_text(text)

@@ -6,7 +6,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -14,8 +14,8 @@ import pytest
 from aio_pika.abc import AbstractChannel
 
 from service.broker.topology import Topology
-from tests.support.broker import AMQP_URL, take, through
-from tests.support.deliveries import SECRET, load_sample, signed
+from tests.support.broker import AMQP_URL, bind_queue, take, through
+from tests.support.deliveries import SECRET, load_sample, samples_dir, signed
 from tests.support.proxy import TcpProxy
 
 START_TIMEOUT_S = 20.0
@@ -84,19 +84,34 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def start(http: aiohttp.ClientSession, env: dict[str, str]) -> Running:
-    process = await run("serve", env=env)
-    running = Running(process, f"http://127.0.0.1:{env['TASKHOOK_PORT']}", http)
-    await running.wait_ready()
-    return running
+Start = Callable[[dict[str, str]], Awaitable[Running]]
+
+
+@pytest.fixture
+async def start(http: aiohttp.ClientSession) -> AsyncIterator[Start]:
+    """Start ``taskhook serve`` and wait until ready; kills what a failed test left running."""
+    started: list[asyncio.subprocess.Process] = []
+
+    async def start_serving(env: dict[str, str]) -> Running:
+        process = await run("serve", env=env)
+        started.append(process)
+        running = Running(process, f"http://127.0.0.1:{env['TASKHOOK_PORT']}", http)
+        await running.wait_ready()
+        return running
+
+    yield start_serving
+    for process in started:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
 @pytest.mark.usefixtures("channel")  # removes the exchange the process declares
 async def test_sigterm_turns_readiness_off_drains_and_exits_0(
-    http: aiohttp.ClientSession, exchange: str
+    http: aiohttp.ClientSession, start: Start, exchange: str
 ) -> None:
     env = environment(exchange, free_port(), TASKHOOK_DRAIN_DELAY_S="1")
-    running = await start(http, env)
+    running = await start(env)
 
     running.process.send_signal(signal.SIGTERM)
     await asyncio.sleep(0.3)
@@ -111,10 +126,14 @@ async def test_sigterm_turns_readiness_off_drains_and_exits_0(
 
 
 async def test_a_publish_in_flight_at_sigterm_is_confirmed_before_exit(
-    http: aiohttp.ClientSession, exchange: str, proxy: TcpProxy, channel: AbstractChannel
+    http: aiohttp.ClientSession,
+    start: Start,
+    exchange: str,
+    proxy: TcpProxy,
+    channel: AbstractChannel,
 ) -> None:
     env = environment(exchange, free_port(), TASKHOOK_AMQP_URL=through(proxy))
-    running = await start(http, env)
+    running = await start(env)
     proxy.pause()
     body, headers = signed(load_sample("task.spawned.upload.json"))
     in_flight = asyncio.create_task(
@@ -131,6 +150,28 @@ async def test_a_publish_in_flight_at_sigterm_is_confirmed_before_exit(
     assert await asyncio.wait_for(running.process.wait(), 10) == 0
     unrouted = await channel.get_queue(Topology(exchange).unrouted_queue, ensure=True)
     assert (await take(unrouted)).routing_key == "task.spawned.upload"
+
+
+async def test_the_readme_flow_a_sent_sample_reaches_a_bound_queue(
+    http: aiohttp.ClientSession, start: Start, exchange: str, channel: AbstractChannel
+) -> None:
+    env = environment(exchange, free_port())
+    running = await start(env)
+    queue = await bind_queue(channel, exchange, "task.#")
+    sample = samples_dir() / "task.completed.upload.json"
+
+    sender = await run(
+        "send", str(sample), "--url", f"{running.base_url}/webhooks/livepeer", env=env
+    )
+    stdout, _ = await asyncio.wait_for(sender.communicate(), START_TIMEOUT_S)
+
+    assert sender.returncode == 0
+    assert stdout.decode().startswith('202 {"status":"accepted"')
+    message = await take(queue)
+    assert message.routing_key == "task.completed.upload"
+    assert message.message_id == load_sample("task.completed.upload.json")["id"]
+    running.process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(running.process.wait(), 10) == 0
 
 
 @pytest.mark.parametrize(
