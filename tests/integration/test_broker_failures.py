@@ -122,3 +122,17 @@ async def test_a_refused_delivery_that_cannot_be_kept_gives_503_not_4xx(
         not_json, {"Content-Type": "application/json", "Livepeer-Signature": signature}
     )
     await assert_503(response, "broker-unavailable")
+
+
+async def test_a_channel_closed_by_the_broker_gives_503_and_the_topology_is_declared_again(
+    service: Service, channel: AbstractChannel, exchange: str
+) -> None:
+    await channel.exchange_delete(exchange)  # an operator's mistake; the broker closes our channel
+    first = load_sample("task.spawned.upload.json")
+
+    await assert_503(await service.deliver(first), "broker-unavailable")
+
+    await service.wait_until(ready=True)
+    queue = await bind_queue(channel, exchange, "#")  # the exchange exists again
+    assert (await service.deliver(first)).status == 202
+    assert (await take(queue)).message_id == first["id"]
