@@ -51,6 +51,10 @@ class Running:
         async with self.http.get(f"{self.base_url}/readyz") as response:
             return response.status
 
+    async def metrics(self) -> str:
+        async with self.http.get(f"{self.base_url}/metrics") as response:
+            return await response.text()
+
     async def wait_ready(self) -> None:
         async with asyncio.timeout(START_TIMEOUT_S):
             while True:
@@ -110,12 +114,13 @@ async def start(http: aiohttp.ClientSession) -> AsyncIterator[Start]:
 async def test_sigterm_turns_readiness_off_drains_and_exits_0(
     http: aiohttp.ClientSession, start: Start, exchange: str
 ) -> None:
-    env = environment(exchange, free_port(), TASKHOOK_DRAIN_DELAY_S="1")
+    env = environment(exchange, free_port(), TASKHOOK_DRAIN_DELAY_S="3")
     running = await start(env)
 
     running.process.send_signal(signal.SIGTERM)
-    await asyncio.sleep(0.3)
-    assert await running.ready_status() == 503  # still serving, but telling the balancer to go
+    async with asyncio.timeout(3):  # still serving, but telling the balancer to go
+        while await running.ready_status() != 503:
+            await asyncio.sleep(0.05)
     body, headers = signed(load_sample("task.spawned.upload.json"))
     async with http.post(f"{running.base_url}/webhooks/livepeer", data=body, headers=headers) as r:
         assert r.status == 202  # deliveries that still arrive while draining are kept
@@ -139,7 +144,9 @@ async def test_a_publish_in_flight_at_sigterm_is_confirmed_before_exit(
     in_flight = asyncio.create_task(
         http.post(f"{running.base_url}/webhooks/livepeer", data=body, headers=headers)
     )
-    await asyncio.sleep(0.3)
+    async with asyncio.timeout(5):
+        while "taskhook_publishes_in_flight 1.0" not in await running.metrics():
+            await asyncio.sleep(0.05)
 
     running.process.send_signal(signal.SIGTERM)
     await asyncio.sleep(0.3)
