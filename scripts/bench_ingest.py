@@ -25,6 +25,7 @@ from service.core.delivery import check_signed_timestamp, parse_body, validate_d
 from service.core.message import event_message
 from service.core.signature import sign, verify_signature
 from service.http.app import WEBHOOK_PATH, create_app
+from service.ingest import now_ms
 from service.metrics import Metrics
 from service.settings import Settings
 
@@ -34,7 +35,7 @@ AMQP_URL = os.environ.get("TASKHOOK_AMQP_URL", "amqp://guest:guest@127.0.0.1:567
 
 
 def signed_delivery(template: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    now = time.time_ns() // 1_000_000
+    now = now_ms()
     body = orjson.dumps({**template, "id": str(uuid.uuid4()), "timestamp": now})
     return body, {
         "Content-Type": "application/json",
@@ -48,7 +49,7 @@ def bench_core(template: dict[str, Any], iterations: int) -> float:
     signature = headers["Livepeer-Signature"]
     started = time.perf_counter()
     for _ in range(iterations):
-        now = time.time_ns() // 1_000_000
+        now = now_ms()
         signed_at = verify_signature(
             signature, body, secrets=[SECRET.encode()], now_ms=now, tolerance_ms=300_000
         )
@@ -87,12 +88,14 @@ async def bench_endpoint(
 async def run_endpoint_benchmarks(template: dict[str, Any], total: int) -> dict[int, Any]:
     exchange = f"taskhook-bench.{uuid.uuid4().hex[:8]}"
     settings = Settings(
-        amqp_url=AMQP_URL, exchange=exchange, webhook_secrets=SECRET, dedup_capacity=total * 3
+        amqp_url=AMQP_URL,
+        exchange=exchange,
+        webhook_secrets=SECRET,
+        dedup_capacity=total * 3,
+        max_in_flight=1024,
     )
     metrics = Metrics.create()
-    publisher = AmqpPublisher(
-        AMQP_URL, Topology(exchange), timeout_s=10, max_in_flight=1024, metrics=metrics
-    )
+    publisher = AmqpPublisher.from_settings(settings, metrics)
     runner = web.AppRunner(create_app(settings, publisher, metrics), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -13,7 +13,6 @@ from pydantic import ValidationError
 
 from service import devtools
 from service.broker.publisher import AmqpPublisher
-from service.broker.topology import Topology
 from service.core.message import published_event_schema
 from service.http.app import create_app
 from service.logs import configure_logging
@@ -54,14 +53,7 @@ def _serve(*, dev: bool) -> int:
             extra={"dev_secret": DEV_SECRET},
         )
     metrics = Metrics.create()
-    publisher = AmqpPublisher(
-        settings.amqp_url.get_secret_value(),
-        Topology(settings.exchange),
-        timeout_s=settings.publish_timeout_s,
-        max_in_flight=settings.max_in_flight,
-        metrics=metrics,
-    )
-    app = create_app(settings, publisher, metrics)
+    app = create_app(settings, AmqpPublisher.from_settings(settings, metrics), metrics)
     uvloop.run(
         serve_until_stopped(
             app,

@@ -79,13 +79,7 @@ async def start_service(exchange: str, channel: AbstractChannel) -> AsyncIterato
             **{"amqp_url": amqp_url, "exchange": exchange, "webhook_secrets": SECRET, **overrides}
         )
         metrics = Metrics.create()
-        publisher = AmqpPublisher(
-            amqp_url,
-            Topology(exchange),
-            timeout_s=settings.publish_timeout_s,
-            max_in_flight=settings.max_in_flight,
-            metrics=metrics,
-        )
+        publisher = AmqpPublisher.from_settings(settings, metrics)
         client: TestClient[Any, Any] = TestClient(
             TestServer(create_app(settings, publisher, metrics))
         )

@@ -21,6 +21,7 @@ from service.broker.topology import Topology, declare_topology
 from service.core.errors import PublishCause, PublishFailed
 from service.core.message import OutgoingMessage
 from service.metrics import Metrics
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,17 @@ class AmqpPublisher:
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
         self._supervisor: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, metrics: Metrics) -> "AmqpPublisher":
+        """The publisher the settings describe; it connects only when started."""
+        return cls(
+            settings.amqp_url.get_secret_value(),
+            Topology(settings.exchange),
+            timeout_s=settings.publish_timeout_s,
+            max_in_flight=settings.max_in_flight,
+            metrics=metrics,
+        )
 
     @property
     def ready(self) -> bool:

@@ -89,6 +89,14 @@ class Delivery:
         return None
 
     @property
+    def log_fields(self) -> dict[str, str]:
+        """What a log line may say about this delivery: ids and names, never the payload."""
+        fields = {"event_id": self.envelope.id, "event": self.envelope.event}
+        if (task := self.task) is not None:
+            fields |= {"task_id": task.id, "task_type": task.type}
+        return fields
+
+    @property
     def dedup_key(self) -> tuple[str, str]:
         """What identifies the event across retries: one event per webhook subscription."""
         return (self.envelope.webhook_id, self.envelope.id)

@@ -6,7 +6,6 @@ from aiohttp import web
 from service.core.errors import BodyTooLarge, UnsupportedMediaType
 from service.dedup import Outcome
 from service.http.state import INGEST, MAX_BODY_BYTES, TRACE
-from service.ingest import Receipt
 
 SIGNATURE_HEADER = "Livepeer-Signature"
 READ_CHUNK_BYTES = 64 * 1024
@@ -17,7 +16,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
     """202 once the broker confirmed the event, 200 for one already confirmed; errors raise."""
     body = await read_json_body(request, request.app[MAX_BODY_BYTES])
     receipt = await request.app[INGEST].receive(body, request.headers.get(SIGNATURE_HEADER))
-    request[TRACE] = trace_of(receipt)
+    request[TRACE] = receipt.delivery.log_fields
     return web.Response(
         body=orjson.dumps({"status": receipt.outcome.value, "id": receipt.delivery.envelope.id}),
         status=STATUS_FOR[receipt.outcome],
@@ -40,15 +39,6 @@ async def read_json_body(request: web.Request, limit: int) -> bytes:
         if len(body) > limit:
             raise BodyTooLarge(f"the body is larger than {limit} bytes")
     return bytes(body)
-
-
-def trace_of(receipt: Receipt) -> dict[str, str]:
-    """The fields of the delivery worth a log line: ids and names, never the payload."""
-    envelope, task = receipt.delivery.envelope, receipt.delivery.task
-    trace = {"event_id": envelope.id, "event": envelope.event}
-    if task is not None:
-        trace |= {"task_id": task.id, "task_type": task.type}
-    return trace
 
 
 def _is_json(content_type: str) -> bool:

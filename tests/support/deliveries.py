@@ -1,13 +1,13 @@
 """Building deliveries the way Livepeer's sender does: compact JSON, stamped, signed."""
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from service.core.signature import sign
+from service.ingest import now_ms
 
 SECRET = "test-secret"
 
@@ -29,10 +29,6 @@ def sample_names() -> list[str]:
 def load_sample(name: str) -> dict[str, Any]:
     document: dict[str, Any] = orjson.loads((samples_dir() / name).read_bytes())
     return document
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def signed(
