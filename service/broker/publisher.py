@@ -7,16 +7,15 @@ already waiting for the broker it refuses at once, so the sender is told to retr
 """
 
 import asyncio
-import itertools
 import logging
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
-from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, DeliveryError, PublishError
+from aio_pika.exceptions import DeliveryError, PublishError
 
+from service.broker.reconnect import BROKER_ERRORS, CONNECT_TIMEOUT_S, reconnect_delays
 from service.broker.topology import Topology, declare_topology
 from service.core.errors import PublishCause, PublishFailed
 from service.core.message import OutgoingMessage
@@ -24,11 +23,6 @@ from service.metrics import Metrics
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
-
-CONNECT_TIMEOUT_S = 5.0
-RECONNECT_FIRST_DELAY_S = 0.5
-RECONNECT_MAX_DELAY_S = 15.0
-BROKER_ERRORS = (AMQPError, ConnectionError, OSError, ChannelInvalidStateError)
 
 
 class AmqpPublisher:
@@ -137,7 +131,7 @@ class AmqpPublisher:
         raise PublishFailed(cause, detail)
 
     async def _stay_connected(self) -> None:
-        delays = _backoff()
+        delays = reconnect_delays()
         while True:
             try:
                 lost = await self._open()
@@ -149,7 +143,7 @@ class AmqpPublisher:
                 )
                 await asyncio.sleep(delay)
                 continue
-            delays = _backoff()
+            delays = reconnect_delays()
             log.info("broker connected", extra={"exchange": self._topology.exchange})
             await lost.wait()
             log.warning("broker connection lost")
@@ -202,9 +196,3 @@ def _to_amqp(message: OutgoingMessage) -> aio_pika.Message:
         timestamp=timestamp,
         app_id="taskhook",
     )
-
-
-def _backoff() -> Iterator[float]:
-    """0.5 s, 1 s, 2 s, ... capped at 15 s: quick after a blip, gentle during a long outage."""
-    for attempt in itertools.count():
-        yield min(RECONNECT_FIRST_DELAY_S * 2 ** min(attempt, 16), RECONNECT_MAX_DELAY_S)
