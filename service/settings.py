@@ -10,35 +10,22 @@ DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/"
 # Livepeer gives up on an answer after 30 s and counts that as a failure to retry; answering
 # 503 well before that keeps the retry schedule short and predictable.
 MAX_PUBLISH_TIMEOUT_S = 25.0
+# A file beside the process: `make run` needs no database server. Production names PostgreSQL.
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///taskhook-tasks.sqlite3"
+# Quick enough to ride out a blip, long enough to outlast a database failover.
+DEFAULT_RETRY_DELAYS_S = (5.0, 30.0, 300.0)
+# A retry queue holds a message in the broker; a day is longer than any outage worth waiting for.
+MAX_RETRY_DELAY_S = 86_400.0
 
 
-class Settings(BaseSettings):
-    """Everything the service can be told. Tests build it from keyword arguments."""
+class CommonSettings(BaseSettings):
+    """What every taskhook process needs: the broker, the exchange, the log level."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
     amqp_url: SecretStr = SecretStr(DEFAULT_AMQP_URL)
-    host: str = "0.0.0.0"  # noqa: S104  # a container's port is only reachable on all interfaces
-    port: int = Field(default=8080, ge=0, le=65535)
-    webhook_secrets: Annotated[tuple[SecretStr, ...], NoDecode] = ()
-    allow_unsigned: bool = False
-    signature_tolerance_s: float = Field(default=300.0, gt=0)
-    max_body_bytes: int = Field(default=1_048_576, ge=1024)
     exchange: str = Field(default="livepeer.tasks", pattern=r"^[A-Za-z0-9_.:-]{1,200}$")
-    publish_timeout_s: float = Field(default=10.0, gt=0, le=MAX_PUBLISH_TIMEOUT_S)
-    max_in_flight: int = Field(default=512, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    dedup_capacity: int = Field(default=100_000, ge=0)
-    shutdown_grace_s: float = Field(default=20.0, ge=0)
-    drain_delay_s: float = Field(default=0.0, ge=0)
-
-    @field_validator("webhook_secrets", mode="before")
-    @classmethod
-    def _split_secrets(cls, value: object) -> object:
-        if isinstance(value, str | SecretStr):
-            raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-            return tuple(part.strip() for part in raw.split(",") if part.strip())
-        return value
 
     @field_validator("amqp_url")
     @classmethod
@@ -51,6 +38,30 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+
+class Settings(CommonSettings):
+    """Everything the ingest (``taskhook serve``) can be told. Tests build it from keywords."""
+
+    host: str = "0.0.0.0"  # noqa: S104  # a container's port is only reachable on all interfaces
+    port: int = Field(default=8080, ge=0, le=65535)
+    webhook_secrets: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    allow_unsigned: bool = False
+    signature_tolerance_s: float = Field(default=300.0, gt=0)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    publish_timeout_s: float = Field(default=10.0, gt=0, le=MAX_PUBLISH_TIMEOUT_S)
+    max_in_flight: int = Field(default=512, ge=1)
+    dedup_capacity: int = Field(default=100_000, ge=0)
+    shutdown_grace_s: float = Field(default=20.0, ge=0)
+    drain_delay_s: float = Field(default=0.0, ge=0)
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        if isinstance(value, str | SecretStr):
+            raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return value
 
     @model_validator(mode="after")
     def _signed_unless_told_otherwise(self) -> Self:
@@ -65,3 +76,36 @@ class Settings(BaseSettings):
     def secret_keys(self) -> tuple[bytes, ...]:
         """The HMAC keys, as Livepeer uses them: the secret's UTF-8 bytes."""
         return tuple(secret.get_secret_value().encode() for secret in self.webhook_secrets)
+
+
+class ConsumerSettings(CommonSettings):
+    """What ``taskhook consume <name>`` can be told; the same for every consumer."""
+
+    database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
+    consumer_host: str = "0.0.0.0"  # noqa: S104  # as for the ingest
+    consumer_port: int = Field(default=8081, ge=0, le=65535)
+    consumer_prefetch: int = Field(default=32, ge=1, le=65535)
+    consumer_concurrency: int = Field(default=8, ge=1)
+    consumer_max_attempts: int = Field(default=5, ge=1)
+    consumer_retry_delays_s: Annotated[tuple[float, ...], NoDecode] = DEFAULT_RETRY_DELAYS_S
+    consumer_shutdown_grace_s: float = Field(default=20.0, ge=0)
+
+    @field_validator("consumer_retry_delays_s", mode="before")
+    @classmethod
+    def _split_delays(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(float(part) for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("consumer_retry_delays_s")
+    @classmethod
+    def _delays_usable(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value:
+            raise ValueError("name at least one delay")
+        if any(not 0.001 <= delay <= MAX_RETRY_DELAY_S for delay in value):
+            raise ValueError(f"each delay must be between 0.001 and {MAX_RETRY_DELAY_S:.0f} s")
+        return value
+
+    @property
+    def retry_delays_ms(self) -> tuple[int, ...]:
+        return tuple(round(delay * 1000) for delay in self.consumer_retry_delays_s)
