@@ -149,6 +149,11 @@ def describe_problems(error: ValidationError) -> tuple[FieldProblem, ...]:
     )
 
 
+def summarize_problems(problems: tuple[FieldProblem, ...]) -> str:
+    """``/payload/task/type: Input should be ...; ...``: one line for a header or a log field."""
+    return "; ".join(f"{p.pointer or '/'}: {p.detail}" for p in problems)
+
+
 def _is_task_event(document: object) -> bool:
     if not isinstance(document, dict):
         return False

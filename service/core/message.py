@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from pydantic import Field, TypeAdapter
 
-from service.core.delivery import Delivery, NonEmpty
+from service.core.delivery import Delivery, NonEmpty, summarize_problems
 from service.core.errors import DeliveryInvalid, DeliveryRefused
 from service.core.task import Task
 from service.core.wire import Millis, WireModel
@@ -111,7 +111,7 @@ def rejected_message(
     """The raw bytes of a signed delivery we refused, with the reason, for a person to replay."""
     reason = refusal.detail
     if isinstance(refusal, DeliveryInvalid):
-        reason = "; ".join(f"{p.pointer or '/'}: {p.detail}" for p in refusal.problems)
+        reason = summarize_problems(refusal.problems)
     # A refused delivery may have no usable id: fall back to one derived from the bytes.
     message_id = refusal.context.get("event_id") or hashlib.sha256(body).hexdigest()
     return OutgoingMessage(

@@ -5,6 +5,7 @@ Livepeer's schema says ``additionalProperties: false`` but real deliveries carry
 sent as a string is a broken sender, not something to coerce silently.
 """
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,3 +28,9 @@ class WireModel(BaseModel):
 
 Millis = Annotated[int, Field(ge=0, description="Unix time in milliseconds")]
 """A point in time as Livepeer sends it: integer milliseconds since the epoch."""
+
+
+def iso_time(ms: int) -> str:
+    """``2026-11-28T21:00:00.123Z``: a ``Millis`` for people, sortable as text."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
