@@ -46,3 +46,48 @@ class Metrics:
                 registry=registry,
             ),
         )
+
+
+# A handler that writes one row takes milliseconds; the tail shows a slow database or service.
+HANDLER_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+@dataclass(frozen=True)
+class ConsumerMetrics:
+    registry: CollectorRegistry
+    messages: Counter
+    handler_seconds: Histogram
+    in_flight: Gauge
+    broker_connected: Gauge
+
+    @classmethod
+    def create(cls) -> "ConsumerMetrics":
+        registry = CollectorRegistry(auto_describe=True)
+        return cls(
+            registry=registry,
+            messages=Counter(
+                "taskhook_consumer_messages",
+                "Messages settled: handled (acked), retried later, or dead-lettered.",
+                ["consumer", "outcome"],
+                registry=registry,
+            ),
+            handler_seconds=Histogram(
+                "taskhook_consumer_handler_seconds",
+                "Time spent in the handler, by its result.",
+                ["consumer", "result"],
+                buckets=HANDLER_BUCKETS,
+                registry=registry,
+            ),
+            in_flight=Gauge(
+                "taskhook_consumer_in_flight",
+                "Messages being handled now.",
+                ["consumer"],
+                registry=registry,
+            ),
+            broker_connected=Gauge(
+                "taskhook_consumer_broker_connected",
+                "1 while the consumer's channel is open and consuming, else 0.",
+                ["consumer"],
+                registry=registry,
+            ),
+        )

@@ -3,6 +3,8 @@
 import asyncio
 import logging
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from aiohttp import web
 
@@ -27,7 +29,9 @@ async def serve_until_stopped(
         site = web.TCPSite(runner, host, port)
         await site.start()
         log.info("listening", extra={"host": host, "port": port})
-        await _wait_for_stop_signal()
+        stop = asyncio.Event()
+        with stop_on_signals(stop):
+            await stop.wait()
         app[LIFECYCLE].draining = True
         log.info("draining", extra={"drain_delay_s": drain_delay_s, "grace_s": grace_s})
         await asyncio.sleep(drain_delay_s)
@@ -36,13 +40,14 @@ async def serve_until_stopped(
     log.info("stopped")
 
 
-async def _wait_for_stop_signal() -> None:
+@contextmanager
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """While inside, SIGTERM and SIGINT set ``stop`` instead of ending the process."""
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await stop.wait()
+        yield
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

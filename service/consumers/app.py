@@ -1,0 +1,45 @@
+"""The HTTP side of a consumer process: probes, metrics, and whatever read routes it brings."""
+
+from collections.abc import Sequence
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from service.consumers.runner import ConsumerRunner
+from service.http.middleware import answer_with_problems
+from service.http.problems import problem
+from service.metrics import ConsumerMetrics
+
+RUNNER = web.AppKey("runner", ConsumerRunner)
+CONSUMER_METRICS = web.AppKey("consumer_metrics", ConsumerMetrics)
+
+
+def create_consumer_app(
+    runner: ConsumerRunner, metrics: ConsumerMetrics, routes: Sequence[web.AbstractRouteDef]
+) -> web.Application:
+    """``/healthz``, ``/readyz`` and ``/metrics``, plus the consumer's own ``routes``."""
+    app = web.Application(middlewares=[answer_with_problems])
+    app[RUNNER] = runner
+    app[CONSUMER_METRICS] = metrics
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    app.router.add_get("/metrics", _metrics)
+    app.router.add_routes(routes)
+    return app
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    """200 while the process serves HTTP; a broker outage is not a reason to restart it."""
+    return web.json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    """200 only while the consumer's queue is being consumed."""
+    if request.app[RUNNER].ready:
+        return web.json_response({"status": "ready", "broker": "ok"})
+    return problem("not-ready", "not consuming now", broker="down")
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[CONSUMER_METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
