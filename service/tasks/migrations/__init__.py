@@ -1,0 +1,1 @@
+"""Alembic migrations of the ``tasks`` consumer's database, run by ``TaskStore.migrate``."""
