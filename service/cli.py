@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, get_args
 
 import orjson
 import uvloop
@@ -13,12 +14,18 @@ from pydantic import ValidationError
 
 from service import devtools
 from service.broker.publisher import AmqpPublisher
+from service.consumers import registry
+from service.consumers.process import run_consumer
 from service.core.message import published_event_schema
+from service.core.task import TaskPhase, TaskType
 from service.http.app import create_app
 from service.logs import configure_logging
 from service.metrics import Metrics
 from service.server import serve_until_stopped
-from service.settings import DEFAULT_AMQP_URL, ENV_PREFIX, Settings
+from service.settings import DEFAULT_AMQP_URL, ENV_PREFIX, ConsumerSettings, Settings
+from service.tasks import reading
+from service.tasks.store import SchemaMissing, TaskStore
+from service.tasks.views import DEFAULT_LIMIT, TaskQuery
 
 log = logging.getLogger("service")
 
@@ -39,6 +46,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return uvloop.run(
             devtools.send_sample(args.file.read_bytes(), url=args.url, secret=_send_secret(args))
         )
+    if command == "consume":
+        return _consume(args.consumer)
+    if command == "consumers":
+        return _list_consumers()
+    if command == "tasks":
+        return _tasks(args)
     return uvloop.run(devtools.tail(_amqp_url(), args.exchange, args.patterns))
 
 
@@ -64,6 +77,49 @@ def _serve(*, dev: bool) -> int:
         )
     )
     return 0
+
+
+def _consume(reference: str) -> int:
+    settings = _consumer_settings()
+    if settings is None:
+        return EXIT_BAD_CONFIG
+    try:
+        consumer = registry.find(reference)
+    except registry.ConsumerNotFound as e:
+        print(f"taskhook: {e}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    configure_logging(settings.log_level)
+    uvloop.run(run_consumer(consumer, settings))
+    return 0
+
+
+def _list_consumers() -> int:
+    for name, consumer in registry.registered().items():
+        print(f"{name}\t{' '.join(consumer.bindings)}\t{consumer.summary}")
+    return 0
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    settings = _consumer_settings()
+    if settings is None:
+        return EXIT_BAD_CONFIG
+    store = TaskStore.connect(settings.database_url.get_secret_value())
+    try:
+        if args.tasks_command == "show":
+            return uvloop.run(reading.show_task(store, args.task_id))
+        query = TaskQuery(phase=args.phase, type=args.type, limit=args.limit)
+        return uvloop.run(reading.list_tasks(store, query, as_json=args.json))
+    except SchemaMissing as e:
+        print(f"taskhook: {e}", file=sys.stderr)
+        return 1
+
+
+def _consumer_settings() -> ConsumerSettings | None:
+    try:
+        return ConsumerSettings()
+    except ValidationError as e:
+        print(f"taskhook: bad configuration: {describe_settings_error(e)}", file=sys.stderr)
+        return None
 
 
 def load_settings(*, dev: bool = False) -> Settings | None:
@@ -125,7 +181,23 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument(
         "--secret", help="default: the first TASKHOOK_WEBHOOK_SECRETS, or the dev one"
     )
+    consume = commands.add_parser("consume", help="run one consumer until SIGTERM")
+    consume.add_argument("consumer", help="a registered name (see `consumers`) or module:attribute")
+    commands.add_parser("consumers", help="list the registered consumers and their bindings")
+    _add_tasks_parser(commands)
     tail = commands.add_parser("tail", help="bind a temporary queue and print what is published")
     tail.add_argument("patterns", nargs="*", default=["#"], help="binding keys (default: #)")
     tail.add_argument("--exchange", default="livepeer.tasks")
     return parser
+
+
+def _add_tasks_parser(commands: Any) -> None:
+    tasks = commands.add_parser("tasks", help="read what the tasks consumer recorded")
+    actions = tasks.add_subparsers(dest="tasks_command", required=True)
+    listing = actions.add_parser("list", help="the most recently updated tasks first")
+    listing.add_argument("--phase", action="append", default=[], choices=get_args(TaskPhase))
+    listing.add_argument("--type", action="append", default=[], choices=get_args(TaskType))
+    listing.add_argument("--limit", type=int, default=DEFAULT_LIMIT)
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    show = actions.add_parser("show", help="one task's state and output, as JSON")
+    show.add_argument("task_id")
