@@ -32,6 +32,7 @@ MIGRATION_LOCK_KEY = 0x7461736B686F6F6B  # "taskhook"
 # SQLite allows one writer at a time; the others wait this long instead of failing at once.
 SQLITE_BUSY_TIMEOUT_S = 30.0
 UpsertCapable = Callable[[Table], postgresql.Insert | sqlite.Insert]
+WRITE_OPTION = "taskhook_write"
 INSERTS: dict[str, UpsertCapable] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
@@ -47,6 +48,9 @@ class TaskStore:
         if dialect not in INSERTS:
             raise ValueError(f"the tasks store needs SQLite or PostgreSQL, not {dialect}")
         self._engine = engine
+        # Writes (and migrations) lock SQLite when they begin, not at their first write, so two
+        # writers queue up instead of one failing; PostgreSQL ignores the option.
+        self._writer = engine.execution_options(**{WRITE_OPTION: True})
         self._insert = INSERTS[dialect]
 
     @classmethod
@@ -57,7 +61,8 @@ class TaskStore:
         """
         if url.startswith("sqlite"):
             engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
-            event.listen(engine.sync_engine, "connect", _tune_sqlite)
+            event.listen(engine.sync_engine, "connect", _take_over_sqlite_transactions)
+            event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
         else:
             engine = create_async_engine(url, pool_pre_ping=True)
         return cls(engine)
@@ -67,7 +72,7 @@ class TaskStore:
 
     async def migrate(self) -> None:
         """Create or upgrade the schema to the latest migration; safe to run from every replica."""
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             if connection.dialect.name == "postgresql":  # replicas starting together take turns
                 await connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
@@ -77,7 +82,7 @@ class TaskStore:
     async def record(self, event: PublishedTaskEvent) -> bool:
         """Apply ``event`` once: False if its message was handled before (nothing changed)."""
         record = record_of(event)
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             claim = (
                 self._insert(inbox)
                 .values(message_id=event.id, task_id=record.id, handled_at=_now_ms())
@@ -130,6 +135,7 @@ class TaskStore:
             try:
                 yield connection
             except DBAPIError:
+                await connection.rollback()  # PostgreSQL refuses anything more in this one
                 if await connection.run_sync(lambda sync: inspect(sync).has_table(tasks.name)):
                     raise
                 raise SchemaMissing(
@@ -138,7 +144,7 @@ class TaskStore:
 
     async def prune_inbox(self, older_than_ms: int) -> int:
         """Forget messages handled before ``older_than_ms``; returns how many rows went."""
-        async with self._engine.begin() as connection:
+        async with self._writer.begin() as connection:
             result = await connection.execute(
                 inbox.delete().where(inbox.c.handled_at < older_than_ms)
             )
@@ -152,11 +158,18 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the read API read while the consumer writes.
+def _take_over_sqlite_transactions(dbapi_connection: Any, _record: Any) -> None:
+    # Python's sqlite3 begins transactions on its own, and not before DDL: a migration would
+    # run outside any transaction. Begin them ourselves instead (SQLAlchemy's SQLite recipe).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
     cursor.close()
+
+
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _now_ms() -> int:
