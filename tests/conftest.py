@@ -4,6 +4,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -15,11 +16,16 @@ from yarl import URL
 
 from service.broker.publisher import AmqpPublisher
 from service.broker.topology import Topology
+from service.consumers.consumer import Consumer
 from service.http.app import WEBHOOK_PATH, create_app
 from service.metrics import Metrics
-from service.settings import Settings
+from service.settings import ConsumerSettings, Settings
+from tests.support import consumers
 from tests.support.broker import AMQP_URL
+from tests.support.consumers import RunningConsumer
+from tests.support.databases import fresh_postgres_database
 from tests.support.deliveries import SECRET, signed
+from tests.support.processes import free_port
 from tests.support.proxy import TcpProxy
 
 READY_TIMEOUT_S = 15.0
@@ -100,6 +106,47 @@ async def service(start_service: ServiceFactory) -> Service:
     return started
 
 
+ConsumerFactory = Callable[..., Awaitable[RunningConsumer]]
+
+
+@pytest.fixture
+def consumer_name() -> str:
+    """A consumer name of the test's own: ``taskhook.<name>`` queues are shared by name."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def start_consumer(
+    exchange: str, channel: AbstractChannel, tmp_path: Path
+) -> AsyncIterator[ConsumerFactory]:
+    """Run consumers on the test's exchange with quick retries; removes their queues after."""
+    running: list[RunningConsumer] = []
+
+    async def start(consumer: Consumer[Any], **overrides: Any) -> RunningConsumer:
+        settings = ConsumerSettings(
+            **{
+                "amqp_url": AMQP_URL,
+                "exchange": exchange,
+                "database_url": f"sqlite+aiosqlite:///{tmp_path / 'tasks.sqlite3'}",
+                "consumer_host": "127.0.0.1",
+                "consumer_port": free_port(),
+                "consumer_retry_delays_s": (0.2,),
+                "consumer_max_attempts": 3,
+                "consumer_shutdown_grace_s": 5.0,
+                **overrides,
+            }
+        )
+        started = await consumers.start(consumer, settings)
+        running.append(started)
+        return started
+
+    yield start
+    for started in running:
+        if not started.task.done():
+            await started.stop()
+        await consumers.delete_queues(channel, started.topology)
+
+
 @pytest.fixture
 async def proxy() -> AsyncIterator[TcpProxy]:
     url = URL(AMQP_URL)
@@ -108,3 +155,13 @@ async def proxy() -> AsyncIterator[TcpProxy]:
     yield tcp_proxy
     tcp_proxy.resume()
     await tcp_proxy.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Each real database the tasks store supports, empty."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'tasks.sqlite3'}"
+        return
+    async with fresh_postgres_database() as url:
+        yield url

@@ -2,7 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from service.cli import describe_settings_error, load_settings
-from service.settings import Settings
+from service.settings import ConsumerSettings, Settings
 
 
 @pytest.fixture(autouse=True)
@@ -88,3 +88,30 @@ def test_a_missing_secret_error_names_the_variable() -> None:
     assert describe_settings_error(error.value).startswith(
         "no webhook secret is configured: set TASKHOOK_WEBHOOK_SECRETS"
     )
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected_ms"),
+    [("5,30,300", (5000, 30000, 300000)), (" 0.2 , 1 ", (200, 1000)), ("0.001", (1,))],
+)
+def test_consumer_retry_delays_are_comma_separated_seconds(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected_ms: tuple[int, ...]
+) -> None:
+    monkeypatch.setenv("TASKHOOK_CONSUMER_RETRY_DELAYS_S", raw)
+    assert ConsumerSettings().retry_delays_ms == expected_ms
+
+
+@pytest.mark.parametrize("raw", ["", "0", "-5", "100000", "soon"])
+def test_unusable_retry_delays_refuse_to_start(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    monkeypatch.setenv("TASKHOOK_CONSUMER_RETRY_DELAYS_S", raw)
+    with pytest.raises(ValidationError):
+        ConsumerSettings()
+
+
+def test_a_consumer_needs_no_webhook_secret_and_never_shows_the_database_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TASKHOOK_DATABASE_URL", "postgresql+asyncpg://app:s3cret@db/tasks")
+    settings = ConsumerSettings()
+    assert settings.consumer_port == 8081
+    assert "s3cret" not in repr(settings) + str(settings)

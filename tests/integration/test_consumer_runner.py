@@ -1,0 +1,231 @@
+"""The consumers toolkit on the real broker: ack after the handler, retry later, park the rest."""
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+import pytest
+from aio_pika.abc import AbstractChannel
+
+from service.consumers import PermanentError, TaskEvent, TransientError, consumer
+from service.core import retry
+from tests.conftest import ConsumerFactory
+from tests.support.broker import declared_queue, take, through
+from tests.support.consumers import publish
+from tests.support.lifecycle import task_life
+from tests.support.proxy import TcpProxy
+
+WAIT_S = 10.0
+
+
+async def eventually(condition: Any, timeout_s: float = WAIT_S) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+async def ready_messages(channel: AbstractChannel, name: str) -> int:
+    declared = await channel.declare_queue(name, passive=True)
+    count: int = declared.declaration_result.message_count or 0
+    return count
+
+
+async def test_a_handled_event_arrives_typed_and_is_acked(
+    start_consumer: ConsumerFactory, consumer_name: str, channel: AbstractChannel, exchange: str
+) -> None:
+    seen: list[TaskEvent] = []
+
+    @consumer(consumer_name, "task.completed.*")
+    async def record(event: TaskEvent) -> None:
+        seen.append(event)
+
+    running = await start_consumer(record)
+    completed, updated = task_life()[-1], task_life()[2]
+    await publish(channel, exchange, updated)  # not bound: task.updated.*
+    await publish(channel, exchange, completed)
+    await eventually(lambda: len(seen) == 1)
+    assert seen[0].id == completed["id"]
+    assert seen[0].task.status.phase == "completed"
+    await running.stop()
+    assert await ready_messages(channel, running.topology.queue) == 0
+    assert await ready_messages(channel, running.topology.dead_queue) == 0
+
+
+async def test_a_transient_failure_is_retried_after_the_delay_and_then_succeeds(
+    start_consumer: ConsumerFactory, consumer_name: str, channel: AbstractChannel, exchange: str
+) -> None:
+    attempts: list[float] = []
+
+    @consumer(consumer_name, "task.#")
+    async def flaky(event: TaskEvent) -> None:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            raise TransientError("the database is failing over")
+
+    running = await start_consumer(flaky, consumer_retry_delays_s=(0.5,))
+    await publish(channel, exchange, task_life()[-1])
+    await eventually(lambda: len(attempts) == 2)
+    assert attempts[1] - attempts[0] >= 0.5
+    assert await running.count("retried") == 1
+    assert await running.count("handled") == 1
+    assert await ready_messages(channel, running.topology.dead_queue) == 0
+
+
+async def test_a_poison_message_ends_in_the_dead_queue_with_why(
+    start_consumer: ConsumerFactory, consumer_name: str, channel: AbstractChannel, exchange: str
+) -> None:
+    calls = 0
+
+    @consumer(consumer_name, "task.#")
+    async def broken(event: TaskEvent) -> None:
+        nonlocal calls
+        calls += 1
+        raise KeyError("output")
+
+    running = await start_consumer(broken, consumer_max_attempts=3)
+    body = task_life()[-1]
+    await publish(channel, exchange, body)
+    parked = await take(await declared_queue(channel, running.topology.dead_queue), WAIT_S)
+
+    assert calls == 3
+    assert orjson.loads(parked.body) == body
+    assert parked.message_id == body["id"]
+    headers = parked.headers
+    assert headers[retry.DEAD_REASON] == "attempts-exhausted"
+    assert headers[retry.ATTEMPTS] == 3
+    assert (headers[retry.ERROR_TYPE], headers[retry.ERROR_MESSAGE]) == ("KeyError", "'output'")
+    assert headers[retry.ROUTING_KEY] == "task.completed.upload"
+    assert str(headers[retry.FIRST_FAILURE_AT]) < str(headers[retry.LAST_FAILURE_AT])
+    assert await running.count("dead-lettered") == 1
+
+
+async def test_a_permanent_error_is_parked_at_once(
+    start_consumer: ConsumerFactory, consumer_name: str, channel: AbstractChannel, exchange: str
+) -> None:
+    calls = 0
+
+    @consumer(consumer_name, "task.#")
+    async def refuse(event: TaskEvent) -> None:
+        nonlocal calls
+        calls += 1
+        raise PermanentError("asset deleted")
+
+    running = await start_consumer(refuse, consumer_max_attempts=5)
+    await publish(channel, exchange, task_life()[-1])
+    parked = await take(await declared_queue(channel, running.topology.dead_queue), WAIT_S)
+    assert calls == 1
+    assert parked.headers[retry.DEAD_REASON] == "permanent-error"
+    assert parked.headers[retry.ERROR_MESSAGE] == "asset deleted"
+
+
+async def test_a_body_that_is_not_an_event_is_parked_without_calling_the_handler(
+    start_consumer: ConsumerFactory, consumer_name: str, channel: AbstractChannel, exchange: str
+) -> None:
+    called = False
+
+    @consumer(consumer_name, "task.#")
+    async def never(event: TaskEvent) -> None:
+        nonlocal called
+        called = True
+
+    running = await start_consumer(never)
+    await publish(channel, exchange, b'{"event": "task.updated", "task": {"type": 7}}')
+    parked = await take(await declared_queue(channel, running.topology.dead_queue), WAIT_S)
+    assert not called
+    assert parked.headers[retry.DEAD_REASON] == "invalid-event"
+    assert "/task/type" in str(parked.headers[retry.ERROR_MESSAGE])
+
+
+async def test_handlers_run_concurrently_up_to_the_limit(
+    start_consumer: ConsumerFactory, consumer_name: str, channel: AbstractChannel, exchange: str
+) -> None:
+    active, most, done = 0, 0, 0
+
+    @consumer(consumer_name, "task.#")
+    async def slow(event: TaskEvent) -> None:
+        nonlocal active, most, done
+        active += 1
+        most = max(most, active)
+        await asyncio.sleep(0.2)
+        active -= 1
+        done += 1
+
+    await start_consumer(slow, consumer_concurrency=3, consumer_prefetch=10)
+    for body in task_life():
+        await publish(channel, exchange, body)
+    await eventually(lambda: done == 7)
+    assert most == 3
+
+
+async def test_stop_finishes_the_message_in_hand_and_leaves_the_rest_queued(
+    start_consumer: ConsumerFactory, consumer_name: str, channel: AbstractChannel, exchange: str
+) -> None:
+    started, release, finished = asyncio.Event(), asyncio.Event(), []
+
+    @consumer(consumer_name, "task.#")
+    async def blocking(event: TaskEvent) -> None:
+        started.set()
+        await release.wait()
+        finished.append(event.id)
+
+    running = await start_consumer(blocking, consumer_concurrency=1, consumer_prefetch=5)
+    life = task_life()
+    for body in life[:3]:
+        await publish(channel, exchange, body)
+    await asyncio.wait_for(started.wait(), WAIT_S)
+    stopping = asyncio.create_task(running.stop())
+    await asyncio.sleep(0.3)
+    assert not stopping.done()  # waits for the handler in progress
+    release.set()
+    await asyncio.wait_for(stopping, WAIT_S)
+
+    assert len(finished) == 1
+    assert await ready_messages(channel, running.topology.queue) == 2
+
+
+async def test_an_outage_mid_handler_redelivers_the_message_and_nothing_is_lost(
+    start_consumer: ConsumerFactory,
+    consumer_name: str,
+    channel: AbstractChannel,
+    exchange: str,
+    proxy: TcpProxy,
+) -> None:
+    handled: list[str] = []
+    first_started, release = asyncio.Event(), asyncio.Event()
+
+    @consumer(consumer_name, "task.#")
+    async def held(event: TaskEvent) -> None:
+        if not first_started.is_set():
+            first_started.set()
+            await release.wait()
+        handled.append(event.id)
+
+    running = await start_consumer(held, amqp_url=through(proxy), consumer_concurrency=1)
+    life = task_life()
+    await publish(channel, exchange, life[0])
+    await asyncio.wait_for(first_started.wait(), WAIT_S)
+    await proxy.stop()  # the broker vanishes while the handler holds the message
+    release.set()
+    for body in life[1:]:  # published straight to the broker during the outage
+        await publish(channel, exchange, body)
+    await proxy.start()
+
+    await eventually(lambda: {body["id"] for body in life} <= set(handled))
+    # Its ack could not reach the broker, so the broker delivered it again.
+    assert handled.count(life[0]["id"]) == 2
+    await running.stop()
+    assert await ready_messages(channel, running.topology.queue) == 0
+    assert await ready_messages(channel, running.topology.dead_queue) == 0
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+async def test_the_consumer_process_answers_its_probes(
+    start_consumer: ConsumerFactory, consumer_name: str, path: str
+) -> None:
+    @consumer(consumer_name, "task.#")
+    async def idle(event: TaskEvent) -> None:
+        return None
+
+    running = await start_consumer(idle)
+    assert (await running.get(path))[0] == 200

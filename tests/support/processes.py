@@ -1,0 +1,84 @@
+"""Running taskhook as a real process from a test: ports, environment, readiness, output."""
+
+import asyncio
+import json
+import os
+import socket
+import sys
+from dataclasses import dataclass
+
+import aiohttp
+
+from tests.support.broker import AMQP_URL
+from tests.support.deliveries import SECRET
+
+START_TIMEOUT_S = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def environment(exchange: str, port: int, **extra: str) -> dict[str, str]:
+    """What ``taskhook serve`` needs, on the test's exchange and a port of its own."""
+    return clean_environment(
+        TASKHOOK_EXCHANGE=exchange,
+        TASKHOOK_HOST="127.0.0.1",
+        TASKHOOK_PORT=str(port),
+        TASKHOOK_WEBHOOK_SECRETS=SECRET,
+        **extra,
+    )
+
+
+def clean_environment(**extra: str) -> dict[str, str]:
+    """This environment without TASKHOOK_ settings, plus the test broker and ``extra``."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("TASKHOOK_")}
+    return {
+        **inherited,
+        "TASKHOOK_AMQP_URL": AMQP_URL,
+        **extra,
+    }
+
+
+@dataclass
+class Running:
+    process: asyncio.subprocess.Process
+    base_url: str
+    http: aiohttp.ClientSession
+
+    async def ready_status(self) -> int:
+        async with self.http.get(f"{self.base_url}/readyz") as response:
+            return response.status
+
+    async def metrics(self) -> str:
+        async with self.http.get(f"{self.base_url}/metrics") as response:
+            return await response.text()
+
+    async def wait_ready(self) -> None:
+        async with asyncio.timeout(START_TIMEOUT_S):
+            while True:
+                try:
+                    if await self.ready_status() == 200:
+                        return
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.1)
+
+    async def output(self) -> list[dict[str, object]]:
+        stdout, _ = await self.process.communicate()
+        return [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
+
+
+async def run(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "service",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )

@@ -1,0 +1,30 @@
+"""Finding a consumer by its registered name or its import path."""
+
+import pytest
+
+from service.consumers import registry
+from service.tasks.consumer import tasks
+
+
+def test_the_tasks_consumer_is_registered_by_name_with_its_bindings() -> None:
+    assert registry.registered()["tasks"] is tasks
+    assert registry.find("tasks").bindings == ("task.#",)
+
+
+def test_a_consumer_can_be_named_by_its_import_path() -> None:
+    assert registry.find("service.tasks.consumer:tasks") is tasks
+
+
+@pytest.mark.parametrize(
+    ("reference", "says"),
+    [
+        ("nope", "no consumer named 'nope' (registered: tasks"),
+        ("no.such.module:x", "cannot import 'no.such.module'"),
+        ("service.tasks.consumer:missing", "has no attribute 'missing'"),
+        ("service.tasks.consumer:log", "is a Logger, not a Consumer"),
+    ],
+)
+def test_an_unknown_consumer_is_refused_with_what_went_wrong(reference: str, says: str) -> None:
+    with pytest.raises(registry.ConsumerNotFound, match=None) as raised:
+        registry.find(reference)
+    assert says in str(raised.value)
