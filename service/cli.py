@@ -83,6 +83,9 @@ def _consume(reference: str) -> int:
     settings = _consumer_settings()
     if settings is None:
         return EXIT_BAD_CONFIG
+    if ":" in reference and os.getcwd() not in sys.path:
+        # As `python -m` would: a consumer module beside you can be named without installing it.
+        sys.path.insert(0, os.getcwd())
     try:
         consumer = registry.find(reference)
     except registry.ConsumerNotFound as e:

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar, overload
 from aiohttp import web
 from pydantic import TypeAdapter
 
+from service.broker.topology import CONSUMER_NAME
 from service.core.message import PublishedEvent, PublishedTaskEvent
 from service.settings import ConsumerSettings
 
@@ -59,6 +60,8 @@ class Consumer(Generic[E]):
     _adapter: TypeAdapter[E] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not CONSUMER_NAME.match(self.name):  # it names queues: say so now, not at start-up
+            raise ValueError(f"consumer name {self.name!r} must match {CONSUMER_NAME.pattern}")
         if not self.bindings:
             raise ValueError(f"consumer {self.name!r} binds no routing pattern")
         object.__setattr__(self, "_adapter", TypeAdapter(self.event_type))

@@ -5,8 +5,8 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import asyncpg
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 # An administrative connection; each test gets a database of its own made through it.
 POSTGRES_URL = os.environ.get(
@@ -17,12 +17,14 @@ POSTGRES_URL = os.environ.get(
 @asynccontextmanager
 async def fresh_postgres_database() -> AsyncIterator[str]:
     """The SQLAlchemy URL of a new, empty database; dropped afterwards."""
-    admin = make_url(POSTGRES_URL)
     name = f"taskhook_test_{uuid.uuid4().hex[:12]}"
-    connection = await asyncpg.connect(admin.set(drivername="postgresql").render_as_string(False))
+    # CREATE DATABASE cannot run inside a transaction.
+    admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-        yield admin.set(database=name).render_as_string(hide_password=False)
-        await connection.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        async with admin.connect() as connection:
+            await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        async with admin.connect() as connection:
+            await connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
-        await connection.close()
+        await admin.dispose()

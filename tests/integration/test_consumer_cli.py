@@ -1,0 +1,85 @@
+"""``taskhook consumers``, ``consume`` and ``tasks list|show`` as a person runs them."""
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from service.tasks.store import TaskStore
+from tests.support.lifecycle import EXPECTED_OUTPUTS, as_event, failed_life, task_life
+from tests.support.processes import START_TIMEOUT_S, clean_environment, run
+
+
+async def taskhook(*args: str, database_url: str = "") -> tuple[int, str, str]:
+    env = clean_environment(**({"TASKHOOK_DATABASE_URL": database_url} if database_url else {}))
+    process = await run(*args, env=env)
+    stdout, stderr = await asyncio.wait_for(process.communicate(), START_TIMEOUT_S)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+@pytest.fixture
+async def recorded(tmp_path: Path) -> tuple[str, list[str]]:
+    """A database holding a completed upload and a failed transcode; and their task ids."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'tasks.sqlite3'}"
+    store = TaskStore.connect(url)
+    await store.migrate()
+    upload, failed = task_life("upload"), failed_life("transcode-file")
+    for body in upload + failed:
+        await store.record(as_event(body))
+    await store.close()
+    return url, [upload[0]["task"]["id"], failed[0]["task"]["id"]]
+
+
+async def test_consumers_lists_each_registered_consumer_with_its_bindings() -> None:
+    status, stdout, _ = await taskhook("consumers")
+    assert status == 0
+    assert stdout.splitlines()[0].split("\t")[:2] == ["tasks", "task.#"]
+
+
+async def test_consuming_an_unknown_consumer_fails_at_once_naming_it() -> None:
+    status, _, stderr = await taskhook("consume", "nope")
+    assert status == 2
+    assert "no consumer named 'nope' (registered: tasks)" in stderr
+
+
+async def test_tasks_list_shows_a_table_newest_first_and_filters_by_phase(
+    recorded: tuple[str, list[str]],
+) -> None:
+    url, (upload_id, failed_id) = recorded
+    status, stdout, _ = await taskhook("tasks", "list", database_url=url)
+    assert status == 0
+    lines = stdout.splitlines()
+    assert lines[0].split() == ["ID", "TYPE", "PHASE", "PROGRESS", "UPDATED"]
+    assert [line.split()[:3] for line in lines[1:]] == [
+        [upload_id, "upload", "completed"],
+        [failed_id, "transcode-file", "failed"],
+    ]
+    _, failed_only, _ = await taskhook("tasks", "list", "--phase", "failed", database_url=url)
+    assert [line.split()[0] for line in failed_only.splitlines()[1:]] == [failed_id]
+
+
+async def test_tasks_list_json_prints_one_object_per_task(recorded: tuple[str, list[str]]) -> None:
+    url, ids = recorded
+    status, stdout, _ = await taskhook("tasks", "list", "--json", database_url=url)
+    assert status == 0
+    assert [json.loads(line)["id"] for line in stdout.splitlines()] == ids
+
+
+async def test_tasks_show_prints_one_task_with_its_output(recorded: tuple[str, list[str]]) -> None:
+    url, (upload_id, _) = recorded
+    status, stdout, _ = await taskhook("tasks", "show", upload_id, database_url=url)
+    assert status == 0
+    shown = json.loads(stdout)
+    assert (shown["phase"], shown["output"]) == ("completed", EXPECTED_OUTPUTS["upload"])
+
+    status, _, stderr = await taskhook("tasks", "show", "no-such-task", database_url=url)
+    assert (status, "no task 'no-such-task' has been recorded" in stderr) == (1, True)
+
+
+async def test_reading_tasks_before_the_consumer_ran_says_how_to_start_it(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}"
+    status, _, stderr = await taskhook("tasks", "list", database_url=url)
+    assert status == 1
+    assert "start `taskhook consume tasks`" in stderr

@@ -1,0 +1,35 @@
+"""The ``tasks`` consumer with a handler that hangs, for killing its process mid-handler.
+
+Run as ``taskhook consume tests.support.hanging_tasks:consumer``. ``HANG`` says where the handler
+stops: ``before-commit`` (nothing written yet) or ``after-commit`` (written, not yet acked). It
+touches ``HANG_MARKER`` once it got there, so the test knows when to kill it.
+"""
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from service.consumers import Running, TaskEvent
+from service.settings import ConsumerSettings
+from service.tasks.consumer import open_tasks, tasks
+
+
+@asynccontextmanager
+async def open_hanging(settings: ConsumerSettings) -> AsyncIterator[Running[TaskEvent]]:
+    hang_after_commit = os.environ["HANG"] == "after-commit"
+    marker = Path(os.environ["HANG_MARKER"])
+    async with open_tasks(settings) as running:
+
+        async def record_then_hang(event: TaskEvent) -> None:
+            if hang_after_commit:
+                await running.handler(event)
+            await asyncio.to_thread(marker.touch)
+            await asyncio.Event().wait()  # until killed
+
+        yield Running(record_then_hang)
+
+
+consumer = replace(tasks, name=os.environ.get("HANG_CONSUMER_NAME", "hanging"), open=open_hanging)
