@@ -3,18 +3,22 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 AMQP_URL ?= $(or $(TASKHOOK_AMQP_URL),amqp://guest:guest@127.0.0.1:5672/)
+# Where the tasks store's tests create (and drop) a database of their own per test.
+POSTGRES_URL ?= $(or $(TASKHOOK_TEST_POSTGRES_URL),postgresql+asyncpg://postgres@127.0.0.1:5432/postgres)
 # CI and fresh machines get a broker installed; a developer's machine is only told how.
 INSTALL_BROKER := $(if $(CI),--install,)
+TEST_ENV := TASKHOOK_TEST_AMQP_URL=$(AMQP_URL) TASKHOOK_TEST_POSTGRES_URL=$(POSTGRES_URL)
 
 .PHONY: run test check lint typecheck unit integration format schema bench broker clean
 
 run: $(VENV)/.installed broker
-	$(BIN)/taskhook serve --dev
+	scripts/run-dev $(BIN)
 
 test: $(VENV)/.installed
 	scripts/ensure-rabbitmq $(AMQP_URL) --install
+	scripts/ensure-postgres --install
 	$(MAKE) --no-print-directory check
-	TASKHOOK_TEST_AMQP_URL=$(AMQP_URL) $(BIN)/pytest
+	$(TEST_ENV) $(BIN)/pytest
 
 check: lint typecheck
 	$(BIN)/taskhook schema --check
@@ -31,7 +35,8 @@ unit: $(VENV)/.installed
 
 integration: $(VENV)/.installed
 	scripts/ensure-rabbitmq $(AMQP_URL) $(INSTALL_BROKER)
-	TASKHOOK_TEST_AMQP_URL=$(AMQP_URL) $(BIN)/pytest tests/integration
+	scripts/ensure-postgres $(INSTALL_BROKER)
+	$(TEST_ENV) $(BIN)/pytest tests/integration
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .

@@ -92,7 +92,15 @@ def _consume(reference: str) -> int:
         print(f"taskhook: {e}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     configure_logging(settings.log_level)
-    uvloop.run(run_consumer(consumer, settings))
+    try:
+        uvloop.run(run_consumer(consumer, settings))
+    except Exception as e:  # e.g. its database is unreachable: one line, then a restart helps
+        log.error(
+            "consumer stopped by an error",
+            extra={"consumer": consumer.name, "error": type(e).__name__, "detail": str(e)[:500]},
+            exc_info=log.isEnabledFor(logging.DEBUG),
+        )
+        return 1
     return 0
 
 

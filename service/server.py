@@ -25,18 +25,19 @@ async def serve_until_stopped(
     """
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=grace_s)
     await runner.setup()
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        log.info("listening", extra={"host": host, "port": port})
-        stop = asyncio.Event()
-        with stop_on_signals(stop):
+    stop = asyncio.Event()
+    # Held until the end: a second signal while draining must not cut the drain short.
+    with stop_on_signals(stop):
+        try:
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+            log.info("listening", extra={"host": host, "port": port})
             await stop.wait()
-        app[LIFECYCLE].draining = True
-        log.info("draining", extra={"drain_delay_s": drain_delay_s, "grace_s": grace_s})
-        await asyncio.sleep(drain_delay_s)
-    finally:
-        await runner.cleanup()
+            app[LIFECYCLE].draining = True
+            log.info("draining", extra={"drain_delay_s": drain_delay_s, "grace_s": grace_s})
+            await asyncio.sleep(drain_delay_s)
+        finally:
+            await runner.cleanup()
     log.info("stopped")
 
 

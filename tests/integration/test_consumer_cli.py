@@ -83,3 +83,19 @@ async def test_reading_tasks_before_the_consumer_ran_says_how_to_start_it(tmp_pa
     status, _, stderr = await taskhook("tasks", "list", database_url=url)
     assert status == 1
     assert "start `taskhook consume tasks`" in stderr
+
+
+async def test_a_consumer_whose_database_is_unreachable_exits_1_with_one_line_and_no_password() -> (
+    None
+):
+    status, stdout, stderr = await taskhook(
+        "consume", "tasks", database_url="postgresql+asyncpg://app:pa55word@127.0.0.1:1/tasks"
+    )
+    assert status == 1
+    (line,) = [json.loads(line) for line in stdout.splitlines()]
+    assert (line["message"], line["error"]) == (
+        "consumer stopped by an error",
+        "ConnectionRefusedError",
+    )
+    assert "Traceback" not in stderr
+    assert "pa55word" not in stdout + stderr

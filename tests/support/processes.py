@@ -24,13 +24,13 @@ def free_port() -> int:
 
 def environment(exchange: str, port: int, **extra: str) -> dict[str, str]:
     """What ``taskhook serve`` needs, on the test's exchange and a port of its own."""
-    return clean_environment(
-        TASKHOOK_EXCHANGE=exchange,
-        TASKHOOK_HOST="127.0.0.1",
-        TASKHOOK_PORT=str(port),
-        TASKHOOK_WEBHOOK_SECRETS=SECRET,
-        **extra,
-    )
+    ingest = {
+        "TASKHOOK_EXCHANGE": exchange,
+        "TASKHOOK_HOST": "127.0.0.1",
+        "TASKHOOK_PORT": str(port),
+        "TASKHOOK_WEBHOOK_SECRETS": SECRET,
+    }
+    return clean_environment(**(ingest | extra))
 
 
 def clean_environment(**extra: str) -> dict[str, str]:
