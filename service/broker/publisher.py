@@ -15,7 +15,12 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from aio_pika.exceptions import DeliveryError, PublishError
 
-from service.broker.reconnect import BROKER_ERRORS, CONNECT_TIMEOUT_S, reconnect_delays
+from service.broker.reconnect import (
+    BROKER_ERRORS,
+    CONNECT_TIMEOUT_S,
+    close_quietly,
+    reconnect_delays,
+)
 from service.broker.topology import Topology, declare_topology
 from service.core.errors import PublishCause, PublishFailed
 from service.core.message import OutgoingMessage
@@ -172,12 +177,7 @@ class AmqpPublisher:
         connection = self._connection
         self._connection = self._channel = self._exchange = None
         self._metrics.broker_connected.set(0)
-        if connection is None or connection.is_closed:
-            return
-        try:
-            await connection.close()
-        except BROKER_ERRORS:
-            log.debug("closing a broken connection failed", exc_info=True)
+        await close_quietly(connection)
 
 
 def _to_amqp(message: OutgoingMessage) -> aio_pika.Message:

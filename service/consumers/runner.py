@@ -15,28 +15,28 @@ came from, so a message from before a reconnect is never acked twice.
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
-from aio_pika.exceptions import DeliveryError, PublishError
 from pydantic import ValidationError
 
-from service.broker.reconnect import BROKER_ERRORS, CONNECT_TIMEOUT_S, reconnect_delays
+from service.broker.reconnect import (
+    BROKER_ERRORS,
+    CONNECT_TIMEOUT_S,
+    close_quietly,
+    reconnect_delays,
+)
 from service.broker.topology import ConsumerTopology, declare_consumer_topology
 from service.consumers.consumer import Consumer, Handler, PermanentError
+from service.consumers.settle import ack, forward, give_back
 from service.core.delivery import describe_problems, summarize_problems
-from service.core.retry import Failure, Park, RetryLater, RetryPolicy, attempts_made, decide
+from service.core.retry import Failure, RetryLater, RetryPolicy, attempts_made, decide
 from service.metrics import ConsumerMetrics
 from service.settings import ConsumerSettings
 
 log = logging.getLogger(__name__)
-
-FORWARD_TIMEOUT_S = 10.0
-# Set by RabbitMQ on dead-lettering and delivery; stale on a copy we publish ourselves.
-BROKER_HEADER_PREFIXES = ("x-death", "x-first-death", "x-last-death", "x-delivery-count")
 
 
 class ConsumerRunner:
@@ -91,7 +91,7 @@ class ConsumerRunner:
                 await self._wait_to_retry(stop, next(delays), "consuming failed", e)
             finally:
                 self._set_consuming(False)
-                await _close_quietly(connection)
+                await close_quietly(connection)
         log.info("consumer stopped", extra={"consumer": self._consumer.name})
 
     async def _consume(self, connection: AbstractConnection, stop: asyncio.Event) -> None:
@@ -129,7 +129,7 @@ class ConsumerRunner:
         try:
             async with self._slots:
                 if self._stopping:  # prefetched, not started: another replica can take it now
-                    await _give_back(message)
+                    await give_back(message)
                     return
                 await self._process(channel, message)
         finally:
@@ -147,7 +147,7 @@ class ConsumerRunner:
             "handler_ms": round((time.perf_counter() - started) * 1000, 2),
         }
         if failure is None:
-            await _ack(message)
+            await ack(message)
             self._count("handled")
             log.info("message handled", extra=fields)
             return
@@ -159,13 +159,16 @@ class ConsumerRunner:
             routing_key=message.routing_key or "",
             now_ms=time.time_ns() // 1_000_000,
         )
-        await self._forward(channel, message, verdict)
-        log.warning(
-            "message retried later" if isinstance(verdict, RetryLater) else "message dead-lettered",
-            extra={**fields, "error": failure.error_type, "failure": failure.kind}
-            | ({"retry_in_ms": verdict.delay_ms} if isinstance(verdict, RetryLater) else {})
-            | ({"dead_reason": verdict.reason} if isinstance(verdict, Park) else {}),
-        )
+        fields |= {"error": failure.error_type, "failure": failure.kind}
+        if isinstance(verdict, RetryLater):
+            queue, outcome = self.topology.retry_queue(verdict.delay_ms), "retried"
+            fields["retry_in_ms"] = verdict.delay_ms
+        else:
+            queue, outcome = self.topology.dead_queue, "dead-lettered"
+            fields["dead_reason"] = verdict.reason
+        if await forward(channel, message, queue, verdict.headers):
+            self._count(outcome)
+            log.warning(f"message {outcome}", extra=fields)
 
     async def _run_handler(self, message: AbstractIncomingMessage) -> Failure | None:
         try:
@@ -185,32 +188,6 @@ class ConsumerRunner:
             self._consumer.name, "ok" if failure is None else failure.kind
         ).observe(time.perf_counter() - started)
         return failure
-
-    async def _forward(
-        self,
-        channel: AbstractChannel,
-        message: AbstractIncomingMessage,
-        verdict: RetryLater | Park,
-    ) -> None:
-        """Publish a copy where ``verdict`` says, confirmed, and only then ack the original."""
-        if isinstance(verdict, RetryLater):
-            queue, outcome = self.topology.retry_queue(verdict.delay_ms), "retried"
-        else:
-            queue, outcome = self.topology.dead_queue, "dead-lettered"
-        try:
-            async with asyncio.timeout(FORWARD_TIMEOUT_S):
-                await channel.default_exchange.publish(
-                    _copy(message, verdict.headers), routing_key=queue, mandatory=True
-                )
-        except (*BROKER_ERRORS, DeliveryError, PublishError, TimeoutError) as e:
-            log.warning(
-                "could not forward a failed message; giving it back to its queue",
-                extra={"consumer": self._consumer.name, "queue": queue, "error": type(e).__name__},
-            )
-            await _give_back(message)
-            return
-        await _ack(message)
-        self._count(outcome)
 
     async def _wait_to_retry(
         self, stop: asyncio.Event, delay: float, what: str, error: BaseException
@@ -245,44 +222,6 @@ class ConsumerRunner:
         self._metrics.messages.labels(self._consumer.name, outcome).inc()
 
 
-def _copy(message: AbstractIncomingMessage, headers: dict[str, str | int]) -> aio_pika.Message:
-    kept = {
-        name: value
-        for name, value in message.headers.items()
-        if not name.startswith(BROKER_HEADER_PREFIXES)
-    }
-    return aio_pika.Message(
-        message.body,
-        headers={**kept, **headers},
-        content_type=message.content_type,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        message_id=message.message_id,
-        type=message.type,
-        timestamp=message.timestamp or datetime.now(tz=UTC),
-        app_id=message.app_id,
-    )
-
-
-async def _ack(message: AbstractIncomingMessage) -> None:
-    try:
-        await message.ack()
-    except BROKER_ERRORS as e:
-        log.warning(
-            "ack failed; the broker will deliver the message again",
-            extra={"error": type(e).__name__},
-        )
-
-
-async def _give_back(message: AbstractIncomingMessage) -> None:
-    try:
-        await message.nack(requeue=True)
-    except BROKER_ERRORS as e:
-        log.warning(
-            "nack failed; the broker will deliver the message again",
-            extra={"error": type(e).__name__},
-        )
-
-
 async def _first_of(*events: asyncio.Event) -> None:
     waiters = [asyncio.create_task(event.wait()) for event in events]
     try:
@@ -290,12 +229,3 @@ async def _first_of(*events: asyncio.Event) -> None:
     finally:
         for waiter in waiters:
             waiter.cancel()
-
-
-async def _close_quietly(connection: AbstractConnection) -> None:
-    if connection.is_closed:
-        return
-    try:
-        await connection.close()
-    except BROKER_ERRORS:
-        log.debug("closing a broken connection failed", exc_info=True)
