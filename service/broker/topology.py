@@ -113,29 +113,33 @@ async def declare_consumer_topology(
     await channel.declare_queue(
         topology.dead_queue, durable=True, arguments=DURABLE_QUEUE_ARGUMENTS
     )
-    queue = await channel.declare_queue(
-        topology.queue,
-        durable=True,
-        arguments={
-            **DURABLE_QUEUE_ARGUMENTS,
-            **AT_LEAST_ONCE,
-            "x-delivery-limit": DELIVERY_LIMIT,
-            "x-dead-letter-exchange": "",
-            "x-dead-letter-routing-key": topology.dead_queue,
-        },
+    queue = await _declare_dead_lettering(
+        channel, topology.queue, to=topology.dead_queue, **{"x-delivery-limit": DELIVERY_LIMIT}
     )
     for delay_ms in topology.retry_delays_ms:
-        await channel.declare_queue(
+        await _declare_dead_lettering(
+            channel,
             topology.retry_queue(delay_ms),
-            durable=True,
-            arguments={
-                **DURABLE_QUEUE_ARGUMENTS,
-                **AT_LEAST_ONCE,
-                "x-message-ttl": delay_ms,
-                "x-dead-letter-exchange": "",
-                "x-dead-letter-routing-key": topology.queue,
-            },
+            to=topology.queue,
+            **{"x-message-ttl": delay_ms},
         )
     for pattern in topology.bindings:
         await queue.bind(exchange, routing_key=pattern)
     return queue
+
+
+async def _declare_dead_lettering(
+    channel: AbstractChannel, name: str, *, to: str, **arguments: int
+) -> AbstractQueue:
+    """A quorum queue whose dead letters go, confirmed, to the queue ``to``."""
+    return await channel.declare_queue(
+        name,
+        durable=True,
+        arguments={
+            **DURABLE_QUEUE_ARGUMENTS,
+            **AT_LEAST_ONCE,
+            **arguments,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": to,
+        },
+    )
