@@ -6,7 +6,7 @@ AMQP_URL ?= $(or $(TASKHOOK_AMQP_URL),amqp://guest:guest@127.0.0.1:5672/)
 # CI and fresh machines get a broker installed; a developer's machine is only told how.
 INSTALL_BROKER := $(if $(CI),--install,)
 
-.PHONY: run test check lint typecheck unit integration format schema bench broker clean
+.PHONY: run test check lint typecheck deploy-check unit integration format schema bench broker clean
 
 run: $(VENV)/.installed broker
 	$(BIN)/taskhook serve --dev
@@ -16,8 +16,14 @@ test: $(VENV)/.installed
 	$(MAKE) --no-print-directory check
 	TASKHOOK_TEST_AMQP_URL=$(AMQP_URL) $(BIN)/pytest
 
-check: lint typecheck
+check: lint typecheck deploy-check
 	$(BIN)/taskhook schema --check
+
+# The deployment files, offline: the Dockerfile's lint, and every manifest against the API schemas.
+# That they agree with the code is tested in tests/deploy.
+deploy-check: $(VENV)/.installed
+	$(BIN)/hadolint docker/Dockerfile
+	$(BIN)/python scripts/validate_manifests.py k8s
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
