@@ -9,7 +9,7 @@ POSTGRES_URL ?= $(or $(TASKHOOK_TEST_POSTGRES_URL),postgresql+asyncpg://postgres
 INSTALL_BROKER := $(if $(CI),--install,)
 TEST_ENV := TASKHOOK_TEST_AMQP_URL=$(AMQP_URL) TASKHOOK_TEST_POSTGRES_URL=$(POSTGRES_URL)
 
-.PHONY: run test check lint typecheck unit integration format schema bench broker clean
+.PHONY: run test check lint typecheck deploy-check unit integration format schema bench broker clean
 
 run: $(VENV)/.installed broker
 	scripts/run-dev $(BIN)
@@ -20,8 +20,14 @@ test: $(VENV)/.installed
 	$(MAKE) --no-print-directory check
 	$(TEST_ENV) $(BIN)/pytest
 
-check: lint typecheck
+check: lint typecheck deploy-check
 	$(BIN)/taskhook schema --check
+
+# The deployment files, offline: the Dockerfile's lint, and every manifest against the API schemas.
+# That they agree with the code is tested in tests/deploy.
+deploy-check: $(VENV)/.installed
+	$(BIN)/hadolint docker/Dockerfile
+	$(BIN)/python scripts/validate_manifests.py k8s
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

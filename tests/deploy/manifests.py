@@ -1,0 +1,136 @@
+"""Reading the deployment files, and what the code says they must agree with."""
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+from pydantic_settings import BaseSettings
+
+import service.settings
+from service import cli
+from service.broker.publisher import AmqpPublisher
+from service.http.app import create_app
+from service.metrics import Metrics
+from service.settings import ENV_PREFIX, Settings
+from tests.deploy.dockerfile import ROOT
+
+K8S = ROOT / "k8s"
+COMPOSE = ROOT / "docker" / "compose.yaml"
+Document = dict[str, Any]
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_all(path: Path) -> list[Document]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
+
+
+def kustomization(folder: Path = K8S) -> Document:
+    document: Document = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    return document
+
+
+def base_resources() -> list[Document]:
+    """Every object `kubectl apply -k k8s/` would send."""
+    return [doc for name in kustomization()["resources"] for doc in load_all(K8S / name)]
+
+
+def find(kind: str, name: str, documents: list[Document] | None = None) -> Document:
+    matches = [
+        doc
+        for doc in (base_resources() if documents is None else documents)
+        if doc["kind"] == kind and doc["metadata"]["name"] == name
+    ]
+    assert len(matches) == 1, f"expected one {kind}/{name}, found {len(matches)}"
+    return matches[0]
+
+
+def of_kind(kind: str) -> list[Document]:
+    return [doc for doc in base_resources() if doc["kind"] == kind]
+
+
+def secret_example() -> Document:
+    return find("Secret", "taskhook-secrets", load_all(K8S / "secret.example.yaml"))
+
+
+def container(deployment: Document) -> Document:
+    containers: list[Document] = deployment["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1, "one container per pod: the probes and ports below assume it"
+    return containers[0]
+
+
+def environment(deployment: Document) -> dict[str, str]:
+    """Every variable the container gets: ConfigMaps, literal values, and the Secret's keys
+    (with the example Secret's placeholder values)."""
+    spec = container(deployment)
+    found: dict[str, str] = {}
+    for source in spec.get("envFrom", []):
+        assert "configMapRef" in source, "secrets are read key by key, never whole"
+        found |= find("ConfigMap", source["configMapRef"]["name"])["data"]
+    placeholders = secret_example()["stringData"]
+    for variable in spec.get("env", []):
+        if "value" in variable:
+            found[variable["name"]] = variable["value"]
+        else:
+            key = variable["valueFrom"]["secretKeyRef"]["key"]
+            found[variable["name"]] = placeholders[key]
+    return found
+
+
+def named_port(deployment: Document, name: str) -> int:
+    ports = {p["name"]: p["containerPort"] for p in container(deployment)["ports"]}
+    port: int = ports[name]
+    return port
+
+
+def env_names(settings_class: type[BaseSettings]) -> set[str]:
+    """The variables a settings class reads: its fields, prefixed."""
+    return {f"{ENV_PREFIX}{name.upper()}" for name in settings_class.model_fields}
+
+
+def from_environment(
+    settings_class: type[S], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> S:
+    """The settings a process started with exactly ``env`` would read, validated as at start-up."""
+    for name in list(os.environ):
+        if name.startswith(ENV_PREFIX):
+            monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return settings_class()
+
+
+def consumer_settings_class() -> type[BaseSettings]:
+    """``ConsumerSettings``, which arrives with the consumers: until then, a KeyError."""
+    found: type[BaseSettings] = vars(service.settings)["ConsumerSettings"]
+    return found
+
+
+def parse_command(argv: list[str]) -> argparse.Namespace:
+    try:
+        return cli._parser().parse_args(argv)
+    except SystemExit as e:
+        raise AssertionError(f"`taskhook {' '.join(argv)}` is not a command of the CLI") from e
+
+
+def ingest_routes() -> dict[object, str]:
+    """The ingest app's GET routes, handler to path, as ``create_app`` wires them."""
+    settings = Settings(webhook_secrets="unused")
+    metrics = Metrics.create()
+    app = create_app(settings, AmqpPublisher.from_settings(settings, metrics), metrics)
+    return {
+        route.handler: route.resource.canonical
+        for route in app.router.routes()
+        if route.method == "GET" and route.resource is not None
+    }
+
+
+def compose() -> Document:
+    document: Document = yaml.safe_load(COMPOSE.read_text())
+    return document
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
