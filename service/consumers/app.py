@@ -21,25 +21,25 @@ def create_consumer_app(
     app = web.Application(middlewares=[answer_with_problems])
     app[RUNNER] = runner
     app[CONSUMER_METRICS] = metrics
-    app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/readyz", _readyz)
-    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_page)
     app.router.add_routes(routes)
     return app
 
 
-async def _healthz(request: web.Request) -> web.Response:
+async def healthz(request: web.Request) -> web.Response:
     """200 while the process serves HTTP; a broker outage is not a reason to restart it."""
     return web.json_response({"status": "ok"})
 
 
-async def _readyz(request: web.Request) -> web.Response:
+async def readyz(request: web.Request) -> web.Response:
     """200 only while the consumer's queue is being consumed."""
     if request.app[RUNNER].ready:
         return web.json_response({"status": "ready", "broker": "ok"})
     return problem("not-ready", "not consuming now", broker="down")
 
 
-async def _metrics(request: web.Request) -> web.Response:
+async def metrics_page(request: web.Request) -> web.Response:
     body = generate_latest(request.app[CONSUMER_METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -9,12 +9,16 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-import service.settings
 from service import cli
 from service.broker.publisher import AmqpPublisher
+from service.consumers.app import create_consumer_app
+from service.consumers.runner import ConsumerRunner
 from service.http.app import create_app
-from service.metrics import Metrics
-from service.settings import ENV_PREFIX, Settings
+from service.metrics import ConsumerMetrics, Metrics
+from service.settings import ENV_PREFIX, ConsumerSettings, Settings
+from service.tasks.api import read_routes
+from service.tasks.consumer import tasks
+from service.tasks.store import TaskStore
 from tests.deploy.dockerfile import ROOT
 
 K8S = ROOT / "k8s"
@@ -102,10 +106,22 @@ def from_environment(
     return settings_class()
 
 
-def consumer_settings_class() -> type[BaseSettings]:
-    """``ConsumerSettings``, which arrives with the consumers: until then, a KeyError."""
-    found: type[BaseSettings] = vars(service.settings)["ConsumerSettings"]
-    return found
+def consumer_routes() -> dict[object, str]:
+    """The tasks consumer process's GET routes, handler to path, as ``run_consumer`` wires them."""
+    settings = ConsumerSettings()
+    metrics = ConsumerMetrics.create()
+    store = TaskStore.connect(settings.database_url.get_secret_value())  # opens nothing yet
+    runner = ConsumerRunner(tasks, _never_called, settings, metrics)
+    app = create_consumer_app(runner, metrics, read_routes(store))
+    return {
+        route.handler: route.resource.canonical
+        for route in app.router.routes()
+        if route.method == "GET" and route.resource is not None
+    }
+
+
+async def _never_called(event: object) -> None:
+    raise AssertionError("no message is consumed here")
 
 
 def parse_command(argv: list[str]) -> argparse.Namespace:

@@ -6,16 +6,15 @@ from typing import Any
 import pytest
 from pydantic_settings import BaseSettings
 
-from service.http import health
-from service.settings import Settings
+from service.consumers import app as consumer_app
+from service.settings import ConsumerSettings, Settings
 from tests.deploy.dockerfile import stages
 from tests.deploy.manifests import (
     Document,
     compose,
-    consumer_settings_class,
+    consumer_routes,
     env_names,
     from_environment,
-    ingest_routes,
     parse_command,
 )
 
@@ -71,7 +70,7 @@ def test_compose_ingest_runs_the_images_serve_command() -> None:
 def test_compose_consumer_env_names_are_settings_and_it_listens_where_published(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = read_settings("tasks", consumer_settings_class(), monkeypatch)
+    settings = read_settings("tasks", ConsumerSettings, monkeypatch)
     assert published_container_port("tasks") == settings["consumer_port"]
     assert seconds(service("tasks")["stop_grace_period"]) > settings["consumer_shutdown_grace_s"]
 
@@ -80,7 +79,7 @@ def test_compose_consumer_runs_consume_tasks_and_is_healthy_once_ready() -> None
     tasks = service("tasks")
     assert parse_command(tasks["command"]).command == "consume"
     program = tasks["healthcheck"]["test"][-1]
-    assert f"{ingest_routes()[health.readyz]}'" in program
+    assert f"{consumer_routes()[consumer_app.readyz]}'" in program
     assert "os.environ['TASKHOOK_CONSUMER_PORT']" in program
     assert "TASKHOOK_CONSUMER_PORT" in tasks["environment"]
 

@@ -3,9 +3,9 @@
 import tomllib
 
 from service.http import health
-from service.settings import Settings
+from service.settings import ConsumerSettings, Settings
 from tests.deploy.dockerfile import ROOT, stages
-from tests.deploy.manifests import consumer_settings_class, ingest_routes, parse_command
+from tests.deploy.manifests import ingest_routes, parse_command
 
 
 def test_the_entrypoint_is_the_console_script_and_the_default_command_is_serve() -> None:
@@ -23,7 +23,7 @@ def test_the_image_exposes_the_ingest_port() -> None:
 
 def test_consumer_port_is_exposed_by_the_image() -> None:
     exposed = stages()["runtime"].last("EXPOSE").arguments.split()
-    assert str(consumer_settings_class().model_fields["consumer_port"].default) in exposed
+    assert str(ConsumerSettings.model_fields["consumer_port"].default) in exposed
 
 
 def test_the_healthcheck_asks_the_liveness_route_on_the_configured_port() -> None:

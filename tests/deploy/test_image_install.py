@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 
 from tests.deploy.dockerfile import ROOT, Stage, stages
-from tests.integration.test_process import START_TIMEOUT_S, Running, environment, free_port
 from tests.support.broker import AMQP_URL
+from tests.support.processes import START_TIMEOUT_S, Running, environment, free_port
 
 pytestmark = pytest.mark.image
 INSTALL_TIMEOUT_S = 300

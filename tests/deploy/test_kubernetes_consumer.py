@@ -1,23 +1,19 @@
-"""The `tasks` consumer's Kubernetes manifests agree with the code.
-
-Every test here but the probe one reads ``ConsumerSettings`` or the `consume` command, which
-arrive with the consumers feature: before that merge they fail, as they should.
-"""
+"""The `tasks` consumer's Kubernetes manifests agree with the code."""
 
 import pytest
 from pydantic_settings import BaseSettings
 
-from service.http import health
+from service.consumers import app as consumer_app
+from service.settings import ConsumerSettings
 from tests.deploy.dockerfile import stages
 from tests.deploy.manifests import (
     Document,
-    consumer_settings_class,
+    consumer_routes,
     container,
     env_names,
     environment,
     find,
     from_environment,
-    ingest_routes,
     named_port,
     parse_command,
 )
@@ -29,11 +25,11 @@ def consumer() -> Document:
 
 
 def read_settings(consumer: Document, monkeypatch: pytest.MonkeyPatch) -> BaseSettings:
-    return from_environment(consumer_settings_class(), environment(consumer), monkeypatch)
+    return from_environment(ConsumerSettings, environment(consumer), monkeypatch)
 
 
 def test_consumer_manifest_env_names_are_settings(consumer: Document) -> None:
-    unknown = set(environment(consumer)) - env_names(consumer_settings_class())
+    unknown = set(environment(consumer)) - env_names(ConsumerSettings)
     assert not unknown, f"the consumer would silently ignore {sorted(unknown)}"
 
 
@@ -70,12 +66,10 @@ def test_consumer_grace_period_outlasts_its_shutdown_grace(
     assert consumer["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > grace_s
 
 
-def test_consumer_probes_use_the_probe_paths_the_ingest_serves(consumer: Document) -> None:
-    """The consumer's interface promises the ingest's probe paths. This passes before the
-    merge; once the consumer's app exists, it is the better source of these paths."""
-    routes = ingest_routes()
+def test_consumer_probes_use_the_paths_the_consumer_process_serves(consumer: Document) -> None:
+    routes = consumer_routes()
     spec = container(consumer)
-    assert spec["readinessProbe"]["httpGet"]["path"] == routes[health.readyz]
-    assert spec["livenessProbe"]["httpGet"]["path"] == routes[health.healthz]
+    assert spec["readinessProbe"]["httpGet"]["path"] == routes[consumer_app.readyz]
+    assert spec["livenessProbe"]["httpGet"]["path"] == routes[consumer_app.healthz]
     annotations = consumer["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["prometheus.io/path"] == routes[health.metrics]
+    assert annotations["prometheus.io/path"] == routes[consumer_app.metrics_page]

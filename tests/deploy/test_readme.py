@@ -3,9 +3,9 @@
 import re
 
 from service.metrics import Metrics
-from service.settings import Settings
+from service.settings import ConsumerSettings, Settings
 from tests.deploy.dockerfile import ROOT
-from tests.deploy.manifests import consumer_settings_class, env_names
+from tests.deploy.manifests import env_names
 
 SUFFIXES = ("", "_total", "_bucket", "_sum", "_count")
 
@@ -27,4 +27,4 @@ def test_the_readme_alerts_on_metrics_the_ingest_exports() -> None:
 def test_consumer_and_ingest_variables_named_in_the_readme_are_settings() -> None:
     named = set(re.findall(r"\bTASKHOOK_[A-Z_]+", deploy_section()))
     assert named
-    assert named <= env_names(Settings) | env_names(consumer_settings_class())
+    assert named <= env_names(Settings) | env_names(ConsumerSettings)
