@@ -9,9 +9,8 @@ dedupe by ``message_id``.
 import asyncio
 import enum
 import time
-from collections.abc import Awaitable, Callable, Hashable
-
-from cachetools import TTLCache
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 
 # Livepeer retries for about 24 h; remembering a little longer covers its whole schedule.
 REMEMBER_FOR_S = 25 * 3600
@@ -20,6 +19,38 @@ REMEMBER_FOR_S = 25 * 3600
 class Outcome(enum.Enum):
     PUBLISHED = "accepted"
     DUPLICATE = "duplicate"
+
+
+class Remembered:
+    """Keys kept for a fixed time, at most ``capacity`` of them; the oldest go first.
+
+    Every key lives equally long, so insertion order is also expiry order: forgetting is a pop
+    from the front. The store holds only strings and floats, which the garbage collector never
+    has to walk (a general TTL cache keeps a linked-list object per key: at thousands of events
+    a second, collecting those cost more than validating the events).
+    """
+
+    def __init__(self, capacity: int, ttl_s: float, clock: Callable[[], float]) -> None:
+        self._capacity = capacity
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._expiry: OrderedDict[str, float] = OrderedDict()
+
+    def __contains__(self, key: str) -> bool:
+        expires = self._expiry.get(key)
+        return expires is not None and expires > self._clock()
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def add(self, key: str) -> None:
+        now = self._clock()
+        self._expiry[key] = now + self._ttl_s
+        self._expiry.move_to_end(key)
+        while self._expiry and (
+            len(self._expiry) > self._capacity or next(iter(self._expiry.values())) <= now
+        ):
+            self._expiry.popitem(last=False)
 
 
 class PublishOnce:
@@ -32,12 +63,10 @@ class PublishOnce:
         remember_for_s: float = REMEMBER_FOR_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._confirmed: TTLCache[Hashable, bool] | None = (
-            TTLCache(maxsize=capacity, ttl=remember_for_s, timer=clock) if capacity else None
-        )
-        self._pending: dict[Hashable, asyncio.Task[None]] = {}
+        self._confirmed = Remembered(capacity, remember_for_s, clock) if capacity else None
+        self._pending: dict[str, asyncio.Task[None]] = {}
 
-    async def run(self, key: Hashable, publish: Callable[[], Awaitable[None]]) -> Outcome:
+    async def run(self, key: str, publish: Callable[[], Awaitable[None]]) -> Outcome:
         """Publish unless ``key`` was confirmed before; join a publish of ``key`` in progress.
 
         Every caller waiting on the same publish gets its outcome, including its exception. The
@@ -61,10 +90,10 @@ class PublishOnce:
     def in_progress(self) -> int:
         return len(self._pending)
 
-    async def _publish(self, key: Hashable, publish: Callable[[], Awaitable[None]]) -> None:
+    async def _publish(self, key: str, publish: Callable[[], Awaitable[None]]) -> None:
         try:
             await publish()
             if self._confirmed is not None:
-                self._confirmed[key] = True
+                self._confirmed.add(key)
         finally:
             del self._pending[key]

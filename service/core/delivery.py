@@ -97,9 +97,9 @@ class Delivery:
         return fields
 
     @property
-    def dedup_key(self) -> tuple[str, str]:
+    def dedup_key(self) -> str:
         """What identifies the event across retries: one event per webhook subscription."""
-        return (self.envelope.webhook_id, self.envelope.id)
+        return f"{self.envelope.webhook_id} {self.envelope.id}"
 
 
 def parse_body(body: bytes) -> object:

@@ -3,7 +3,7 @@ import asyncio
 import pytest
 
 from service.core.errors import PublishFailed
-from service.dedup import Outcome, PublishOnce
+from service.dedup import Outcome, PublishOnce, Remembered
 
 
 class Clock:
@@ -106,3 +106,26 @@ async def test_an_event_is_forgotten_after_the_senders_retry_window() -> None:
     assert await once.run("k", publish) is Outcome.DUPLICATE
     clock.now = 101
     assert await once.run("k", publish) is Outcome.PUBLISHED
+
+
+@pytest.mark.parametrize(
+    ("adds", "at", "remembered", "stored"),
+    [
+        ([("a", 0), ("b", 1), ("c", 2)], 3, {"a", "b", "c"}, 3),
+        ([("a", 0), ("b", 1), ("c", 2), ("d", 3)], 3, {"b", "c", "d"}, 3),  # capacity 3
+        ([("a", 0), ("b", 1), ("a", 2), ("d", 3)], 3, {"a", "b", "d"}, 3),  # "a" again: kept anew
+        ([("a", 0), ("b", 1), ("c", 2)], 5.5, {"b", "c"}, 3),  # "a" lived 5 s
+        ([("a", 0), ("b", 6)], 6, {"b"}, 1),  # an expired key goes when the next one comes
+    ],
+)
+def test_remembered_keeps_keys_for_their_time_and_forgets_the_oldest_first(
+    adds: list[tuple[str, float]], at: float, remembered: set[str], stored: int
+) -> None:
+    clock = Clock()
+    memory = Remembered(capacity=3, ttl_s=5, clock=clock)
+    for key, added_at in adds:
+        clock.now = added_at
+        memory.add(key)
+    clock.now = at
+    assert {key for key in "abcd" if key in memory} == remembered
+    assert len(memory) == stored

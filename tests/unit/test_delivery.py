@@ -39,7 +39,7 @@ def test_every_sample_is_a_valid_task_delivery(name: str) -> None:
     assert delivery.task is not None
     assert delivery.task.snapshot.id == document["payload"]["task"]["id"]
     assert delivery.document is document
-    assert delivery.dedup_key == (document["webhookId"], document["id"])
+    assert delivery.dedup_key == f"{document['webhookId']} {document['id']}"
 
 
 def test_a_non_task_event_checks_the_envelope_and_passes_the_payload_through() -> None:
