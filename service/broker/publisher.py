@@ -10,10 +10,13 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime
+from typing import cast
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from aio_pika.exceptions import DeliveryError, PublishError
+from aiormq.channel import Channel as UnderlayChannel
+from pamqp import commands as spec
 
 from service.broker.reconnect import (
     BROKER_ERRORS,
@@ -28,6 +31,8 @@ from service.metrics import Metrics
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+
+PERSISTENT = 2  # AMQP delivery mode: written to disk (a quorum queue keeps every message anyway)
 
 
 class AmqpPublisher:
@@ -51,6 +56,7 @@ class AmqpPublisher:
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
+        self._underlay: UnderlayChannel | None = None
         self._supervisor: asyncio.Task[None] | None = None
 
     @classmethod
@@ -93,17 +99,17 @@ class AmqpPublisher:
     async def _publish(self, message: OutgoingMessage, *, destination: str) -> None:
         if self._in_flight >= self._max_in_flight:
             raise PublishFailed("overloaded", "too many publishes are waiting for the broker")
-        exchange, channel = self._exchange, self._channel
-        if exchange is None or channel is None or channel.is_closed:
+        underlay, channel = self._underlay, self._channel
+        if underlay is None or channel is None or channel.is_closed:
             raise PublishFailed("broker-unavailable", "the broker is not connected")
-        if destination == "rejected":
-            exchange = channel.default_exchange
+        # Refused deliveries go through the default exchange, which routes by queue name.
+        exchange = self._topology.exchange if destination == "events" else ""
         started = time.perf_counter()
         result = "failed"
         self._in_flight += 1
         self._metrics.publishes_in_flight.inc()
         try:
-            await self._confirmed_publish(exchange, message)
+            await self._confirmed_publish(underlay, exchange, message)
             result = "confirmed"
         finally:
             self._in_flight -= 1
@@ -113,13 +119,22 @@ class AmqpPublisher:
             )
 
     async def _confirmed_publish(
-        self, exchange: AbstractExchange, message: OutgoingMessage
+        self, channel: UnderlayChannel, exchange: str, message: OutgoingMessage
     ) -> None:
         cause: PublishCause
         try:
             async with asyncio.timeout(self._timeout_s):
-                await exchange.publish(
-                    _to_amqp(message), routing_key=message.routing_key, mandatory=True
+                # aiormq itself, not aio-pika's Exchange: a Message object and its properties
+                # cost as much again as the publish. wait=False releases the channel for the
+                # next publish as soon as this one is queued for the socket, instead of after
+                # the socket drained; the broker's confirm is still what this awaits.
+                await channel.basic_publish(
+                    message.body,
+                    exchange=exchange,
+                    routing_key=message.routing_key,
+                    properties=_properties(message),
+                    mandatory=True,
+                    wait=False,
                 )
             return
         except TimeoutError:
@@ -163,6 +178,8 @@ class AmqpPublisher:
         try:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             exchange = await declare_topology(channel, self._topology)
+            # The concrete class: its basic_publish takes `wait` (see _confirmed_publish).
+            underlay = cast(UnderlayChannel, await channel.get_underlay_channel())
         except BaseException:
             await connection.close()
             raise
@@ -170,28 +187,28 @@ class AmqpPublisher:
         for closable in (connection, channel):
             closable.close_callbacks.add(lambda *_: lost.set())
         self._connection, self._channel, self._exchange = connection, channel, exchange
+        self._underlay = underlay
         self._metrics.broker_connected.set(1)
         return lost
 
     async def _discard(self) -> None:
         connection = self._connection
-        self._connection = self._channel = self._exchange = None
+        self._connection = self._channel = self._exchange = self._underlay = None
         self._metrics.broker_connected.set(0)
         await close_quietly(connection)
 
 
-def _to_amqp(message: OutgoingMessage) -> aio_pika.Message:
+def _properties(message: OutgoingMessage) -> spec.Basic.Properties:
     timestamp = (
         datetime.fromtimestamp(message.timestamp_ms / 1000, tz=UTC)
         if message.timestamp_ms is not None
         else None
     )
-    return aio_pika.Message(
-        message.body,
+    return spec.Basic.Properties(
         content_type=message.content_type,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        delivery_mode=PERSISTENT,
         message_id=message.message_id,
-        type=message.type,
+        message_type=message.type,
         headers=dict(message.headers),
         timestamp=timestamp,
         app_id="taskhook",
