@@ -4,28 +4,20 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
-import orjson
 import uvloop
 from pydantic import ValidationError
 
-from service import devtools
-from service.broker.publisher import AmqpPublisher
-from service.consumers import registry
-from service.consumers.process import run_consumer
-from service.core.message import published_event_schema
 from service.core.task import TaskPhase, TaskType
-from service.http.app import create_app
 from service.logs import configure_logging
-from service.metrics import Metrics
-from service.server import serve_until_stopped
 from service.settings import DEFAULT_AMQP_URL, ENV_PREFIX, ConsumerSettings, Settings
-from service.tasks import reading
-from service.tasks.store import SchemaMissing, TaskStore
-from service.tasks.views import DEFAULT_LIMIT, TaskQuery
+from service.workers import WORKER_FLAG, run_workers
+
+# Each command imports what only it needs when it runs: `taskhook serve` must be ready within
+# a second, and the consumers' database stack alone takes longer than that to import.
 
 log = logging.getLogger("service")
 
@@ -37,25 +29,32 @@ EXIT_BAD_CONFIG = 2
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    command: str = args.command
-    if command == "serve":
-        return _serve(dev=args.dev)
-    if command == "schema":
-        return _schema(check=args.check)
-    if command == "send":
-        return uvloop.run(
-            devtools.send_sample(args.file.read_bytes(), url=args.url, secret=_send_secret(args))
-        )
-    if command == "consume":
-        return _consume(args.consumer)
-    if command == "consumers":
-        return _list_consumers()
-    if command == "tasks":
-        return _tasks(args)
-    return uvloop.run(devtools.tail(_amqp_url(), args.exchange, args.patterns))
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "serve": _serve_command,
+        "schema": lambda args: _schema(check=args.check),
+        "send": _send,
+        "consume": lambda args: _consume(args.consumer),
+        "consumers": lambda args: _list_consumers(),
+        "tasks": _tasks,
+        "tail": _tail,
+    }
+    return commands[args.command](args)
 
 
-def _serve(*, dev: bool) -> int:
+def _serve_command(args: argparse.Namespace) -> int:
+    if args.workers == 1:
+        return _serve(dev=args.dev, reuse_port=args.worker)
+    if load_settings(dev=args.dev) is None:  # said once here, not once per worker
+        return EXIT_BAD_CONFIG
+    return run_workers(args.workers, ["--dev"] if args.dev else [])
+
+
+def _serve(*, dev: bool, reuse_port: bool = False) -> int:
+    from service.broker.publisher import AmqpPublisher
+    from service.http.app import create_app
+    from service.metrics import Metrics
+    from service.server import serve_until_stopped
+
     settings = load_settings(dev=dev)
     if settings is None:
         return EXIT_BAD_CONFIG
@@ -74,12 +73,29 @@ def _serve(*, dev: bool) -> int:
             port=settings.port,
             drain_delay_s=settings.drain_delay_s,
             grace_s=settings.shutdown_grace_s,
+            reuse_port=reuse_port,
         )
     )
     return 0
 
 
+def _send(args: argparse.Namespace) -> int:
+    from service import devtools
+
+    body = args.file.read_bytes()
+    return uvloop.run(devtools.send_sample(body, url=args.url, secret=_send_secret(args)))
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from service import devtools
+
+    return uvloop.run(devtools.tail(_amqp_url(), args.exchange, args.patterns))
+
+
 def _consume(reference: str) -> int:
+    from service.consumers import registry
+    from service.consumers.process import run_consumer
+
     settings = _consumer_settings()
     if settings is None:
         return EXIT_BAD_CONFIG
@@ -105,12 +121,18 @@ def _consume(reference: str) -> int:
 
 
 def _list_consumers() -> int:
+    from service.consumers import registry
+
     for name, consumer in registry.registered().items():
         print(f"{name}\t{' '.join(consumer.bindings)}\t{consumer.summary}")
     return 0
 
 
 def _tasks(args: argparse.Namespace) -> int:
+    from service.tasks import reading
+    from service.tasks.store import SchemaMissing, TaskStore
+    from service.tasks.views import TaskQuery
+
     settings = _consumer_settings()
     if settings is None:
         return EXIT_BAD_CONFIG
@@ -118,7 +140,11 @@ def _tasks(args: argparse.Namespace) -> int:
     try:
         if args.tasks_command == "show":
             return uvloop.run(reading.show_task(store, args.task_id))
-        query = TaskQuery(phase=args.phase, type=args.type, limit=args.limit)
+        try:
+            query = TaskQuery(phase=args.phase, type=args.type, limit=args.limit)
+        except ValidationError:
+            print("taskhook: --limit must be 1 to 500", file=sys.stderr)
+            return EXIT_BAD_CONFIG
         return uvloop.run(reading.list_tasks(store, query, as_json=args.json))
     except SchemaMissing as e:
         print(f"taskhook: {e}", file=sys.stderr)
@@ -155,6 +181,10 @@ def describe_settings_error(error: ValidationError) -> str:
 
 
 def _schema(*, check: bool) -> int:
+    import orjson
+
+    from service.core.message import published_event_schema
+
     text = orjson.dumps(published_event_schema(), option=orjson.OPT_INDENT_2).decode() + "\n"
     if not check:
         SCHEMA_PATH.write_text(text)
@@ -184,6 +214,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--dev", action="store_true", help=f"with no secret configured, use {DEV_SECRET!r}"
     )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        help="processes sharing the port (SO_REUSEPORT); about one per core (default: 1)",
+    )
+    serve.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
     schema = commands.add_parser("schema", help="write the published event's JSON Schema")
     schema.add_argument("--check", action="store_true", help="fail if the file is out of date")
     send = commands.add_parser("send", help="sign a sample delivery as Livepeer would and POST it")
@@ -202,13 +239,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def _add_tasks_parser(commands: Any) -> None:
     tasks = commands.add_parser("tasks", help="read what the tasks consumer recorded")
     actions = tasks.add_subparsers(dest="tasks_command", required=True)
     listing = actions.add_parser("list", help="the most recently updated tasks first")
     listing.add_argument("--phase", action="append", default=[], choices=get_args(TaskPhase))
     listing.add_argument("--type", action="append", default=[], choices=get_args(TaskType))
-    listing.add_argument("--limit", type=int, default=DEFAULT_LIMIT)
+    listing.add_argument("--limit", type=int, default=50, help="1 to 500 (default: 50)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     show = actions.add_parser("show", help="one task's state and output, as JSON")
     show.add_argument("task_id")

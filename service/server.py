@@ -14,7 +14,13 @@ log = logging.getLogger(__name__)
 
 
 async def serve_until_stopped(
-    app: web.Application, *, host: str, port: int, drain_delay_s: float, grace_s: float
+    app: web.Application,
+    *,
+    host: str,
+    port: int,
+    drain_delay_s: float,
+    grace_s: float,
+    reuse_port: bool = False,
 ) -> None:
     """Serve ``app`` until SIGTERM or SIGINT, then shut down in order.
 
@@ -29,7 +35,7 @@ async def serve_until_stopped(
     # Held until the end: a second signal while draining must not cut the drain short.
     with stop_on_signals(stop):
         try:
-            site = web.TCPSite(runner, host, port)
+            site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
             await site.start()
             log.info("listening", extra={"host": host, "port": port})
             await stop.wait()

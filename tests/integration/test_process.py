@@ -2,9 +2,12 @@
 
 import asyncio
 import signal
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import aiohttp
+import orjson
 import pytest
 from aio_pika.abc import AbstractChannel
 
@@ -21,7 +24,7 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-Start = Callable[[dict[str, str]], Awaitable[Running]]
+Start = Callable[..., Awaitable[Running]]
 
 
 @pytest.fixture
@@ -29,8 +32,8 @@ async def start(http: aiohttp.ClientSession) -> AsyncIterator[Start]:
     """Start ``taskhook serve`` and wait until ready; kills what a failed test left running."""
     started: list[asyncio.subprocess.Process] = []
 
-    async def start_serving(env: dict[str, str]) -> Running:
-        process = await run("serve", env=env)
+    async def start_serving(env: dict[str, str], *options: str) -> Running:
+        process = await run("serve", *options, env=env)
         started.append(process)
         running = Running(process, f"http://127.0.0.1:{env['TASKHOOK_PORT']}", http)
         await running.wait_ready()
@@ -133,3 +136,40 @@ async def test_a_bad_configuration_stops_start_up_with_one_line_naming_it(
     assert variable in lines[0]
     assert SECRET not in lines[0]
     assert stdout == b""
+
+
+@pytest.mark.usefixtures("channel")
+async def test_workers_share_the_port_and_all_drain_on_sigterm(
+    http: aiohttp.ClientSession, start: Start, exchange: str, channel: AbstractChannel
+) -> None:
+    running = await start(environment(exchange, free_port()), "--workers", "2")
+    queue = await bind_queue(channel, exchange, "#")
+    workers = Path(f"/proc/{running.process.pid}/task/{running.process.pid}/children")
+    assert len((await asyncio.to_thread(workers.read_text)).split()) == 2
+
+    sent = []
+    for _ in range(20):  # new connections each time: the kernel spreads them over the workers
+        body, headers = signed(load_sample("task.spawned.upload.json") | {"id": str(uuid.uuid4())})
+        async with (
+            aiohttp.ClientSession() as fresh,
+            fresh.post(
+                f"{running.base_url}/webhooks/livepeer", data=body, headers=headers
+            ) as response,
+        ):
+            assert response.status == 202
+        sent.append(orjson.loads(body)["id"])
+    received = [str((await take(queue)).message_id) for _ in sent]
+    assert sorted(received) == sorted(sent)
+
+    running.process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(running.process.wait(), 15) == 0
+    lines = await running.output()
+    assert [line["message"] for line in lines].count("stopped") == 2
+
+
+async def test_a_bad_configuration_with_workers_is_said_once() -> None:
+    env = environment("unused", free_port(), TASKHOOK_PORT="http")
+    process = await run("serve", "--workers", "3", env=env)
+    _, stderr = await asyncio.wait_for(process.communicate(), START_TIMEOUT_S)
+    assert process.returncode == 2
+    assert len(stderr.decode().splitlines()) == 1

@@ -1,0 +1,48 @@
+"""``taskhook serve --workers N``: N processes sharing one port, for a machine with N cores.
+
+Each worker is a whole ingest of its own (its own broker connection, its own publish-once memory
+and metrics) listening with SO_REUSEPORT, so the kernel spreads connections across them. This
+process only starts them, passes SIGTERM and SIGINT on, and waits: when one worker exits, the
+others are stopped too and its exit status is returned, so whatever restarts taskhook sees it.
+"""
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+WORKER_FLAG = "--worker"
+POLL_S = 0.2
+
+
+def run_workers(count: int, serve_args: Sequence[str]) -> int:
+    """Run ``count`` workers of ``taskhook serve <serve_args>`` until they have all exited."""
+    workers = [
+        subprocess.Popen(  # noqa: S603  # this interpreter, our own arguments
+            [sys.executable, "-m", "service", "serve", *serve_args, WORKER_FLAG]
+        )
+        for _ in range(count)
+    ]
+
+    def pass_on(signum: int, _frame: object) -> None:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, pass_on)
+    status = _wait_for_first_exit(workers)
+    pass_on(signal.SIGTERM, None)  # one worker down: stop the rest, each draining as usual
+    statuses = [worker.wait() for worker in workers]
+    status = status or next((other for other in statuses if other), 0)
+    return 128 - status if status < 0 else status  # killed by signal N: exit 128 + N, as a shell
+
+
+def _wait_for_first_exit(workers: list[subprocess.Popen[bytes]]) -> int:
+    while True:
+        for worker in workers:
+            status = worker.poll()
+            if status is not None:
+                return status
+        time.sleep(POLL_S)
