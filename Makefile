@@ -51,8 +51,12 @@ format: $(VENV)/.installed
 schema: $(VENV)/.installed
 	$(BIN)/taskhook schema
 
+# Not part of `make test`: several minutes of full load, and figures rather than verdicts.
 bench: $(VENV)/.installed broker
-	$(BIN)/python scripts/bench_ingest.py
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
+		|| { echo "bench: needs wrk (sudo apt-get install wrk)" >&2; exit 1; }
+	$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
 
 broker:
 	scripts/ensure-rabbitmq $(AMQP_URL) $(INSTALL_BROKER)

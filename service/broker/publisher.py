@@ -132,7 +132,7 @@ class AmqpPublisher:
                     message.body,
                     exchange=exchange,
                     routing_key=message.routing_key,
-                    properties=_properties(message),
+                    properties=amqp_properties(message),
                     mandatory=True,
                     wait=False,
                 )
@@ -198,7 +198,8 @@ class AmqpPublisher:
         await close_quietly(connection)
 
 
-def _properties(message: OutgoingMessage) -> spec.Basic.Properties:
+def amqp_properties(message: OutgoingMessage) -> spec.Basic.Properties:
+    """Every AMQP property of ``message``: persistent, and nothing left to the client library."""
     timestamp = (
         datetime.fromtimestamp(message.timestamp_ms / 1000, tz=UTC)
         if message.timestamp_ms is not None

@@ -1,0 +1,85 @@
+"""The broker ceiling: one process publishing taskhook's bodies, persistent, with confirms.
+
+Publishes exactly as taskhook's publisher does (aiormq, mandatory, confirm awaited) with
+``--concurrency`` publishes in flight, to an exchange with a quorum queue bound, for
+``--duration`` seconds; prints one JSON line of figures.
+"""
+
+import argparse
+import asyncio
+import itertools
+import time
+from pathlib import Path
+
+import aio_pika
+import orjson
+import uvloop
+from aiormq.channel import Channel
+
+from service.broker.publisher import amqp_properties
+from service.core.delivery import parse_body, validate_delivery
+from service.core.message import OutgoingMessage, event_message
+from tests.bench.stats import peak_rss_kib, summary
+
+
+def messages(deliveries: Path, count: int) -> list[OutgoingMessage]:
+    with deliveries.open("rb") as lines:
+        bodies = [line.rstrip(b"\n").split(b"\t", 1)[1] for line in itertools.islice(lines, count)]
+    return [event_message(validate_delivery(parse_body(body))) for body in bodies]
+
+
+async def publish_for(
+    url: str, exchange: str, batch: list[OutgoingMessage], concurrency: int, duration_s: float
+) -> dict[str, object]:
+    connection = await aio_pika.connect(url)
+    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    underlay = await channel.get_underlay_channel()
+    assert isinstance(underlay, Channel)
+    latencies: list[float] = []
+    errors = 0
+    source = itertools.cycle(batch)
+    deadline = time.perf_counter() + duration_s
+
+    async def publisher() -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            message = next(source)
+            started = time.perf_counter()
+            try:
+                await underlay.basic_publish(
+                    message.body,
+                    exchange=exchange,
+                    routing_key=message.routing_key,
+                    properties=amqp_properties(message),
+                    mandatory=True,
+                    wait=False,
+                )
+            except Exception:
+                errors += 1
+                continue
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(publisher() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    await connection.close()
+    return summary(len(latencies), elapsed, latencies, errors) | {"peak_rss_kib": peak_rss_kib()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--exchange", required=True)
+    parser.add_argument("--deliveries", type=Path, required=True)
+    parser.add_argument("--concurrency", type=int, required=True)
+    parser.add_argument("--duration", type=float, required=True)
+    args = parser.parse_args()
+    batch = messages(args.deliveries, 20_000)
+    figures = uvloop.run(
+        publish_for(args.url, args.exchange, batch, args.concurrency, args.duration)
+    )
+    print(orjson.dumps(figures).decode())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,291 @@
+"""``make bench``: the HTTP ceiling, the broker ceiling and taskhook, side by side, in one run.
+
+Each is measured at the same concurrencies with the same signed deliveries (every task event
+and type, about 1 KB each), by load generators in processes of their own: wrk for closed-loop
+runs, ``open_loop.py`` for the fixed-rate one. Every answer is counted, and every delivery
+taskhook accepted is counted again in the queue bound to its exchange. Writes
+``docs/bench/results.json``, ``results.md`` and ``throughput.png``; asserts nothing (shared
+machines are noisy: read the ratios within one run).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel
+
+from tests.bench.deliveries import write_signed
+from tests.bench.report import write_report
+from tests.bench.stats import process_rss_kib
+
+HERE = Path(__file__).parent
+SECRET = b"bench-secret"
+AMQP_URL = os.environ.get("TASKHOOK_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+HTTP_PORT, TASKHOOK_PORT = 18091, 18092
+# More unique deliveries than taskhook can take in a run, so none is sent twice.
+MAX_RATE_PER_S = 8000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--concurrency", default="4,16,64", help="comma-separated levels")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per measurement")
+    parser.add_argument("--share", type=float, default=0.7, help="open-loop rate / capacity")
+    parser.add_argument("--out", type=Path, default=Path("docs/bench"))
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("bench: wrk is not installed (apt-get install wrk)")
+    levels = [int(level) for level in args.concurrency.split(",")]
+    with tempfile.TemporaryDirectory() as scratch:
+        bench = Bench(Path(scratch), args.duration)
+        results = asyncio.run(bench.measure(levels, args.share))
+    write_report(results, args.out)
+    print((args.out / "results.md").read_text())
+
+
+class Bench:
+    def __init__(self, scratch: Path, duration_s: float) -> None:
+        self.scratch = scratch
+        self.duration_s = duration_s
+        self.exchange = f"bench.{uuid.uuid4().hex[:8]}"
+        self.queue = f"{self.exchange}.all"
+
+    async def measure(self, levels: list[int], share: float) -> dict[str, Any]:
+        connection = await aio_pika.connect(AMQP_URL)
+        channel = await connection.channel()
+        await self.declare(channel)
+        try:
+            results: dict[str, Any] = {"machine": machine(), "duration_s": self.duration_s}
+            results["http"] = self.http_ceiling(levels)
+            results["broker"] = [await self.broker_ceiling(channel, level) for level in levels]
+            results |= await self.taskhook(channel, levels, share)
+            results["workers"] = await self.workers(channel, max(levels))
+        finally:
+            for name in (self.queue, f"{self.exchange}.unrouted", f"{self.exchange}.rejected"):
+                await channel.queue_delete(name)
+            for name in (self.exchange, f"{self.exchange}.unrouted"):
+                await channel.exchange_delete(name)
+            await connection.close()
+        return results
+
+    async def declare(self, channel: AbstractChannel) -> None:
+        exchange = await channel.declare_exchange(
+            self.exchange,
+            aio_pika.ExchangeType.TOPIC,
+            durable=True,
+            arguments={"alternate-exchange": f"{self.exchange}.unrouted"},
+        )
+        queue = await channel.declare_queue(
+            self.queue, durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await queue.bind(exchange, "#")
+
+    def deliveries(self) -> Path:
+        """A file of deliveries signed now (the signature's tolerance is minutes)."""
+        path = self.scratch / "deliveries.txt"
+        write_signed(path, int(MAX_RATE_PER_S * (self.duration_s + 2)), SECRET)
+        return path
+
+    def http_ceiling(self, levels: list[int]) -> list[dict[str, Any]]:
+        deliveries = self.deliveries()
+        command = [sys.executable, "-m", "tests.bench.bare_server", "--port", str(HTTP_PORT)]
+        with running(command, HTTP_PORT, "/healthz-none") as server:
+            figures = [self.wrk(HTTP_PORT, level, deliveries) for level in levels]
+            peak = process_rss_kib(server.pid)
+        return [figure | {"peak_rss_kib": peak} for figure in figures]
+
+    async def broker_ceiling(self, channel: AbstractChannel, level: int) -> dict[str, Any]:
+        command = [
+            sys.executable,
+            "-m",
+            "tests.bench.broker_ceiling",
+            "--url",
+            AMQP_URL,
+            "--exchange",
+            self.exchange,
+            "--deliveries",
+            str(self.deliveries()),
+            "--concurrency",
+            str(level),
+            "--duration",
+            str(self.duration_s),
+        ]
+        output = output_of(command)
+        figures: dict[str, Any] = json.loads(output) | {"concurrency": level}
+        figures["in_queue"] = await self.drain(channel)
+        return figures
+
+    async def taskhook(
+        self, channel: AbstractChannel, levels: list[int], share: float
+    ) -> dict[str, Any]:
+        started = time.perf_counter()
+        with running(self.serve_command(), TASKHOOK_PORT, "/readyz", self.exchange) as server:
+            ready_s = time.perf_counter() - started
+            time.sleep(1)
+            idle_rss = process_rss_kib(server.pid, "VmRSS")
+            runs = []
+            for level in levels:
+                cpu_before = cpu_seconds(server.pid)
+                figures = self.wrk(TASKHOOK_PORT, level, self.deliveries())
+                figures["cpu_us_per_request"] = round(
+                    (cpu_seconds(server.pid) - cpu_before) / max(figures["count"], 1) * 1e6
+                )
+                runs.append(figures | await self.accounted(channel, figures))
+            capacity = max(run["per_s"] for run in runs)
+            open_loop = self.open_loop(capacity * share) | {"share": share}
+            open_loop |= await self.accounted(channel, open_loop)
+            peak_rss = process_rss_kib(server.pid)
+        return {
+            "taskhook": runs,
+            "open_loop": open_loop,
+            "process": {"ready_s": round(ready_s, 3), "idle_rss_kib": idle_rss},
+            "peak_rss_kib": peak_rss,
+        }
+
+    async def workers(self, channel: AbstractChannel, level: int) -> list[dict[str, Any]]:
+        figures = []
+        for count in (1, 2):
+            command = [*self.serve_command(), "--workers", str(count)]
+            with running(command, TASKHOOK_PORT, "/readyz", self.exchange):
+                run = self.wrk(TASKHOOK_PORT, level, self.deliveries())
+            figures.append(run | {"workers": count} | await self.accounted(channel, run))
+        return figures
+
+    def serve_command(self) -> list[str]:
+        return [str(Path(sys.executable).parent / "taskhook"), "serve"]
+
+    def wrk(self, port: int, level: int, deliveries: Path) -> dict[str, Any]:
+        command = [
+            "wrk",
+            "-t1",
+            f"-c{level}",
+            f"-d{round(self.duration_s)}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(HERE / "deliveries.lua"),
+            f"http://127.0.0.1:{port}/webhooks/livepeer",
+            "--",
+            str(deliveries),
+            "1",
+        ]
+        output = output_of(command)
+        result = json.loads(output.split("RESULT ", 1)[1])
+        seconds = result["duration_us"] / 1e6
+        latency = result["latency_us"]
+        return {
+            "concurrency": level,
+            "count": result["requests"],
+            "per_s": round(result["requests"] / seconds, 1),
+            "p50_ms": latency["p50"] / 1000,
+            "p95_ms": latency["p95"] / 1000,
+            "p99_ms": latency["p99"] / 1000,
+            "errors": sum(result["errors"].values()),
+            "statuses": result["statuses"],
+        }
+
+    def open_loop(self, rate: float) -> dict[str, Any]:
+        command = [
+            sys.executable,
+            "-m",
+            "tests.bench.open_loop",
+            "--url",
+            f"http://127.0.0.1:{TASKHOOK_PORT}/webhooks/livepeer",
+            "--deliveries",
+            str(self.deliveries()),
+            "--rate",
+            str(round(rate, 1)),
+            "--duration",
+            str(self.duration_s),
+        ]
+        output = output_of(command)
+        figures: dict[str, Any] = json.loads(output)
+        return figures
+
+    async def accounted(self, channel: AbstractChannel, figures: dict[str, Any]) -> dict[str, Any]:
+        """Accepted deliveries against what reached the queue (requests wrk abandoned at the end
+        may still be published, so the queue can hold more, never fewer)."""
+        await asyncio.sleep(1)  # let publishes in flight when the generator stopped finish
+        accepted = int(figures["statuses"].get("202", figures["statuses"].get(202, 0)))
+        in_queue = await self.drain(channel)
+        return {"accepted": accepted, "in_queue": in_queue, "lost": max(0, accepted - in_queue)}
+
+    async def drain(self, channel: AbstractChannel) -> int:
+        """How many messages the queue holds (exact: counted by the queue itself); then empty it."""
+        declared = await channel.declare_queue(self.queue, passive=True)
+        count = declared.declaration_result.message_count or 0
+        await declared.purge()
+        return count
+
+
+def output_of(command: list[str]) -> str:
+    """What ``command`` printed; if it failed, its last words, to say why."""
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{command[0:3]} failed: {done.stderr[-2000:]}")
+    return done.stdout
+
+
+@contextmanager
+def running(command: list[str], port: int, ready_path: str, exchange: str = "") -> Any:
+    environment = {
+        **os.environ,
+        "TASKHOOK_PORT": str(port),
+        "TASKHOOK_HOST": "127.0.0.1",
+        "TASKHOOK_WEBHOOK_SECRETS": SECRET.decode(),
+        "TASKHOOK_AMQP_URL": AMQP_URL,
+        "TASKHOOK_EXCHANGE": exchange or "unused",
+    }
+    process = subprocess.Popen(
+        command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for(port, ready_path)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def wait_for(port: int, path: str, timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError as error:
+            if getattr(error, "code", None) == 404:  # the bare server: up, and no such path
+                return
+        time.sleep(0.02)
+    raise TimeoutError(f"nothing ready on port {port}")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+if __name__ == "__main__":
+    main()
