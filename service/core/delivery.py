@@ -138,7 +138,22 @@ def validate_delivery(document: object) -> Delivery:
     except ValidationError as e:
         raise DeliveryInvalid(describe_problems(e), context=_context_of(document)) from None
     assert isinstance(document, dict)  # the envelope accepted it, so it is an object
+    _check_publishable(document)
     return Delivery(document=document, envelope=envelope)
+
+
+def _check_publishable(document: dict[str, Any]) -> None:
+    """Refuse what could be parsed but never published: nesting past orjson's writing depth.
+
+    orjson reads 1024 levels but writes only 254, and unknown keys (``params.exportData.content``
+    is the sender's own JSON) are passed through whole. Trying the write is the exact test, and
+    costs microseconds next to validation.
+    """
+    try:
+        orjson.dumps(document)
+    except orjson.JSONEncodeError:
+        problem = FieldProblem(pointer="", detail="nested too deeply to be published")
+        raise DeliveryInvalid((problem,), context=_context_of(document)) from None
 
 
 def describe_problems(error: ValidationError) -> tuple[FieldProblem, ...]:
