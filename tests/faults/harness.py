@@ -44,6 +44,10 @@ class ServiceProcess:
         except (aiohttp.ClientError, TimeoutError):
             return None
 
+    async def metrics(self) -> str:
+        async with aiohttp.ClientSession() as http, http.get(f"{self.base_url}/metrics") as r:
+            return await r.text()
+
     async def wait_ready(self, timeout_s: float = START_TIMEOUT_S) -> None:
         async with asyncio.timeout(timeout_s):
             while await self.ready_status() != 200:
