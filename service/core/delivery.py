@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from service.core.errors import BodyNotJson, DeliveryInvalid, FieldProblem, SignatureInvalid
 from service.core.task import Task, TaskType
@@ -21,12 +28,24 @@ EVENT_NAME_PATTERN = r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$"
 MAX_REPORTED_PROBLEMS = 20
 
 NonEmpty = Annotated[str, Field(min_length=1, max_length=255)]
+# The event id becomes the AMQP message_id, a short string: at most 255 BYTES, and 255
+# characters of UTF-8 can be four times that. Past it the publish itself would fail (a 500).
+SHORTSTR_BYTES = 255
+
+
+def _fits_shortstr(value: str) -> str:
+    if len(value.encode("utf-8", "surrogatepass")) > SHORTSTR_BYTES:
+        raise ValueError(f"must be at most {SHORTSTR_BYTES} bytes of UTF-8")
+    return value
+
+
+EventId = Annotated[NonEmpty, AfterValidator(_fits_shortstr)]
 
 
 class Envelope(WireModel):
     """What every Livepeer delivery carries, whatever the event."""
 
-    id: NonEmpty
+    id: EventId
     webhook_id: NonEmpty
     created_at: Millis
     timestamp: Millis
@@ -179,8 +198,9 @@ def _is_task_event(document: object) -> bool:
 def _context_of(document: object) -> dict[str, str]:
     if not isinstance(document, dict):
         return {}
+    # These become AMQP short strings (message_id, type) of the kept copy: 255 bytes at most.
     return {
-        name: value[:255]
+        name: value.encode("utf-8", "ignore")[:SHORTSTR_BYTES].decode("utf-8", "ignore")
         for name, value in (("event_id", document.get("id")), ("event", document.get("event")))
         if isinstance(value, str)
     }

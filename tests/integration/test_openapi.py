@@ -79,14 +79,20 @@ def as_sent(value: Any) -> Any:
 
 @schema.parametrize()
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 def test_every_answer_conforms_to_the_openapi_description(case: Any, base_url: str) -> None:
     if case.operation.path == "/webhooks/livepeer" and case.method == "POST":
         at = now_ms()
         body = case.body
         if isinstance(body, dict):
-            body = {**as_sent(body), "timestamp": at}
+            body = as_sent(body)
+            # Livepeer signs with t = the body's timestamp; a negative case's bad one stays.
+            if type(body.get("timestamp")) is int and body["timestamp"] >= 0:
+                body["timestamp"] = at
         raw = (
             b""
             if body is NOT_SET

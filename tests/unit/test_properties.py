@@ -132,3 +132,13 @@ def test_a_time_past_year_9999_is_refused_as_invalid_not_a_crash(field: str) -> 
     assert [p.pointer for p in refused.value.problems] == [f"/{field}"]
     document[field] = MAX_MILLIS
     validate_delivery(document)
+
+
+def test_an_event_id_too_long_for_an_amqp_message_id_is_refused_and_its_context_fits() -> None:
+    document = load_sample("task.spawned.upload.json")
+    document["id"] = "\U0001f3fb" * 100  # 100 characters, 400 bytes
+    document["event"] = "\u00e9" * 200
+    with pytest.raises(DeliveryInvalid) as refused:
+        validate_delivery(document)
+    assert "/id" in [p.pointer for p in refused.value.problems]
+    assert all(len(v.encode()) <= 255 for v in refused.value.context.values())
