@@ -9,7 +9,7 @@ POSTGRES_URL ?= $(or $(TASKHOOK_TEST_POSTGRES_URL),postgresql+asyncpg://postgres
 INSTALL_BROKER := $(if $(CI),--install,)
 TEST_ENV := TASKHOOK_TEST_AMQP_URL=$(AMQP_URL) TASKHOOK_TEST_POSTGRES_URL=$(POSTGRES_URL)
 
-.PHONY: run test check lint typecheck deploy-check unit integration format schema bench broker clean
+.PHONY: run test check lint typecheck deploy-check unit integration chaos soak format schema bench broker clean
 
 run: $(VENV)/.installed broker
 	scripts/run-dev $(BIN)
@@ -43,6 +43,14 @@ integration: $(VENV)/.installed
 	scripts/ensure-rabbitmq $(AMQP_URL) $(INSTALL_BROKER)
 	scripts/ensure-postgres $(INSTALL_BROKER)
 	$(TEST_ENV) $(BIN)/pytest tests/integration
+
+# The long runs, not part of `make test`. Both hurt or load the shared broker: on a shared
+# machine run them under `flock -x /tmp/taskhook-machine.lock`.
+chaos: $(VENV)/.installed broker
+	$(TEST_ENV) $(BIN)/pytest tests/faults -m chaos -s
+
+soak: $(VENV)/.installed broker
+	$(TEST_ENV) $(BIN)/pytest tests/faults -m soak -s
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .

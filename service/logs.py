@@ -5,6 +5,32 @@ import sys
 
 from pythonjsonlogger.orjson import OrjsonFormatter
 
+# Libraries whose records are expected conditions we already handle and log our own line for:
+# a broker closing the connection (aio-pika, aiormq), a client sending broken HTTP (aiohttp).
+LIBRARY_LOGGERS = ("aio_pika", "aiormq", "aiohttp")
+
+
+class LibraryRecordsWithoutTracebacks(logging.Filter):
+    """A library's record keeps its message but loses its traceback, and is at most a warning.
+
+    aiormq logs a connection the broker closed at ERROR with a traceback, and aiohttp logs every
+    malformed request the same way; at 3 a.m. those read as crashes, and a traceback may quote
+    the bytes a stranger sent. The exception's type is kept as ``error``.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(LIBRARY_LOGGERS):
+            return True
+        if record.exc_info and record.exc_info[1] is not None:
+            record.error = type(record.exc_info[1]).__name__
+        record.exc_info = record.exc_text = record.stack_info = None
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = (
+                logging.WARNING,
+                logging.getLevelName(logging.WARNING),
+            )
+        return True
+
 
 def configure_logging(level: str) -> None:
     """Route every logger (ours, aiohttp's, aio-pika's) to stdout as JSON lines."""
@@ -23,6 +49,7 @@ def configure_logging(level: str) -> None:
             timestamp="time",
         )
     )
+    handler.addFilter(LibraryRecordsWithoutTracebacks())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

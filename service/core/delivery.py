@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from service.core.errors import BodyNotJson, DeliveryInvalid, FieldProblem, SignatureInvalid
 from service.core.task import Task, TaskType
@@ -21,12 +28,24 @@ EVENT_NAME_PATTERN = r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$"
 MAX_REPORTED_PROBLEMS = 20
 
 NonEmpty = Annotated[str, Field(min_length=1, max_length=255)]
+# The event id becomes the AMQP message_id, a short string: at most 255 BYTES, and 255
+# characters of UTF-8 can be four times that. Past it the publish itself would fail (a 500).
+SHORTSTR_BYTES = 255
+
+
+def _fits_shortstr(value: str) -> str:
+    if len(value.encode("utf-8", "surrogatepass")) > SHORTSTR_BYTES:
+        raise ValueError(f"must be at most {SHORTSTR_BYTES} bytes of UTF-8")
+    return value
+
+
+EventId = Annotated[NonEmpty, AfterValidator(_fits_shortstr)]
 
 
 class Envelope(WireModel):
     """What every Livepeer delivery carries, whatever the event."""
 
-    id: NonEmpty
+    id: EventId
     webhook_id: NonEmpty
     created_at: Millis
     timestamp: Millis
@@ -138,7 +157,22 @@ def validate_delivery(document: object) -> Delivery:
     except ValidationError as e:
         raise DeliveryInvalid(describe_problems(e), context=_context_of(document)) from None
     assert isinstance(document, dict)  # the envelope accepted it, so it is an object
+    _check_publishable(document)
     return Delivery(document=document, envelope=envelope)
+
+
+def _check_publishable(document: dict[str, Any]) -> None:
+    """Refuse what could be parsed but never published: nesting past orjson's writing depth.
+
+    orjson reads 1024 levels but writes only 254, and unknown keys (``params.exportData.content``
+    is the sender's own JSON) are passed through whole. Trying the write is the exact test, and
+    costs microseconds next to validation.
+    """
+    try:
+        orjson.dumps(document)
+    except orjson.JSONEncodeError:
+        problem = FieldProblem(pointer="", detail="nested too deeply to be published")
+        raise DeliveryInvalid((problem,), context=_context_of(document)) from None
 
 
 def describe_problems(error: ValidationError) -> tuple[FieldProblem, ...]:
@@ -164,8 +198,9 @@ def _is_task_event(document: object) -> bool:
 def _context_of(document: object) -> dict[str, str]:
     if not isinstance(document, dict):
         return {}
+    # These become AMQP short strings (message_id, type) of the kept copy: 255 bytes at most.
     return {
-        name: value[:255]
+        name: value.encode("utf-8", "ignore")[:SHORTSTR_BYTES].decode("utf-8", "ignore")
         for name, value in (("event_id", document.get("id")), ("event", document.get("event")))
         if isinstance(value, str)
     }

@@ -26,8 +26,12 @@ class WireModel(BaseModel):
     )
 
 
-Millis = Annotated[int, Field(ge=0, description="Unix time in milliseconds")]
-"""A point in time as Livepeer sends it: integer milliseconds since the epoch."""
+# The last millisecond of year 9999: past it no datetime exists, so a timestamp there could be
+# neither published (AMQP's timestamp property) nor shown; it is refused as invalid instead.
+MAX_MILLIS = 253_402_300_799_999
+
+Millis = Annotated[int, Field(ge=0, le=MAX_MILLIS, description="Unix time in milliseconds")]
+"""A point in time as Livepeer sends it: integer milliseconds since the epoch, up to 9999."""
 
 
 def iso_time(ms: int) -> str:

@@ -13,7 +13,9 @@ from service.http.state import METRICS, TRACE
 log = logging.getLogger("service.webhook")
 
 WEBHOOK_ROUTE = "webhook"
-OUTCOME_BY_STATUS = {202: "accepted", 200: "duplicate"}
+# 499 (nginx's convention): the client went away before its request was whole; nothing to answer.
+CLIENT_CLOSED_REQUEST = 499
+OUTCOME_BY_STATUS = {202: "accepted", 200: "duplicate", CLIENT_CLOSED_REQUEST: "abandoned"}
 
 
 @web.middleware
@@ -40,6 +42,10 @@ async def _answer(
             raise
         response = problem_for_http_error(error)
         return response, HTTP_CAUSES.get(error.status, "http-error"), {}
+    except ConnectionResetError:
+        # The sender hung up mid-body: its problem, not a bug of ours, and no one hears the answer.
+        response = problem("client-disconnected", "the connection closed before the body ended")
+        return response, "client-disconnected", {}
     except Exception as error:
         # The traceback goes to the log (not to the sender) only when debugging is switched on.
         log.error(

@@ -45,6 +45,8 @@ PROBLEMS: dict[str, ProblemKind] = {
     "invalid-query": ProblemKind(400, "Query parameters are not valid"),
     "method-not-allowed": ProblemKind(405, "Method not allowed"),
     "internal-error": ProblemKind(500, "Internal error"),
+    # Never heard by anyone: for the log line and the counter of a sender that hung up mid-body.
+    "client-disconnected": ProblemKind(499, "Client closed the request"),
 }
 HTTP_CAUSES = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}
 

@@ -35,3 +35,26 @@ def test_a_log_line_is_one_json_object_with_its_fields(capsys: pytest.CaptureFix
     assert record["level"] == "INFO"
     assert record["logger"] == "service.webhook"
     assert record["time"].endswith("+00:00")
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_library_error_with_a_traceback_becomes_one_warning_line_naming_the_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO")
+    try:
+        raise ConnectionError("CONNECTION_FORCED - secret-looking detail in a frame")
+    except ConnectionError:
+        logging.getLogger("aiormq.connection").exception("Unexpected connection close")
+    record = json.loads(capsys.readouterr().out.strip())
+    assert record["level"] == "WARNING"
+    assert record["error"] == "ConnectionError"
+    assert "exc_info" not in record
+    assert "secret-looking" not in json.dumps(record)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_our_own_errors_keep_their_level(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO")
+    logging.getLogger("service.webhook").error("unhandled error", extra={"error": "KeyError"})
+    assert json.loads(capsys.readouterr().out.strip())["level"] == "ERROR"

@@ -2,12 +2,16 @@
 
 from typing import Any
 
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.core.delivery import parse_body, validate_delivery
-from service.core.errors import BodyNotJson, DeliveryInvalid, SignatureInvalid
+from service.core.errors import BodyNotJson, DeliveryInvalid, FieldProblem, SignatureInvalid
 from service.core.signature import sign, verify_signature
+from service.core.wire import MAX_MILLIS
+from tests.support.deliveries import load_sample
+from tests.support.strategies import near_valid_deliveries, valid_deliveries
 
 NOW = 1_726_570_090_233
 
@@ -71,3 +75,70 @@ def test_any_json_object_validates_or_is_refused_with_pointers(document: dict[st
         problems = refused.problems
         assert problems, "a refusal names at least one field"
         assert all(p.pointer == "" or p.pointer.startswith("/") for p in problems)
+
+
+@settings(max_examples=200, deadline=None)
+@given(document=valid_deliveries())
+def test_any_delivery_the_sender_could_send_validates_and_is_passed_through_whole(
+    document: dict[str, Any],
+) -> None:
+    delivery = validate_delivery(document)
+    assert delivery.document is document
+    assert delivery.envelope.id == document["id"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=near_valid_deliveries())
+def test_a_delivery_one_field_away_from_valid_is_refused_naming_that_field_or_passes(
+    case: tuple[dict[str, Any], str, str],
+) -> None:
+    document, changed, _ = case
+    problems: tuple[FieldProblem, ...] = ()
+    try:
+        validate_delivery(document)
+    except DeliveryInvalid as refused:
+        problems = refused.problems
+    except Exception as error:  # anything else would be a 500 at the endpoint
+        raise AssertionError(f"{type(error).__name__} for {changed}") from error
+    pointers = [p.pointer for p in problems]
+    # Refused or not; if refused, the refusal names the changed field, a field inside it, or an
+    # object that holds it (a union such as `output` reports the object that no longer fits).
+    assert not problems or any(changed.startswith(p) or p.startswith(changed) for p in pointers)
+    assert all(p.detail for p in problems)
+
+
+@pytest.mark.parametrize("where", ["snapshot", "exportData content"])
+def test_nesting_too_deep_to_publish_is_refused_as_invalid_not_a_crash(where: str) -> None:
+    document = load_sample("task.spawned.upload.json")
+    deep: Any = "bottom"
+    for _ in range(300):  # orjson reads 1024 levels but writes only 254
+        deep = [deep]
+    snapshot = document["payload"]["task"]["snapshot"]
+    if where == "snapshot":
+        snapshot["x"] = deep
+    else:
+        snapshot.setdefault("params", {})["exportData"] = {"content": {"deep": deep}}
+    with pytest.raises(DeliveryInvalid) as refused:
+        validate_delivery(document)
+    assert refused.value.problems[0].detail == "nested too deeply to be published"
+
+
+@pytest.mark.parametrize("field", ["createdAt", "timestamp"])
+def test_a_time_past_year_9999_is_refused_as_invalid_not_a_crash(field: str) -> None:
+    document = load_sample("task.spawned.upload.json")
+    document[field] = MAX_MILLIS + 1
+    with pytest.raises(DeliveryInvalid) as refused:
+        validate_delivery(document)
+    assert [p.pointer for p in refused.value.problems] == [f"/{field}"]
+    document[field] = MAX_MILLIS
+    validate_delivery(document)
+
+
+def test_an_event_id_too_long_for_an_amqp_message_id_is_refused_and_its_context_fits() -> None:
+    document = load_sample("task.spawned.upload.json")
+    document["id"] = "\U0001f3fb" * 100  # 100 characters, 400 bytes
+    document["event"] = "\u00e9" * 200
+    with pytest.raises(DeliveryInvalid) as refused:
+        validate_delivery(document)
+    assert "/id" in [p.pointer for p in refused.value.problems]
+    assert all(len(v.encode()) <= 255 for v in refused.value.context.values())

@@ -1,0 +1,66 @@
+"""What only a raw socket can send: endless chunked bodies, and senders that hang up mid-body."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from yarl import URL
+
+from tests.conftest import Service
+from tests.faults.harness import start_service, stop_service
+
+HEAD = b"POST /webhooks/livepeer HTTP/1.1\r\nHost: taskhook\r\nContent-Type: application/json\r\n"
+
+
+async def open_raw(service: Service) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    server = service.client.server
+    return await asyncio.open_connection(server.host, server.port)
+
+
+async def test_an_endless_chunked_body_gets_413_long_before_it_could_all_be_in_memory(
+    service: Service,
+) -> None:
+    limit = service.settings.max_body_bytes
+    reader, writer = await open_raw(service)
+    writer.write(HEAD + b"Transfer-Encoding: chunked\r\n\r\n")
+    chunk = b"10000\r\n" + b"x" * 0x10000 + b"\r\n"
+    sent = 0
+    answer = asyncio.create_task(reader.readline())
+    try:
+        # 64 times the limit, unless the server answers first; socket buffers hold a few MB.
+        while not answer.done() and sent < 64 * limit:
+            writer.write(chunk)
+            sent += 0x10000
+            try:
+                await asyncio.wait_for(writer.drain(), 2)
+            except (ConnectionError, TimeoutError):
+                break
+        status_line = await asyncio.wait_for(answer, 5)
+    finally:
+        writer.transport.abort()
+    assert status_line.startswith(b"HTTP/1.1 413")
+    assert sent < 16 * limit
+
+
+@pytest.mark.usefixtures("channel")  # removes the exchange the process declares
+async def test_a_sender_that_hangs_up_mid_body_is_counted_as_such_not_as_a_bug(
+    exchange: str, tmp_path: Path
+) -> None:
+    # The real process: the in-process test server cancels the handler instead.
+    service = await start_service(exchange, tmp_path)
+    try:
+        url = URL(service.base_url)
+        _, writer = await asyncio.open_connection(url.host, url.port)
+        writer.write(HEAD + b"Content-Length: 1000\r\n\r\n" + b'{"id": "half')
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        writer.close()
+        async with asyncio.timeout(5):
+            while "client-disconnected" not in await service.metrics():
+                await asyncio.sleep(0.05)
+        metrics = await service.metrics()
+    finally:
+        await stop_service(service)
+    assert 'cause="client-disconnected",outcome="abandoned"} 1.0' in metrics
+    assert "internal-error" not in metrics
+    service.assert_logs_clean()
