@@ -49,6 +49,9 @@ class Settings(CommonSettings):
     allow_unsigned: bool = False
     signature_tolerance_s: float = Field(default=300.0, gt=0)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Longer than Livepeer waits for an answer (30 s): by the time this 408 goes out, the
+    # sender has already counted the attempt as failed and will retry, so nothing is lost.
+    body_timeout_s: float = Field(default=35.0, gt=0)
     publish_timeout_s: float = Field(default=10.0, gt=0, le=MAX_PUBLISH_TIMEOUT_S)
     max_in_flight: int = Field(default=512, ge=1)
     dedup_capacity: int = Field(default=100_000, ge=0)

@@ -41,6 +41,12 @@ class BodyTooLarge(DeliveryRefused):
     cause = "body-too-large"
 
 
+class BodyTimeout(DeliveryRefused):
+    """The body did not arrive in time; the sender gave up before we did."""
+
+    cause = "body-timeout"
+
+
 class UnsupportedMediaType(DeliveryRefused):
     cause = "unsupported-media-type"
 

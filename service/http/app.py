@@ -8,7 +8,15 @@ from service.broker.topology import Topology
 from service.dedup import PublishOnce
 from service.http import health
 from service.http.middleware import WEBHOOK_ROUTE, answer_with_problems
-from service.http.state import INGEST, LIFECYCLE, MAX_BODY_BYTES, METRICS, PUBLISHER, Lifecycle
+from service.http.state import (
+    BODY_TIMEOUT_S,
+    INGEST,
+    LIFECYCLE,
+    MAX_BODY_BYTES,
+    METRICS,
+    PUBLISHER,
+    Lifecycle,
+)
 from service.http.webhook import receive_webhook
 from service.ingest import Ingest, Publisher
 from service.metrics import Metrics
@@ -27,6 +35,7 @@ def create_app(settings: Settings, publisher: Publisher, metrics: Metrics) -> we
     app[METRICS] = metrics
     app[LIFECYCLE] = Lifecycle()
     app[MAX_BODY_BYTES] = settings.max_body_bytes
+    app[BODY_TIMEOUT_S] = settings.body_timeout_s
     app[INGEST] = Ingest(
         publisher,
         secrets=settings.secret_keys,

@@ -27,6 +27,7 @@ class ProblemKind:
 
 PROBLEMS: dict[str, ProblemKind] = {
     "body-too-large": ProblemKind(413, "Request body too large"),
+    "body-timeout": ProblemKind(408, "Request body not received in time"),
     "unsupported-media-type": ProblemKind(415, "Body must be JSON"),
     "signature-missing": ProblemKind(401, "Signature missing"),
     "signature-malformed": ProblemKind(401, "Signature malformed"),

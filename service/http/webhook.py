@@ -1,11 +1,13 @@
 """``POST /webhooks/livepeer``: read the delivery within its limits and hand it to ``Ingest``."""
 
+import asyncio
+
 import orjson
 from aiohttp import web
 
-from service.core.errors import BodyTooLarge, UnsupportedMediaType
+from service.core.errors import BodyTimeout, BodyTooLarge, UnsupportedMediaType
 from service.dedup import Outcome
-from service.http.state import INGEST, MAX_BODY_BYTES, TRACE
+from service.http.state import BODY_TIMEOUT_S, INGEST, MAX_BODY_BYTES, TRACE
 
 SIGNATURE_HEADER = "Livepeer-Signature"
 READ_CHUNK_BYTES = 64 * 1024
@@ -14,7 +16,11 @@ STATUS_FOR = {Outcome.PUBLISHED: 202, Outcome.DUPLICATE: 200}
 
 async def receive_webhook(request: web.Request) -> web.Response:
     """202 once the broker confirmed the event, 200 for one already confirmed; errors raise."""
-    body = await read_json_body(request, request.app[MAX_BODY_BYTES])
+    try:
+        async with asyncio.timeout(request.app[BODY_TIMEOUT_S]):
+            body = await read_json_body(request, request.app[MAX_BODY_BYTES])
+    except TimeoutError:
+        raise BodyTimeout("the body did not arrive in time") from None
     receipt = await request.app[INGEST].receive(body, request.headers.get(SIGNATURE_HEADER))
     request[TRACE] = receipt.delivery.log_fields
     return web.Response(

@@ -3,10 +3,11 @@
 import asyncio
 from pathlib import Path
 
+import orjson
 import pytest
 from yarl import URL
 
-from tests.conftest import Service
+from tests.conftest import Service, ServiceFactory
 from tests.faults.harness import start_service, stop_service
 
 HEAD = b"POST /webhooks/livepeer HTTP/1.1\r\nHost: taskhook\r\nContent-Type: application/json\r\n"
@@ -64,3 +65,20 @@ async def test_a_sender_that_hangs_up_mid_body_is_counted_as_such_not_as_a_bug(
     assert 'cause="client-disconnected",outcome="abandoned"} 1.0' in metrics
     assert "internal-error" not in metrics
     service.assert_logs_clean()
+
+
+async def test_a_body_that_never_finishes_gets_408_after_the_body_timeout(
+    start_service: ServiceFactory,
+) -> None:
+    service = await start_service(body_timeout_s=0.5)
+    reader, writer = await open_raw(service)
+    try:
+        writer.write(HEAD + b"Content-Length: 1000\r\n\r\n" + b'{"id": "half')
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(4096), 5)
+    finally:
+        writer.transport.abort()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408")
+    assert b"application/problem+json" in head
+    assert orjson.loads(body)["type"] == "urn:taskhook:problem:body-timeout"
