@@ -124,18 +124,7 @@ class AmqpPublisher:
         cause: PublishCause
         try:
             async with asyncio.timeout(self._timeout_s):
-                # aiormq itself, not aio-pika's Exchange: a Message object and its properties
-                # cost as much again as the publish. wait=False releases the channel for the
-                # next publish as soon as this one is queued for the socket, instead of after
-                # the socket drained; the broker's confirm is still what this awaits.
-                await channel.basic_publish(
-                    message.body,
-                    exchange=exchange,
-                    routing_key=message.routing_key,
-                    properties=amqp_properties(message),
-                    mandatory=True,
-                    wait=False,
-                )
+                await publish_confirmed(channel, exchange, message)
             return
         except TimeoutError:
             cause, detail = "publish-timeout", "the broker did not confirm in time"
@@ -196,6 +185,26 @@ class AmqpPublisher:
         self._connection = self._channel = self._exchange = self._underlay = None
         self._metrics.broker_connected.set(0)
         await close_quietly(connection)
+
+
+async def publish_confirmed(
+    channel: UnderlayChannel, exchange: str, message: OutgoingMessage
+) -> None:
+    """Publish ``message`` (mandatory, persistent) and return once the broker confirmed it.
+
+    Raises aiormq's ``PublishError`` if it was returned as unroutable, ``DeliveryError`` if
+    nacked. aiormq itself, not aio-pika's Exchange: a Message object and its properties cost as
+    much again as the publish. ``wait=False`` frees the channel for the next publish as soon as
+    this one is queued for the socket, instead of after the socket drained.
+    """
+    await channel.basic_publish(
+        message.body,
+        exchange=exchange,
+        routing_key=message.routing_key,
+        properties=amqp_properties(message),
+        mandatory=True,
+        wait=False,
+    )
 
 
 def amqp_properties(message: OutgoingMessage) -> spec.Basic.Properties:

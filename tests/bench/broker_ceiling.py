@@ -16,7 +16,7 @@ import orjson
 import uvloop
 from aiormq.channel import Channel
 
-from service.broker.publisher import amqp_properties
+from service.broker.publisher import publish_confirmed
 from service.core.delivery import parse_body, validate_delivery
 from service.core.message import OutgoingMessage, event_message
 from tests.bench.stats import peak_rss_kib, summary
@@ -46,14 +46,7 @@ async def publish_for(
             message = next(source)
             started = time.perf_counter()
             try:
-                await underlay.basic_publish(
-                    message.body,
-                    exchange=exchange,
-                    routing_key=message.routing_key,
-                    properties=amqp_properties(message),
-                    mandatory=True,
-                    wait=False,
-                )
+                await publish_confirmed(underlay, exchange, message)
             except Exception:
                 errors += 1
                 continue
