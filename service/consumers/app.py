@@ -1,4 +1,7 @@
-"""The HTTP side of a consumer process: probes, metrics, and whatever read routes it brings."""
+"""The HTTP side of a consumer process: probes, metrics, and whatever read routes it brings.
+
+Liveness is the ingest's own ``healthz``: in both processes it means only "serving HTTP".
+"""
 
 from collections.abc import Sequence
 
@@ -6,6 +9,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.consumers.runner import ConsumerRunner
+from service.http.health import healthz as healthz  # re-exported: this app serves it too
 from service.http.middleware import answer_with_problems
 from service.http.problems import problem
 from service.metrics import ConsumerMetrics
@@ -26,11 +30,6 @@ def create_consumer_app(
     app.router.add_get("/metrics", metrics_page)
     app.router.add_routes(routes)
     return app
-
-
-async def healthz(request: web.Request) -> web.Response:
-    """200 while the process serves HTTP; a broker outage is not a reason to restart it."""
-    return web.json_response({"status": "ok"})
 
 
 async def readyz(request: web.Request) -> web.Response:
