@@ -4,13 +4,18 @@ Each worker is a whole ingest of its own (its own broker connection, its own pub
 and metrics) listening with SO_REUSEPORT, so the kernel spreads connections across them. This
 process only starts them, passes SIGTERM and SIGINT on, and waits: when one worker exits, the
 others are stopped too and its exit status is returned, so whatever restarts taskhook sees it.
+If this process itself is killed outright, the kernel sends each worker SIGTERM (Linux), so no
+orphan goes on holding the port.
 """
 
+import ctypes
+import ctypes.util
+import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 WORKER_FLAG = "--worker"
 POLL_S = 0.2
@@ -20,7 +25,8 @@ def run_workers(count: int, serve_args: Sequence[str]) -> int:
     """Run ``count`` workers of ``taskhook serve <serve_args>`` until they have all exited."""
     workers = [
         subprocess.Popen(  # noqa: S603  # this interpreter, our own arguments
-            [sys.executable, "-m", "service", "serve", *serve_args, WORKER_FLAG]
+            [sys.executable, "-m", "service", "serve", *serve_args, WORKER_FLAG],
+            preexec_fn=_terminated_with(os.getpid()),  # unsafe only with threads: none here
         )
         for _ in range(count)
     ]
@@ -46,3 +52,20 @@ def _wait_for_first_exit(workers: list[subprocess.Popen[bytes]]) -> int:
             if status is not None:
                 return status
         time.sleep(POLL_S)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _terminated_with(parent: int) -> Callable[[], None] | None:
+    """What a forked worker runs before exec: ask for SIGTERM when ``parent`` dies."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)  # loaded before the fork
+
+    def in_child() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # it died between fork and prctl: nobody will signal us
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return in_child

@@ -20,8 +20,8 @@ from tests.deploy.dockerfile import ROOT, Stage, stages
 from tests.support.broker import AMQP_URL
 from tests.support.processes import START_TIMEOUT_S, Running, environment, free_port
 
-pytestmark = pytest.mark.image
 INSTALL_TIMEOUT_S = 300
+pytestmark = [pytest.mark.image, pytest.mark.timeout(INSTALL_TIMEOUT_S + 120)]
 
 
 def replay(builder: Stage, context: Path, venv: Path) -> None:

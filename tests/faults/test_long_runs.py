@@ -22,17 +22,18 @@ DEDUP_CAPACITY = "2000"
 OUTAGES = int(os.environ.get("TASKHOOK_CHAOS_OUTAGES", "8"))
 SOAK_S = float(os.environ.get("TASKHOOK_SOAK_S", "300"))
 SOAK_RATE = float(os.environ.get("TASKHOOK_SOAK_RATE", "250"))
+PER_OUTAGE_S = 12.0
 
 
 @pytest.mark.chaos
+@pytest.mark.timeout(OUTAGES * PER_OUTAGE_S + 300)
 async def test_memory_does_not_grow_across_repeated_broker_outages(
     serve: StartService, counted: CountingQueue, tmp_path: Path
 ) -> None:
     rabbitctl.require_rabbitmqctl()
     service = await serve(TASKHOOK_DEDUP_CAPACITY=DEDUP_CAPACITY)
-    per_outage_s = 12.0
     stream = await Stream.start(
-        service.webhook_url, tmp_path / "answers.jsonl", rate=60, duration_s=OUTAGES * per_outage_s
+        service.webhook_url, tmp_path / "answers.jsonl", rate=60, duration_s=OUTAGES * PER_OUTAGE_S
     )
     rss = []
     try:
@@ -47,7 +48,7 @@ async def test_memory_does_not_grow_across_repeated_broker_outages(
             await asyncio.sleep(2)
             rss.append(service.rss_bytes())
     finally:
-        answers = await stream.finish(timeout_s=OUTAGES * per_outage_s + 60)
+        answers = await stream.finish(timeout_s=OUTAGES * PER_OUTAGE_S + 60)
     result = tally(answers, await counted.message_ids())
     print(f"\n[chaos: {OUTAGES} outages] {result}")
     print("[chaos] RSS after each outage (MB):", [round(r / MB, 1) for r in rss])
@@ -58,6 +59,7 @@ async def test_memory_does_not_grow_across_repeated_broker_outages(
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(SOAK_S + 300)
 async def test_minutes_of_steady_load_keep_memory_and_latency_flat_and_lose_nothing(
     serve: StartService, counted: CountingQueue, tmp_path: Path
 ) -> None:

@@ -1,6 +1,7 @@
 """The real process, as ``taskhook serve`` runs it: start-up checks and shutdown on SIGTERM."""
 
 import asyncio
+import os
 import signal
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,7 +15,14 @@ from aio_pika.abc import AbstractChannel
 from service.broker.topology import Topology
 from tests.support.broker import bind_queue, take, through
 from tests.support.deliveries import SECRET, load_sample, samples_dir, signed
-from tests.support.processes import START_TIMEOUT_S, Running, environment, free_port, run
+from tests.support.processes import (
+    START_TIMEOUT_S,
+    Running,
+    environment,
+    free_port,
+    kill_all,
+    run,
+)
 from tests.support.proxy import TcpProxy
 
 
@@ -41,9 +49,7 @@ async def start(http: aiohttp.ClientSession) -> AsyncIterator[Start]:
 
     yield start_serving
     for process in started:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        await kill_all(process)
 
 
 @pytest.mark.usefixtures("channel")  # removes the exchange the process declares
@@ -150,13 +156,7 @@ async def test_workers_share_the_port_and_all_drain_on_sigterm(
     sent = []
     for _ in range(20):  # new connections each time: the kernel spreads them over the workers
         body, headers = signed(load_sample("task.spawned.upload.json") | {"id": str(uuid.uuid4())})
-        async with (
-            aiohttp.ClientSession() as fresh,
-            fresh.post(
-                f"{running.base_url}/webhooks/livepeer", data=body, headers=headers
-            ) as response,
-        ):
-            assert response.status == 202
+        assert await deliver_on_new_connection(running.base_url, body, headers) == 202
         sent.append(orjson.loads(body)["id"])
     received = [str((await take(queue)).message_id) for _ in sent]
     assert sorted(received) == sorted(sent)
@@ -167,9 +167,38 @@ async def test_workers_share_the_port_and_all_drain_on_sigterm(
     assert [line["message"] for line in lines].count("stopped") == 2
 
 
+async def test_workers_exit_when_their_parent_is_killed_outright(
+    start: Start, exchange: str
+) -> None:
+    running = await start(environment(exchange, free_port()), "--workers", "2")
+
+    os.kill(running.process.pid, signal.SIGKILL)  # the parent only, as the OOM killer would
+
+    # The workers hold the parent's stdout: it closes, and wait() returns, once both are gone.
+    assert await asyncio.wait_for(running.process.wait(), 15) == -signal.SIGKILL
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await running.ready_status()
+
+
 async def test_a_bad_configuration_with_workers_is_said_once() -> None:
     env = environment("unused", free_port(), TASKHOOK_PORT="http")
     process = await run("serve", "--workers", "3", env=env)
     _, stderr = await asyncio.wait_for(process.communicate(), START_TIMEOUT_S)
     assert process.returncode == 2
     assert len(stderr.decode().splitlines()) == 1
+
+
+async def deliver_on_new_connection(base_url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST a delivery, again after each 503 as Livepeer would; the last status.
+
+    Ready means one worker is: another may still be connecting to the broker, and answers 503.
+    """
+    async with asyncio.timeout(START_TIMEOUT_S):
+        while True:
+            async with (
+                aiohttp.ClientSession() as fresh,
+                fresh.post(f"{base_url}/webhooks/livepeer", data=body, headers=headers) as answer,
+            ):
+                if answer.status != 503:
+                    return answer.status
+            await asyncio.sleep(0.1)

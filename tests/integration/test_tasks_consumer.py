@@ -2,7 +2,6 @@
 
 import asyncio
 import random
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,14 @@ from service.tasks.tables import inbox
 from tests.conftest import ConsumerFactory
 from tests.support.consumers import publish, renamed
 from tests.support.lifecycle import EXPECTED_OUTPUTS, failed_life, task_life
-from tests.support.processes import START_TIMEOUT_S, Running, clean_environment, free_port, run
+from tests.support.processes import (
+    START_TIMEOUT_S,
+    Running,
+    clean_environment,
+    free_port,
+    kill_all,
+    run,
+)
 
 WAIT_S = 15.0
 
@@ -112,11 +118,8 @@ async def test_a_consumer_killed_mid_handler_gets_the_message_again_and_the_effe
         async with asyncio.timeout(START_TIMEOUT_S):
             while not marker.exists():
                 await asyncio.sleep(0.02)
-        process.send_signal(signal.SIGKILL)
     finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
+        await kill_all(process)  # mid-handler, or whatever a failure above left running
     store = TaskStore.connect(database_url)
     try:
         before = await store.get(completed["task"]["id"])

@@ -1,8 +1,10 @@
 """Running taskhook as a real process from a test: ports, environment, readiness, output."""
 
 import asyncio
+import contextlib
 import json
 import os
+import signal
 import socket
 import sys
 from dataclasses import dataclass
@@ -73,6 +75,7 @@ class Running:
 
 
 async def run(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """``taskhook <args>`` in a session of its own, so that `kill_all` reaches its children."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -81,4 +84,16 @@ async def run(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
     )
+
+
+async def kill_all(process: asyncio.subprocess.Process, timeout_s: float = 10.0) -> None:
+    """SIGKILL ``process`` and everything it started, then reap it.
+
+    Killing only the process would leave its children holding its pipes, and asyncio waits for
+    those pipes to close before ``wait()`` returns: a test's clean-up would hang for good.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    await asyncio.wait_for(process.wait(), timeout_s)
