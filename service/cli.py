@@ -73,6 +73,7 @@ def _serve(*, dev: bool, reuse_port: bool = False) -> int:
             port=settings.port,
             drain_delay_s=settings.drain_delay_s,
             grace_s=settings.shutdown_grace_s,
+            keepalive_timeout_s=settings.keepalive_timeout_s,
             reuse_port=reuse_port,
         )
     )

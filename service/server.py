@@ -20,6 +20,7 @@ async def serve_until_stopped(
     port: int,
     drain_delay_s: float,
     grace_s: float,
+    keepalive_timeout_s: float,
     reuse_port: bool = False,
 ) -> None:
     """Serve ``app`` until SIGTERM or SIGINT, then shut down in order.
@@ -28,8 +29,17 @@ async def serve_until_stopped(
        the load balancer can stop sending new ones;
     2. the listener closes and requests in progress get up to ``grace_s`` to finish;
     3. the app's cleanup waits for started publishes and closes the broker connection.
+
+    A connection idle for ``keepalive_timeout_s``, or still without all of a request's headers
+    by then (from its start or from the end of its previous answer), is closed.
     """
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=grace_s)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=grace_s,
+        keepalive_timeout=keepalive_timeout_s,
+    )
     await runner.setup()
     stop = asyncio.Event()
     # Held until the end: a second signal while draining must not cut the drain short.

@@ -52,6 +52,10 @@ class Settings(CommonSettings):
     # Longer than Livepeer waits for an answer (30 s): by the time this 408 goes out, the
     # sender has already counted the attempt as failed and will retry, so nothing is lost.
     body_timeout_s: float = Field(default=35.0, gt=0)
+    # aiohttp's keep-alive timer, which also closes a connection whose request headers have not
+    # all arrived by then: the header timeout. Above the idle timeout of the load balancers in
+    # front (nginx and AWS ALB: 60 s), so they never reuse a connection just as it is closed.
+    keepalive_timeout_s: float = Field(default=75.0, gt=0)
     publish_timeout_s: float = Field(default=10.0, gt=0, le=MAX_PUBLISH_TIMEOUT_S)
     max_in_flight: int = Field(default=512, ge=1)
     dedup_capacity: int = Field(default=100_000, ge=0)

@@ -1,6 +1,7 @@
-"""What only a raw socket can send: endless chunked bodies, and senders that hang up mid-body."""
+"""What only a raw socket can send: endless bodies, headers that never end, senders that hang up."""
 
 import asyncio
+import time
 from pathlib import Path
 
 import orjson
@@ -82,3 +83,28 @@ async def test_a_body_that_never_finishes_gets_408_after_the_body_timeout(
     assert head.startswith(b"HTTP/1.1 408")
     assert b"application/problem+json" in head
     assert orjson.loads(body)["type"] == "urn:taskhook:problem:body-timeout"
+
+
+@pytest.mark.usefixtures("channel")  # removes the exchange the process declares
+async def test_headers_trickled_forever_are_cut_off_at_the_keepalive_timeout(
+    exchange: str, tmp_path: Path
+) -> None:
+    # The real process, because the timeout is the server's (TASKHOOK_KEEPALIVE_TIMEOUT_S).
+    service = await start_service(exchange, tmp_path, TASKHOOK_KEEPALIVE_TIMEOUT_S="1")
+    try:
+        url = URL(service.base_url)
+        reader, writer = await asyncio.open_connection(url.host, url.port)
+        closed = asyncio.create_task(reader.read())  # returns once the server closes
+        writer.write(HEAD + b"X-Slow: ")
+        started = time.monotonic()
+        while not closed.done() and time.monotonic() - started < 10:
+            writer.write(b"a")  # one byte every 0.1 s: activity must not push the deadline
+            await asyncio.sleep(0.1)
+        answer = await asyncio.wait_for(closed, 1)
+        closed_after = time.monotonic() - started
+        writer.transport.abort()
+    finally:
+        await stop_service(service)
+    assert answer == b""  # closed without an answer: this is not a sender worth one
+    assert closed_after < 3  # 1 s, plus the timer's rounding and a loaded machine
+    service.assert_logs_clean()
