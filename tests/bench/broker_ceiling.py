@@ -52,11 +52,14 @@ async def publish_for(
                 continue
             latencies.append(time.perf_counter() - started)
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     await asyncio.gather(*(publisher() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     await connection.close()
-    return summary(len(latencies), elapsed, latencies, errors) | {"peak_rss_kib": peak_rss_kib()}
+    return summary(len(latencies), elapsed, latencies, errors) | {
+        "peak_rss_kib": peak_rss_kib(),
+        "cpu_us_per_message": round(cpu_s / max(len(latencies), 1) * 1e6),
+    }
 
 
 def main() -> None:

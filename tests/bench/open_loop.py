@@ -6,11 +6,16 @@ over a pool of keep-alive connections; a request due while every connection is b
 one, and that wait counts. It speaks just enough HTTP/1.1 to send a prepared request and read a
 ``Content-Length`` answer: an HTTP client library would cost more CPU than the service it
 measures, on a machine they share. Prints one JSON line of figures, every status counted.
+
+``--closed N`` measures instead what this generator gets from the service with N connections
+each sending again as soon as it is answered: the capacity that a rate for the open loop is a
+share of. wrk gets more from the same service, because it leaves the service more CPU.
 """
 
 import argparse
 import asyncio
 import collections
+import itertools
 import time
 from pathlib import Path
 from typing import cast
@@ -113,12 +118,49 @@ async def run(
     return figures | {"target_per_s": rate, "statuses": counted}
 
 
+async def run_closed(
+    host: str,
+    port: int,
+    path: str,
+    lines: list[tuple[str, bytes]],
+    concurrency: int,
+    duration_s: float,
+) -> dict[str, object]:
+    loop = asyncio.get_running_loop()
+    requests = itertools.cycle([prepared(host, port, path, *line) for line in lines])
+    statuses: collections.Counter[int] = collections.Counter()
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + duration_s
+
+    async def keep_sending() -> None:
+        nonlocal errors
+        _, connection = await loop.create_connection(Connection, host, port)
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                statuses[await connection.exchange(next(requests))] += 1
+            except ConnectionError:
+                errors += 1
+                _, connection = await loop.create_connection(Connection, host, port)
+            else:
+                latencies.append(time.perf_counter() - started)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(keep_sending() for _ in range(concurrency)))
+    figures = summary(len(latencies), time.perf_counter() - start, latencies, errors)
+    counted = {str(status): n for status, n in statuses.items()}
+    return figures | {"concurrency": concurrency, "statuses": counted}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--path", default="/webhooks/livepeer")
     parser.add_argument("--deliveries", type=Path, required=True)
-    parser.add_argument("--rate", type=float, required=True)
+    load = parser.add_mutually_exclusive_group(required=True)
+    load.add_argument("--rate", type=float, help="requests per second, on schedule")
+    load.add_argument("--closed", type=int, metavar="N", help="N connections, closed loop")
     parser.add_argument("--duration", type=float, required=True)
     args = parser.parse_args()
     lines = []
@@ -126,7 +168,11 @@ def main() -> None:
         for line in source:
             signature, body = line.rstrip(b"\n").split(b"\t", 1)
             lines.append((signature.decode(), body))
-    figures = uvloop.run(run("127.0.0.1", args.port, args.path, lines, args.rate, args.duration))
+    figures = uvloop.run(
+        run_closed("127.0.0.1", args.port, args.path, lines, args.closed, args.duration)
+        if args.closed
+        else run("127.0.0.1", args.port, args.path, lines, args.rate, args.duration)
+    )
     print(orjson.dumps(figures).decode())
 
 

@@ -24,20 +24,24 @@ def markdown(results: dict[str, Any]) -> str:
         f"{results['duration_s']:.0f} s per measurement; load generator, broker and service "
         "share the machine.",
         "",
-        "| concurrency | HTTP ceiling req/s (p99 ms) | broker ceiling msg/s (p99 ms) "
+        "| concurrency | HTTP ceiling req/s (p99 ms; CPU µs/req) "
+        "| broker ceiling msg/s (p99 ms; CPU µs/msg) "
         "| taskhook req/s | p50 / p95 / p99 ms | CPU µs/req | taskhook / broker | taskhook / HTTP "
-        "| accepted / in queue / lost |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| one-core bound / broker | accepted / in queue / lost |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for http, broker, own in zip(
         results["http"], results["broker"], results["taskhook"], strict=True
     ):
         lines.append(
-            f"| {own['concurrency']} | {http['per_s']:,.0f} ({http['p99_ms']:.1f}) "
-            f"| {broker['per_s']:,.0f} ({broker['p99_ms']:.1f}) | **{own['per_s']:,.0f}** "
+            f"| {own['concurrency']} "
+            f"| {http['per_s']:,.0f} ({http['p99_ms']:.1f}; {http['cpu_us_per_request']}) "
+            f"| {broker['per_s']:,.0f} ({broker['p99_ms']:.1f}; {broker['cpu_us_per_message']}) "
+            f"| **{own['per_s']:,.0f}** "
             f"| {own['p50_ms']:.1f} / {own['p95_ms']:.1f} / {own['p99_ms']:.1f} "
             f"| {own['cpu_us_per_request']} "
             f"| {own['per_s'] / broker['per_s']:.0%} | {own['per_s'] / http['per_s']:.0%} "
+            f"| {one_core_bound(http, broker) / broker['per_s']:.0%} "
             f"| {own['accepted']} / {own['in_queue']} / {own['lost']} |"
         )
     loop = results["open_loop"]
@@ -45,7 +49,9 @@ def markdown(results: dict[str, Any]) -> str:
     workers = {run["workers"]: run for run in results["workers"]}
     lines += [
         "",
-        f"Open loop at {loop['share']:.0%} of capacity ({loop['target_per_s']:,.0f}/s, "
+        f"Open loop at {loop['share']:.0%} of capacity ({loop['target_per_s']:,.0f}/s of the "
+        f"{loop['capacity']['per_s']:,.0f}/s that its generator got in a closed loop of "
+        f"{loop['capacity']['concurrency']} connections, "
         f"achieved {loop['per_s']:,.0f}/s): p50 {loop['p50_ms']:.1f} ms, "
         f"p95 {loop['p95_ms']:.1f} ms, "
         f"**p99 {loop['p99_ms']:.1f} ms**; statuses {loop['statuses']}, errors {loop['errors']}, "
@@ -61,6 +67,13 @@ def markdown(results: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def one_core_bound(http: dict[str, Any], broker: dict[str, Any]) -> float:
+    """Requests/s of one process that spends, per request, only what the bare HTTP handler and
+    the ceiling's publish each spend on their own: the most that one core can do for both jobs,
+    before any checking, while it has the core to itself."""
+    return 1e6 / float(http["cpu_us_per_request"] + broker["cpu_us_per_message"])
 
 
 def chart(results: dict[str, Any], path: Path) -> None:
