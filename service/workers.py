@@ -23,26 +23,37 @@ POLL_S = 0.2
 
 def run_workers(count: int, serve_args: Sequence[str]) -> int:
     """Run ``count`` workers of ``taskhook serve <serve_args>`` until they have all exited."""
-    workers = [
-        subprocess.Popen(  # noqa: S603  # this interpreter, our own arguments
-            [sys.executable, "-m", "service", "serve", *serve_args, WORKER_FLAG],
-            preexec_fn=_terminated_with(os.getpid()),  # unsafe only with threads: none here
-        )
-        for _ in range(count)
-    ]
+    workers: list[subprocess.Popen[bytes]] = []
+    passed_on: set[int] = set()
 
     def pass_on(signum: int, _frame: object) -> None:
+        passed_on.add(signum)
         for worker in workers:
             if worker.poll() is None:
                 worker.send_signal(signum)
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, pass_on)
-    status = _wait_for_first_exit(workers)
+    for _ in range(count):
+        worker = subprocess.Popen(  # noqa: S603  # this interpreter, our own arguments
+            [sys.executable, "-m", "service", "serve", *serve_args, WORKER_FLAG],
+            preexec_fn=_terminated_with(os.getpid()),  # unsafe only with threads: none here
+        )
+        workers.append(worker)
+    first = exit_status(_wait_for_first_exit(workers), frozenset(passed_on))
     pass_on(signal.SIGTERM, None)  # one worker down: stop the rest, each draining as usual
-    statuses = [worker.wait() for worker in workers]
-    status = status or next((other for other in statuses if other), 0)
-    return 128 - status if status < 0 else status  # killed by signal N: exit 128 + N, as a shell
+    rest = [exit_status(worker.wait(), frozenset(passed_on)) for worker in workers]
+    return first or next((status for status in rest if status), 0)
+
+
+def exit_status(returncode: int, asked: frozenset[int]) -> int:
+    """A worker's exit status as a shell reports it (128 + N when killed by signal N), except
+    that a worker ended by a signal this process passed on stopped as asked: 0. (A worker still
+    starting has no handler yet, so SIGTERM ends it at once; it was not listening yet either.)
+    """
+    if returncode >= 0:
+        return returncode
+    return 0 if -returncode in asked else 128 - returncode
 
 
 def _wait_for_first_exit(workers: list[subprocess.Popen[bytes]]) -> int:

@@ -58,6 +58,7 @@ class AmqpPublisher:
         self._exchange: AbstractExchange | None = None
         self._underlay: UnderlayChannel | None = None
         self._supervisor: asyncio.Task[None] | None = None
+        self._closing = False
 
     @classmethod
     def from_settings(cls, settings: Settings, metrics: Metrics) -> "AmqpPublisher":
@@ -83,8 +84,9 @@ class AmqpPublisher:
 
     async def close(self) -> None:
         """Stop reconnecting and close the connection."""
+        self._closing = True
         if self._supervisor is not None:
-            self._supervisor.cancel()
+            self._supervisor.cancel()  # cuts a connect short, if aio-pika lets it (see below)
             await asyncio.gather(self._supervisor, return_exceptions=True)
         await self._discard()
 
@@ -141,7 +143,7 @@ class AmqpPublisher:
 
     async def _stay_connected(self) -> None:
         delays = reconnect_delays()
-        while True:
+        while not self._closing:
             try:
                 lost = await self._open()
             except Exception as e:  # whatever it was, the next try may work
@@ -152,6 +154,8 @@ class AmqpPublisher:
                 )
                 await asyncio.sleep(delay)
                 continue
+            if self._closing:  # aio-pika swallowed close()'s cancellation while connecting
+                return  # close() discards the connection
             delays = reconnect_delays()
             log.info("broker connected", extra={"exchange": self._topology.exchange})
             await lost.wait()

@@ -1,6 +1,7 @@
 """The real process, as ``taskhook serve`` runs it: start-up checks and shutdown on SIGTERM."""
 
 import asyncio
+import json
 import os
 import signal
 import uuid
@@ -152,19 +153,40 @@ async def test_workers_share_the_port_and_all_drain_on_sigterm(
     queue = await bind_queue(channel, exchange, "#")
     workers = Path(f"/proc/{running.process.pid}/task/{running.process.pid}/children")
     assert len((await asyncio.to_thread(workers.read_text)).split()) == 2
+    # Ready means one worker is; the other may still be starting.
+    early = await logged(running.process, {"listening": 2, "broker connected": 2})
 
     sent = []
     for _ in range(20):  # new connections each time: the kernel spreads them over the workers
         body, headers = signed(load_sample("task.spawned.upload.json") | {"id": str(uuid.uuid4())})
-        assert await deliver_on_new_connection(running.base_url, body, headers) == 202
+        async with (
+            aiohttp.ClientSession() as fresh,
+            fresh.post(
+                f"{running.base_url}/webhooks/livepeer", data=body, headers=headers
+            ) as response,
+        ):
+            assert response.status == 202
         sent.append(orjson.loads(body)["id"])
     received = [str((await take(queue)).message_id) for _ in sent]
     assert sorted(received) == sorted(sent)
 
     running.process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(running.process.wait(), 15) == 0
-    lines = await running.output()
+    lines = early + await running.output()
     assert [line["message"] for line in lines].count("stopped") == 2
+
+
+@pytest.mark.usefixtures("channel")
+async def test_workers_stopped_as_soon_as_one_listens_exit_0(exchange: str) -> None:
+    process = await run("serve", "--workers", "2", env=environment(exchange, free_port()))
+    try:
+        await logged(process, {"listening": 1})
+        # The other worker may still be starting, with no handler yet: SIGTERM ends it at once,
+        # before it listens. That is a stop as asked, not a failure.
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+    finally:
+        await kill_all(process)
 
 
 async def test_workers_exit_when_their_parent_is_killed_outright(
@@ -188,17 +210,18 @@ async def test_a_bad_configuration_with_workers_is_said_once() -> None:
     assert len(stderr.decode().splitlines()) == 1
 
 
-async def deliver_on_new_connection(base_url: str, body: bytes, headers: dict[str, str]) -> int:
-    """POST a delivery, again after each 503 as Livepeer would; the last status.
-
-    Ready means one worker is: another may still be connecting to the broker, and answers 503.
-    """
+async def logged(
+    process: asyncio.subprocess.Process, wanted: dict[str, int]
+) -> list[dict[str, object]]:
+    """Read the process's JSON log lines until each message in ``wanted`` came that often."""
+    lines: list[dict[str, object]] = []
     async with asyncio.timeout(START_TIMEOUT_S):
-        while True:
-            async with (
-                aiohttp.ClientSession() as fresh,
-                fresh.post(f"{base_url}/webhooks/livepeer", data=body, headers=headers) as answer,
-            ):
-                if answer.status != 503:
-                    return answer.status
-            await asyncio.sleep(0.1)
+        while any(
+            sum(line["message"] == message for line in lines) < count
+            for message, count in wanted.items()
+        ):
+            assert process.stdout is not None
+            raw = await process.stdout.readline()
+            assert raw, "the process closed its output"
+            lines.append(json.loads(raw))
+    return lines
