@@ -189,6 +189,7 @@ async def test_workers_stopped_as_soon_as_one_listens_exit_0(exchange: str) -> N
         await kill_all(process)
 
 
+@pytest.mark.usefixtures("channel")  # removes the exchange the workers declare
 async def test_workers_exit_when_their_parent_is_killed_outright(
     start: Start, exchange: str
 ) -> None:
