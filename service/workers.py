@@ -34,10 +34,11 @@ def run_workers(count: int, serve_args: Sequence[str]) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, pass_on)
+    die_with_us = _terminated_with(os.getpid())
     for _ in range(count):
         worker = subprocess.Popen(  # noqa: S603  # this interpreter, our own arguments
             [sys.executable, "-m", "service", "serve", *serve_args, WORKER_FLAG],
-            preexec_fn=_terminated_with(os.getpid()),  # unsafe only with threads: none here
+            preexec_fn=die_with_us,  # unsafe only with threads: none here
         )
         workers.append(worker)
     first = exit_status(_wait_for_first_exit(workers), frozenset(passed_on))

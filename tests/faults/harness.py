@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.support.loadgen import Answer, read_answers
-from tests.support.processes import START_TIMEOUT_S, environment, free_port
+from tests.support.processes import START_TIMEOUT_S, environment, free_port, kill_all
 
 # Short, so a broker that blocks shows up as 503s within the scenario.
 PUBLISH_TIMEOUT_S = 2.0
@@ -81,7 +81,14 @@ async def start_service(exchange: str, tmp_path: Path, **extra: str) -> ServiceP
     log_path = tmp_path / f"serve-{port}.log"
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "service", "serve", env=env, stdout=log, stderr=log
+            sys.executable,
+            "-m",
+            "service",
+            "serve",
+            env=env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # so that kill_all reaches whatever it started
         )
     service = ServiceProcess(process, f"http://127.0.0.1:{port}", log_path)
     await service.wait_ready()
@@ -89,9 +96,7 @@ async def start_service(exchange: str, tmp_path: Path, **extra: str) -> ServiceP
 
 
 async def stop_service(service: ServiceProcess) -> None:
-    if service.process.returncode is None:
-        service.process.kill()
-        await service.process.wait()
+    await kill_all(service.process)
 
 
 @dataclass

@@ -1,7 +1,6 @@
 """The real process, as ``taskhook serve`` runs it: start-up checks and shutdown on SIGTERM."""
 
 import asyncio
-import json
 import os
 import signal
 import uuid
@@ -22,6 +21,7 @@ from tests.support.processes import (
     environment,
     free_port,
     kill_all,
+    logged,
     run,
 )
 from tests.support.proxy import TcpProxy
@@ -209,20 +209,3 @@ async def test_a_bad_configuration_with_workers_is_said_once() -> None:
     _, stderr = await asyncio.wait_for(process.communicate(), START_TIMEOUT_S)
     assert process.returncode == 2
     assert len(stderr.decode().splitlines()) == 1
-
-
-async def logged(
-    process: asyncio.subprocess.Process, wanted: dict[str, int]
-) -> list[dict[str, object]]:
-    """Read the process's JSON log lines until each message in ``wanted`` came that often."""
-    lines: list[dict[str, object]] = []
-    async with asyncio.timeout(START_TIMEOUT_S):
-        while any(
-            sum(line["message"] == message for line in lines) < count
-            for message, count in wanted.items()
-        ):
-            assert process.stdout is not None
-            raw = await process.stdout.readline()
-            assert raw, "the process closed its output"
-            lines.append(json.loads(raw))
-    return lines

@@ -97,3 +97,20 @@ async def kill_all(process: asyncio.subprocess.Process, timeout_s: float = 10.0)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     await asyncio.wait_for(process.wait(), timeout_s)
+
+
+async def logged(
+    process: asyncio.subprocess.Process, wanted: dict[str, int]
+) -> list[dict[str, object]]:
+    """Read the process's JSON log lines until each message in ``wanted`` came that often."""
+    lines: list[dict[str, object]] = []
+    async with asyncio.timeout(START_TIMEOUT_S):
+        while any(
+            sum(line["message"] == message for line in lines) < count
+            for message, count in wanted.items()
+        ):
+            assert process.stdout is not None
+            raw = await process.stdout.readline()
+            assert raw, "the process closed its output"
+            lines.append(json.loads(raw))
+    return lines
