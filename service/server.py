@@ -5,10 +5,13 @@ import logging
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 
 from aiohttp import web
 
-from service.http.state import LIFECYCLE
+from service.http.middleware import count_answer
+from service.http.protocol import ProblemAppRunner
+from service.http.state import LIFECYCLE, METRICS
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +36,9 @@ async def serve_until_stopped(
     A connection idle for ``keepalive_timeout_s``, or still without all of a request's headers
     by then (from its start or from the end of its previous answer), is closed.
     """
-    runner = web.AppRunner(
+    runner = ProblemAppRunner(
         app,
+        on_refused=partial(count_answer, app[METRICS]),
         handle_signals=False,
         access_log=None,
         shutdown_timeout=grace_s,

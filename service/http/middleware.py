@@ -9,6 +9,7 @@ from aiohttp.typedefs import Handler
 from service.core.errors import DeliveryRefused
 from service.http.problems import HTTP_CAUSES, problem, problem_for_http_error, problem_for_refusal
 from service.http.state import METRICS, TRACE
+from service.metrics import Metrics
 
 log = logging.getLogger("service.webhook")
 
@@ -56,12 +57,18 @@ async def _answer(
         return problem("internal-error", "the request failed unexpectedly"), "internal-error", {}
 
 
+def count_answer(metrics: Metrics, status: int, cause: str) -> str:
+    """Count one answer by outcome and cause; returns the outcome."""
+    outcome = OUTCOME_BY_STATUS.get(status) or ("refused" if status < 500 else "failed")
+    metrics.requests.labels(outcome, cause).inc()
+    return outcome
+
+
 def record_outcome(
     request: web.Request, status: int, cause: str, context: dict[str, str], seconds: float
 ) -> None:
     """One log line and one counter increment per webhook delivery answered."""
-    outcome = OUTCOME_BY_STATUS.get(status) or ("refused" if status < 500 else "failed")
-    request.app[METRICS].requests.labels(outcome, cause).inc()
+    outcome = count_answer(request.app[METRICS], status, cause)
     level = logging.WARNING if status >= 500 else logging.INFO
     log.log(
         level,

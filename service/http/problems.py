@@ -35,6 +35,7 @@ PROBLEMS: dict[str, ProblemKind] = {
     "signature-expired": ProblemKind(401, "Signature expired"),
     "timestamp-mismatch": ProblemKind(401, "Signed timestamp does not match the body"),
     "invalid-json": ProblemKind(400, "Body is not JSON"),
+    "malformed-http": ProblemKind(400, "Not a valid HTTP request"),
     "invalid-delivery": ProblemKind(422, "Delivery does not match the Livepeer model"),
     "broker-unavailable": ProblemKind(503, "Message broker unavailable"),
     "publish-timeout": ProblemKind(503, "Message broker did not confirm in time"),
@@ -70,6 +71,15 @@ def problem_for_http_error(error: web.HTTPException) -> web.Response:
     if error.status == 405:
         response.headers["Allow"] = error.headers.get("Allow", "")
     return response
+
+
+def problem_for_unparsed_request(status: int) -> tuple[str, web.Response]:
+    """The cause and answer for a request refused before any handler could run: aiohttp's HTTP
+    parser rejected it (400: a header line over its limit, a malformed request line, ...), or
+    something failed outside the middleware (anything else: an internal error)."""
+    if status == 400:  # the parser's one status
+        return "malformed-http", problem("malformed-http", "the request is not valid HTTP/1.1")
+    return "internal-error", problem("internal-error", "the request failed unexpectedly")
 
 
 def problem(

@@ -108,3 +108,38 @@ async def test_headers_trickled_forever_are_cut_off_at_the_keepalive_timeout(
     assert answer == b""  # closed without an answer: this is not a sender worth one
     assert closed_after < 3  # 1 s, plus the timer's rounding and a loaded machine
     service.assert_logs_clean()
+
+
+UNPARSABLE = [
+    HEAD + b"Livepeer-Signature: " + b"v" * 10_000 + b"\r\n\r\n",  # over aiohttp's 8190
+    b"POST /webhooks/livepeer HTTP/9.x\r\nHost: x\r\n\r\n",
+    b"\x16\x03\x01\x02\x00 not http\r\n\r\n",  # TLS sent to the plain port
+]
+
+
+@pytest.mark.usefixtures("channel")  # removes the exchange the process declares
+async def test_what_the_http_parser_refuses_gets_a_counted_400_problem(
+    exchange: str, tmp_path: Path
+) -> None:
+    # The real process: the problem answer is wired into the server `taskhook serve` runs.
+    service = await start_service(exchange, tmp_path)
+    try:
+        url = URL(service.base_url)
+        answers = []
+        for case in UNPARSABLE:
+            reader, writer = await asyncio.open_connection(url.host, url.port)
+            writer.write(case)
+            answers.append(await asyncio.wait_for(reader.read(), 5))  # then closed
+            writer.transport.abort()
+        metrics = await service.metrics()
+    finally:
+        await stop_service(service)
+    for answer in answers:
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.split(b"\r\n")[0].endswith(b" 400 Bad Request")
+        assert b"Content-Type: application/problem+json" in head
+        problem = orjson.loads(body)
+        assert problem["type"] == "urn:taskhook:problem:malformed-http"
+        assert b"vvvv" not in body  # the offending bytes are not echoed
+    assert f'cause="malformed-http",outcome="refused"}} {len(UNPARSABLE)}.0' in metrics
+    service.assert_logs_clean()
