@@ -7,6 +7,8 @@ statements decided by the database, so two replicas handling the same task at on
 interleave a check and a write.
 """
 
+import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -72,12 +74,34 @@ class TaskStore:
 
     async def migrate(self) -> None:
         """Create or upgrade the schema to the latest migration; safe to run from every replica."""
+        if self._engine.dialect.name == "sqlite":
+            await self._use_wal()
         async with self._writer.begin() as connection:
             if connection.dialect.name == "postgresql":  # replicas starting together take turns
                 await connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
                 )
             await connection.run_sync(_upgrade)
+
+    async def _use_wal(self) -> None:
+        """Put the SQLite file in WAL mode, where readers never wait for the writer.
+
+        The mode belongs to the file, so once is enough. Switching needs the file to itself, and
+        SQLite refuses at once (no busy wait) while another replica holds it: wait, try again.
+        """
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+        async with self._engine.connect() as connection:
+            # The driver's own connection: outside any transaction, which the switch refuses.
+            sqlite_connection = (await connection.get_raw_connection()).driver_connection
+            assert sqlite_connection is not None
+            while True:
+                try:
+                    await (await sqlite_connection.execute("PRAGMA journal_mode=WAL")).close()
+                    return
+                except sqlite3.OperationalError as e:
+                    if "locked" not in str(e) or time.monotonic() > deadline:
+                        raise
+                await asyncio.sleep(0.05)
 
     async def record(self, event: PublishedTaskEvent) -> bool:
         """Apply ``event`` once: False if its message was handled before (nothing changed)."""
@@ -162,9 +186,6 @@ def _take_over_sqlite_transactions(dbapi_connection: Any, _record: Any) -> None:
     # Python's sqlite3 begins transactions on its own, and not before DDL: a migration would
     # run outside any transaction. Begin them ourselves instead (SQLAlchemy's SQLite recipe).
     dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
-    cursor.close()
 
 
 def _begin_sqlite_transaction(connection: Connection) -> None:

@@ -2,7 +2,10 @@
 
 import asyncio
 import random
+import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,7 +129,8 @@ async def test_the_migrations_create_exactly_the_declared_tables(store: TaskStor
 async def test_migrating_again_and_from_several_replicas_at_once_is_harmless(
     database_url: str,
 ) -> None:
-    stores = [TaskStore.connect(database_url) for _ in range(3)]
+    # Eight, not two: on SQLite the first to switch the new file to WAL briefly has it to itself.
+    stores = [TaskStore.connect(database_url) for _ in range(8)]
     try:
         await asyncio.gather(*(store.migrate() for store in stores))
         await stores[0].migrate()
@@ -152,3 +156,14 @@ async def test_the_inbox_forgets_old_messages_but_not_recent_ones(store: TaskSto
     assert await store.prune_inbox(older_than_ms=2**62) == 1
     second = first  # forgotten: the same message counts as new again, and changes nothing
     assert await record_all(store, [second]) == [True]
+
+
+async def test_a_migrated_sqlite_file_is_in_wal_mode_so_readers_never_wait(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.sqlite3"
+    store = TaskStore.connect(f"sqlite+aiosqlite:///{path}")
+    try:
+        await store.migrate()
+    finally:
+        await store.close()
+    with closing(sqlite3.connect(path)) as reader:
+        assert reader.execute("PRAGMA journal_mode").fetchone() == ("wal",)
