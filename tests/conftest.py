@@ -20,6 +20,7 @@ from service.consumers.consumer import Consumer
 from service.http.app import WEBHOOK_PATH, create_app
 from service.metrics import Metrics
 from service.settings import ConsumerSettings, Settings
+from tests.faults import harness
 from tests.support import consumers
 from tests.support.broker import AMQP_URL
 from tests.support.consumers import RunningConsumer
@@ -53,6 +54,7 @@ class Service:
 
 
 ServiceFactory = Callable[..., Awaitable[Service]]
+StartService = Callable[..., Awaitable[harness.ServiceProcess]]
 
 
 @pytest.fixture
@@ -165,3 +167,19 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         return
     async with fresh_postgres_database() as url:
         yield url
+
+
+@pytest.fixture
+async def serve(exchange: str, tmp_path: Path) -> AsyncIterator[StartService]:
+    """Start ``taskhook serve`` as a real process on the test's exchange, its log in
+    ``tmp_path``; whatever is left is killed after."""
+    started: list[harness.ServiceProcess] = []
+
+    async def start(**extra: str) -> harness.ServiceProcess:
+        service = await harness.start_service(exchange, tmp_path, **extra)
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        await harness.stop_service(service)

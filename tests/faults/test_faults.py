@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import StartService
+from tests.conftest import StartService
 from tests.faults.harness import (
     LATENCY_MARGIN_S,
     PUBLISH_TIMEOUT_S,

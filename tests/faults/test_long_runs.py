@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import StartService
+from tests.conftest import StartService
 from tests.faults.harness import LATENCY_MARGIN_S, PUBLISH_TIMEOUT_S, Stream
 from tests.support import rabbitctl
 from tests.support.accounting import CountingQueue, assert_nothing_lost, tally
