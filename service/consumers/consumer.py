@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar, overload
 from aiohttp import web
 from pydantic import TypeAdapter
 
-from service.broker.topology import CONSUMER_NAME
+from service.broker.topology import CONSUMER_NAME, ConsumerTopology
 from service.core.message import PublishedEvent, PublishedTaskEvent
 from service.settings import ConsumerSettings
 
@@ -65,6 +65,12 @@ class Consumer(Generic[E]):
         if not self.bindings:
             raise ValueError(f"consumer {self.name!r} binds no routing pattern")
         object.__setattr__(self, "_adapter", TypeAdapter(self.event_type))
+
+    def topology(self, settings: ConsumerSettings) -> ConsumerTopology:
+        """The queues this consumer reads, named and shaped by ``settings``."""
+        return ConsumerTopology(
+            settings.exchange, self.name, self.bindings, settings.retry_delays_ms
+        )
 
     def parse(self, body: bytes) -> E:
         """The validated event, or ``pydantic.ValidationError``."""

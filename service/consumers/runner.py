@@ -28,7 +28,7 @@ from service.broker.reconnect import (
     close_quietly,
     reconnect_delays,
 )
-from service.broker.topology import ConsumerTopology, declare_consumer_topology
+from service.broker.topology import declare_consumer_topology
 from service.consumers.consumer import Consumer, Handler, PermanentError
 from service.consumers.settle import ack, forward, give_back
 from service.core.delivery import describe_problems, summarize_problems
@@ -57,9 +57,7 @@ class ConsumerRunner:
         self._slots = asyncio.Semaphore(settings.consumer_concurrency)
         self._policy = RetryPolicy(settings.retry_delays_ms, settings.consumer_max_attempts)
         self._metrics = metrics
-        self.topology = ConsumerTopology(
-            settings.exchange, consumer.name, consumer.bindings, settings.retry_delays_ms
-        )
+        self.topology = consumer.topology(settings)
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()

@@ -9,12 +9,11 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from aio_pika.exceptions import DeliveryError, PublishError
 
 from service.broker.reconnect import BROKER_ERRORS
+from service.core.retry import BROKER_HEADER_PREFIXES
 
 log = logging.getLogger(__name__)
 
 FORWARD_TIMEOUT_S = 10.0
-# Set by RabbitMQ on dead-lettering and delivery; stale on a copy we publish ourselves.
-BROKER_HEADER_PREFIXES = ("x-death", "x-first-death", "x-last-death", "x-delivery-count")
 
 
 async def forward(

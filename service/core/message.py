@@ -6,6 +6,7 @@ from the parsed delivery itself so unknown keys pass through untouched.
 """
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,9 @@ from service.core.wire import Millis, WireModel
 
 MAX_HEADER_CHARS = 1024  # AMQP headers travel in every frame: keep the reason short.
 RAW_BYTES = "application/octet-stream"
+# On a refused delivery kept in the rejected queue: the refusal's cause slug, and why.
+CAUSE_HEADER = "x-taskhook-cause"
+REASON_HEADER = "x-taskhook-reason"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +33,7 @@ class OutgoingMessage:
     body: bytes
     message_id: str
     type: str
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str | int] = field(default_factory=dict)
     timestamp_ms: int | None = None
     content_type: str = "application/json"
 
@@ -113,16 +117,21 @@ def rejected_message(
     if isinstance(refusal, DeliveryInvalid):
         reason = summarize_problems(refusal.problems)
     # A refused delivery may have no usable id: fall back to one derived from the bytes.
-    message_id = refusal.context.get("event_id") or hashlib.sha256(body).hexdigest()
+    message_id = refusal.context.get("event_id") or body_digest(body)
     return OutgoingMessage(
         routing_key=queue,
         body=body,
         message_id=message_id,
         type=refusal.context.get("event", "unknown"),
         headers={
-            "x-taskhook-cause": refusal.cause,
-            "x-taskhook-reason": reason[:MAX_HEADER_CHARS],
+            CAUSE_HEADER: refusal.cause,
+            REASON_HEADER: reason[:MAX_HEADER_CHARS],
         },
         timestamp_ms=received_at_ms,
         content_type="application/json" if isinstance(refusal, DeliveryInvalid) else RAW_BYTES,
     )
+
+
+def body_digest(body: bytes) -> str:
+    """A message id for bytes that carry no usable one of their own."""
+    return hashlib.sha256(body).hexdigest()

@@ -20,6 +20,12 @@ ERROR_TYPE = "x-taskhook-error-type"
 ERROR_MESSAGE = "x-taskhook-error-message"
 DEAD_REASON = "x-taskhook-dead-reason"
 ROUTING_KEY = "x-taskhook-routing-key"
+# What a failed attempt wrote; a message handed back to its consumer starts afresh without them.
+FAILURE_HEADERS = frozenset(
+    {ATTEMPTS, FIRST_FAILURE_AT, LAST_FAILURE_AT, ERROR_TYPE, ERROR_MESSAGE, DEAD_REASON}
+)
+# Set by RabbitMQ on dead-lettering and delivery; stale on a copy we publish ourselves.
+BROKER_HEADER_PREFIXES = ("x-death", "x-first-death", "x-last-death", "x-delivery-count")
 
 FailureKind = Literal["transient", "permanent", "invalid"]
 DeadReason = Literal["permanent-error", "invalid-event", "attempts-exhausted"]

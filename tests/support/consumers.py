@@ -69,9 +69,7 @@ def renamed(consumer: Consumer[Any], name: str) -> Consumer[Any]:
 async def start(consumer: Consumer[Any], settings: ConsumerSettings) -> RunningConsumer:
     stop = asyncio.Event()
     running = RunningConsumer(
-        topology=ConsumerTopology(
-            settings.exchange, consumer.name, consumer.bindings, settings.retry_delays_ms
-        ),
+        topology=consumer.topology(settings),
         base_url=f"http://127.0.0.1:{settings.consumer_port}",
         task=asyncio.create_task(run_consumer(consumer, settings, stop)),
         stop_event=stop,

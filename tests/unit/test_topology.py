@@ -1,0 +1,85 @@
+"""What taskhook declares, as data: names, arguments, and how `taskhook topology` shows it."""
+
+import pytest
+
+from service.broker.topology import (
+    AT_LEAST_ONCE,
+    DELIVERY_LIMIT,
+    BindingSpec,
+    ConsumerTopology,
+    Topology,
+    describe,
+)
+from service.core.columns import columns
+
+EVENTS = Topology("ev")
+AUDIT = ConsumerTopology("ev", "audit", ("task.completed.*", "task.failed.*"), (1000, 60000))
+
+
+def test_the_events_topology_routes_what_nobody_binds_to_the_unrouted_queue() -> None:
+    declared = EVENTS.declarations()
+    exchanges = {spec.name: spec for spec in declared.exchanges}
+    assert [spec.name for spec in declared.exchanges] == ["ev.unrouted", "ev"]
+    assert exchanges["ev"].arguments == {"alternate-exchange": "ev.unrouted"}
+    assert [spec.name for spec in declared.queues] == ["ev.unrouted", "ev.rejected"]
+    assert declared.bindings == (BindingSpec("ev.unrouted", "ev.unrouted"),)
+
+
+def test_a_consumer_declares_the_events_topology_then_its_own_queues_and_bindings() -> None:
+    declared = AUDIT.declarations()
+    queues = {spec.name: spec.arguments for spec in declared.queues}
+    assert list(queues) == [
+        "ev.unrouted",
+        "ev.rejected",
+        "taskhook.audit.dead",
+        "taskhook.audit",
+        "taskhook.audit.retry.1000ms",
+        "taskhook.audit.retry.60000ms",
+    ]
+    assert queues["taskhook.audit"] == {
+        "x-queue-type": "quorum",
+        **AT_LEAST_ONCE,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": "taskhook.audit.dead",
+        "x-delivery-limit": DELIVERY_LIMIT,
+    }
+    assert queues["taskhook.audit.retry.60000ms"]["x-message-ttl"] == 60000
+    assert queues["taskhook.audit.retry.60000ms"]["x-dead-letter-routing-key"] == "taskhook.audit"
+    assert declared.bindings[1:] == (
+        BindingSpec("ev", "taskhook.audit", "task.completed.*"),
+        BindingSpec("ev", "taskhook.audit", "task.failed.*"),
+    )
+
+
+def test_two_consumers_share_one_events_topology() -> None:
+    other = ConsumerTopology("ev", "tasks", ("task.#",), (1000,))
+    declared = AUDIT.declarations() + other.declarations()
+    names = [spec.name for spec in declared.queues]
+    assert len(names) == len(set(names))
+    assert [spec.name for spec in declared.exchanges] == ["ev.unrouted", "ev"]
+    assert BindingSpec("ev", "taskhook.tasks", "task.#") in declared.bindings
+
+
+def test_the_printed_topology_has_a_line_for_each_thing_declared() -> None:
+    lines = describe(EVENTS.declarations())
+    assert [line.split() for line in lines] == [
+        ["exchange", "ev.unrouted", "fanout"],
+        ["exchange", "ev", "topic", "alternate-exchange=ev.unrouted"],
+        ["queue", "ev.unrouted", "x-queue-type=quorum"],
+        ["queue", "ev.rejected", "x-queue-type=quorum"],
+        ["binding", "ev.unrouted", "->", "ev.unrouted"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([], []),
+        ([("a", "x")], ["a  x"]),
+        ([("a", "", "last"), ("long", "b", "")], ["a        last", "long  b"]),
+    ],
+)
+def test_columns_pad_every_column_but_the_last(
+    rows: list[tuple[str, ...]], expected: list[str]
+) -> None:
+    assert columns(rows) == expected
