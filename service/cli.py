@@ -6,29 +6,36 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import uvloop
 from pydantic import ValidationError
 
-from service.core.task import TaskPhase, TaskType
+from service.arguments import parser
 from service.logs import configure_logging
-from service.settings import DEFAULT_AMQP_URL, ENV_PREFIX, ConsumerSettings, Settings
-from service.workers import WORKER_FLAG, run_workers
+from service.settings import DEV_SECRET, ENV_PREFIX, CommonSettings, ConsumerSettings, Settings
+from service.workers import run_workers
+
+if TYPE_CHECKING:
+    from service.consumers.consumer import Consumer
 
 # Each command imports what only it needs when it runs: `taskhook serve` must be ready within
 # a second, and the consumers' database stack alone takes longer than that to import.
 
 log = logging.getLogger("service")
 
-# Known to everyone, so only ever used by `taskhook serve --dev` (what `make run` starts).
-DEV_SECRET = "taskhook-dev-secret"  # noqa: S105
 SCHEMA_PATH = Path(__file__).parent / "schema" / "event.schema.json"
 EXIT_BAD_CONFIG = 2
+S = TypeVar("S", bound=CommonSettings)
+TOOL_COMMANDS = frozenset({"tail", "inspect", "replay", "topology"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
+    if args.command in TOOL_COMMANDS:
+        # Their failures are said in one line of our own; the libraries would add a traceback.
+        for library in ("aio_pika", "aiormq"):
+            logging.getLogger(library).setLevel(logging.CRITICAL + 1)
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "serve": _serve_command,
         "schema": lambda args: _schema(check=args.check),
@@ -37,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "consumers": lambda args: _list_consumers(),
         "tasks": _tasks,
         "tail": _tail,
+        "inspect": _held,
+        "replay": _held,
+        "topology": _topology,
     }
     return commands[args.command](args)
 
@@ -81,30 +91,103 @@ def _serve(*, dev: bool, reuse_port: bool = False) -> int:
 
 
 def _send(args: argparse.Namespace) -> int:
-    from service import devtools
+    import orjson
 
-    body = args.file.read_bytes()
-    return uvloop.run(devtools.send_sample(body, url=args.url, secret=_send_secret(args)))
+    from service.tools import send
+
+    if args.file is None:
+        documents = send.sample_life(args.type, args.event, args.count)
+    else:
+        try:
+            document = orjson.loads(args.file.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as e:
+            print(f"taskhook send: cannot read {args.file}: {e}", file=sys.stderr)
+            return EXIT_BAD_CONFIG
+        if not isinstance(document, dict):
+            print(f"taskhook send: {args.file} is not a JSON object", file=sys.stderr)
+            return EXIT_BAD_CONFIG
+        documents = send.repeated(document, args.count)
+    return uvloop.run(send.send(documents, url=args.url, secret=_send_secret(args), rate=args.rate))
 
 
 def _tail(args: argparse.Namespace) -> int:
-    from service import devtools
+    from service.tools.tail import tail
 
-    return uvloop.run(devtools.tail(_amqp_url(), args.exchange, args.patterns))
+    settings = _settings(CommonSettings)
+    if settings is None:
+        return EXIT_BAD_CONFIG
+    return uvloop.run(tail(settings.amqp_url.get_secret_value(), args.exchange, args.patterns))
+
+
+def _held(args: argparse.Namespace) -> int:
+    from service.broker.reconnect import BROKER_ERRORS
+    from service.broker.topology import Topology
+    from service.tools import held
+
+    settings = _settings(CommonSettings)
+    if settings is None:
+        return EXIT_BAD_CONFIG
+    topology = Topology(settings.exchange)
+    queue = topology.held_queue(args.queue)
+    if queue is None:
+        print(
+            f"taskhook {args.command}: {args.queue!r} is not a queue that holds messages back: "
+            f"name {topology.rejected_queue}, {topology.unrouted_queue} or a consumer's "
+            "taskhook.<name>.dead",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_CONFIG
+    url = settings.amqp_url.get_secret_value()
+    try:
+        if args.command == "inspect":
+            return uvloop.run(held.inspect(url, queue, limit=args.limit, as_json_lines=args.json))
+        return uvloop.run(held.replay(url, queue, limit=args.limit, dry_run=args.dry_run))
+    except held.ToolFailed as e:
+        print(f"taskhook {args.command}: {e}", file=sys.stderr)
+    except BROKER_ERRORS as e:
+        print(f"taskhook {args.command}: the broker failed: {type(e).__name__}", file=sys.stderr)
+    return 1
+
+
+def _topology(args: argparse.Namespace) -> int:
+    from aio_pika.exceptions import AMQPError
+
+    from service.broker.topology import Topology
+    from service.consumers import registry
+    from service.tools.provision import provision
+
+    settings = _settings(ConsumerSettings)
+    if settings is None:
+        return EXIT_BAD_CONFIG
+    try:
+        consumers = [_find_consumer(name) for name in args.consumers] or list(
+            registry.registered().values()
+        )
+    except registry.ConsumerNotFound as e:
+        print(f"taskhook topology: {e}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    declarations = Topology(settings.exchange).declarations()
+    for consumer in consumers:
+        declarations += consumer.topology(settings).declarations()
+    try:
+        lines = uvloop.run(provision(settings.amqp_url.get_secret_value(), declarations))
+    except (AMQPError, OSError, TimeoutError) as e:
+        # A refused declaration names what differs (e.g. a queue's arguments); no secret in it.
+        print(f"taskhook topology: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
 
 
 def _consume(reference: str) -> int:
     from service.consumers import registry
     from service.consumers.process import run_consumer
 
-    settings = _consumer_settings()
+    settings = _settings(ConsumerSettings)
     if settings is None:
         return EXIT_BAD_CONFIG
-    if ":" in reference and os.getcwd() not in sys.path:
-        # As `python -m` would: a consumer module beside you can be named without installing it.
-        sys.path.insert(0, os.getcwd())
     try:
-        consumer = registry.find(reference)
+        consumer = _find_consumer(reference)
     except registry.ConsumerNotFound as e:
         print(f"taskhook: {e}", file=sys.stderr)
         return EXIT_BAD_CONFIG
@@ -121,6 +204,16 @@ def _consume(reference: str) -> int:
     return 0
 
 
+def _find_consumer(reference: str) -> "Consumer[Any]":
+    """A registered consumer by name, or one a module beside you defines (``module:attribute``)."""
+    from service.consumers import registry
+
+    if ":" in reference and os.getcwd() not in sys.path:
+        # As `python -m` would: a consumer module beside you can be named without installing it.
+        sys.path.insert(0, os.getcwd())
+    return registry.find(reference)
+
+
 def _list_consumers() -> int:
     from service.consumers import registry
 
@@ -134,7 +227,7 @@ def _tasks(args: argparse.Namespace) -> int:
     from service.tasks.store import SchemaMissing, TaskStore
     from service.tasks.views import TaskQuery
 
-    settings = _consumer_settings()
+    settings = _settings(ConsumerSettings)
     if settings is None:
         return EXIT_BAD_CONFIG
     store = TaskStore.connect(settings.database_url.get_secret_value())
@@ -152,9 +245,10 @@ def _tasks(args: argparse.Namespace) -> int:
         return 1
 
 
-def _consumer_settings() -> ConsumerSettings | None:
+def _settings(kind: type[S]) -> S | None:
+    """``kind`` read from the environment, or None after saying what is wrong with it."""
     try:
-        return ConsumerSettings()
+        return kind()
     except ValidationError as e:
         print(f"taskhook: bad configuration: {describe_settings_error(e)}", file=sys.stderr)
         return None
@@ -197,63 +291,8 @@ def _schema(*, check: bool) -> int:
     return 0
 
 
-def _amqp_url() -> str:
-    return os.environ.get(f"{ENV_PREFIX}AMQP_URL", DEFAULT_AMQP_URL)
-
-
 def _send_secret(args: argparse.Namespace) -> str:
     if args.secret:
         return str(args.secret)
     configured = os.environ.get(f"{ENV_PREFIX}WEBHOOK_SECRETS", "")
     return configured.split(",")[0].strip() or DEV_SECRET
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="taskhook", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the webhook endpoint")
-    serve.add_argument(
-        "--dev", action="store_true", help=f"with no secret configured, use {DEV_SECRET!r}"
-    )
-    serve.add_argument(
-        "--workers",
-        type=_positive,
-        default=1,
-        help="processes sharing the port (SO_REUSEPORT); about one per core (default: 1)",
-    )
-    serve.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
-    schema = commands.add_parser("schema", help="write the published event's JSON Schema")
-    schema.add_argument("--check", action="store_true", help="fail if the file is out of date")
-    send = commands.add_parser("send", help="sign a sample delivery as Livepeer would and POST it")
-    send.add_argument("file", type=Path)
-    send.add_argument("--url", default="http://127.0.0.1:8080/webhooks/livepeer")
-    send.add_argument(
-        "--secret", help="default: the first TASKHOOK_WEBHOOK_SECRETS, or the dev one"
-    )
-    consume = commands.add_parser("consume", help="run one consumer until SIGTERM")
-    consume.add_argument("consumer", help="a registered name (see `consumers`) or module:attribute")
-    commands.add_parser("consumers", help="list the registered consumers and their bindings")
-    _add_tasks_parser(commands)
-    tail = commands.add_parser("tail", help="bind a temporary queue and print what is published")
-    tail.add_argument("patterns", nargs="*", default=["#"], help="binding keys (default: #)")
-    tail.add_argument("--exchange", default="livepeer.tasks")
-    return parser
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
-
-
-def _add_tasks_parser(commands: Any) -> None:
-    tasks = commands.add_parser("tasks", help="read what the tasks consumer recorded")
-    actions = tasks.add_subparsers(dest="tasks_command", required=True)
-    listing = actions.add_parser("list", help="the most recently updated tasks first")
-    listing.add_argument("--phase", action="append", default=[], choices=get_args(TaskPhase))
-    listing.add_argument("--type", action="append", default=[], choices=get_args(TaskType))
-    listing.add_argument("--limit", type=int, default=50, help="1 to 500 (default: 50)")
-    listing.add_argument("--json", action="store_true", help="one JSON object per line")
-    show = actions.add_parser("show", help="one task's state and output, as JSON")
-    show.add_argument("task_id")

@@ -7,6 +7,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "TASKHOOK_"
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/"
+# Known to everyone, so only ever used by `taskhook serve --dev` (what `make run` starts) and,
+# when nothing else is configured, by `taskhook send`.
+DEV_SECRET = "taskhook-dev-secret"  # noqa: S105
 # Livepeer gives up on an answer after 30 s and counts that as a failure to retry; answering
 # 503 well before that keeps the retry schedule short and predictable.
 MAX_PUBLISH_TIMEOUT_S = 25.0

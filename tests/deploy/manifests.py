@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from service import cli
+from service import arguments
 from service.broker.publisher import AmqpPublisher
 from service.consumers.app import create_consumer_app
 from service.consumers.runner import ConsumerRunner
@@ -126,7 +126,7 @@ async def _never_called(event: object) -> None:
 
 def parse_command(argv: list[str]) -> argparse.Namespace:
     try:
-        return cli._parser().parse_args(argv)
+        return arguments.parser().parse_args(argv)
     except SystemExit as e:
         raise AssertionError(f"`taskhook {' '.join(argv)}` is not a command of the CLI") from e
 

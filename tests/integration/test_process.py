@@ -116,7 +116,7 @@ async def test_the_readme_flow_a_sent_sample_reaches_a_bound_queue(
     stdout, _ = await asyncio.wait_for(sender.communicate(), START_TIMEOUT_S)
 
     assert sender.returncode == 0
-    assert stdout.decode().startswith('202 {"status":"accepted"')
+    assert stdout.decode().startswith('202 task.completed {"status":"accepted"')
     message = await take(queue)
     assert message.routing_key == "task.completed.upload"
     assert message.message_id == load_sample("task.completed.upload.json")["id"]
