@@ -65,7 +65,7 @@ async def replay(url: str, queue: HeldQueue, *, limit: int | None, dry_run: bool
     """
     moved = stayed = 0
     async with _borrowed(url, queue.name) as (channel, source, held_back):
-        if queue.kind != "dead":
+        if queue.kind != "dead" and not dry_run:
             await declare_topology(channel, Topology(queue.exchange))
         underlay = cast(UnderlayChannel, await channel.get_underlay_channel())
         # What was there at the start: a copy that lands back in this queue (an event still

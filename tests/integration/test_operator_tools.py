@@ -3,7 +3,7 @@
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import pytest
 from aio_pika.abc import AbstractChannel
 from aiormq.channel import Channel as UnderlayChannel
 
-from service.broker.publisher import amqp_properties
+from service.broker.publisher import publish_confirmed
 from service.broker.topology import Topology, declare_topology
 from service.consumers import PermanentError, TaskEvent, consumer
 from service.core.delivery import validate_delivery
@@ -57,17 +57,27 @@ def sample(
     return document
 
 
+def published_sample(task_id: str) -> OutgoingMessage:
+    """What taskhook publishes for the sample delivery of ``task_id``."""
+    return event_message(validate_delivery(sample(task_id)))
+
+
 async def put(channel: AbstractChannel, exchange: str, message: OutgoingMessage) -> None:
     """Publish ``message`` as taskhook does (all its properties), confirmed."""
     underlay = await channel.get_underlay_channel()
     assert isinstance(underlay, UnderlayChannel)
-    await underlay.basic_publish(
-        message.body,
-        exchange=exchange,
-        routing_key=message.routing_key,
-        properties=amqp_properties(message),
-        mandatory=True,
-    )
+    await publish_confirmed(underlay, exchange, message)
+
+
+async def publish_events(
+    channel: AbstractChannel, exchange: str, documents: list[dict[str, Any]]
+) -> Topology:
+    """Each delivery published as taskhook publishes it, before any queue is bound for it."""
+    topology = Topology(exchange)
+    await declare_topology(channel, topology)
+    for document in documents:
+        await put(channel, exchange, event_message(validate_delivery(document)))
+    return topology
 
 
 async def keep_rejected(channel: AbstractChannel, queue: str, body: bytes) -> None:
@@ -267,12 +277,9 @@ async def test_a_dry_run_says_what_would_happen_and_moves_nothing(
 async def test_replay_sends_unrouted_events_to_the_queues_bound_since(
     exchange: str, channel: AbstractChannel
 ) -> None:
-    topology = Topology(exchange)
-    await declare_topology(channel, topology)
     kinds: list[tuple[str, SampleType]] = [("t-a", "upload"), ("t-b", "clip"), ("t-c", "export")]
-    for task_id, task_type in kinds:
-        message = event_message(validate_delivery(sample(task_id, task_type=task_type)))
-        await put(channel, exchange, message)
+    documents = [sample(task_id, task_type=task_type) for task_id, task_type in kinds]
+    topology = await publish_events(channel, exchange, documents)
     downstream = await bind_queue(channel, exchange, "task.completed.upload", "task.*.clip")
 
     replayed = await tool(exchange, "replay", topology.unrouted_queue)
@@ -298,7 +305,7 @@ async def test_replay_hands_a_dead_message_back_to_its_consumer_only(
 
     running = await start_consumer(flaky)
     other = await bind_queue(channel, exchange, "task.#")  # another consumer, already served
-    await put(channel, exchange, event_message(validate_delivery(sample("t-dead"))))
+    await put(channel, exchange, published_sample("t-dead"))
     assert (await take(other)).message_id == "e-t-dead"
     async with asyncio.timeout(10):
         while await ready(channel, running.topology.dead_queue) < 1:
@@ -317,14 +324,28 @@ async def test_replay_hands_a_dead_message_back_to_its_consumer_only(
     assert await ready(channel, other.name) == 0
 
 
+async def test_replay_removes_nothing_when_the_consumer_queue_is_gone(
+    exchange: str, channel: AbstractChannel, consumer_name: str
+) -> None:
+    dead = f"taskhook.{consumer_name}.dead"
+    await channel.declare_queue(dead, durable=True, arguments={"x-queue-type": "quorum"})
+    try:
+        await put(channel, "", replace(published_sample("t-orphan"), routing_key=dead))
+
+        replayed = await tool(exchange, "replay", dead)
+
+        assert replayed.code == 1
+        assert f"queue taskhook.{consumer_name} does not exist: nothing removed" in replayed.error
+        assert await drain(channel, dead) == ["e-t-orphan"]
+    finally:
+        await channel.queue_delete(dead)
+
+
 async def test_a_replay_killed_midway_loses_nothing(
     exchange: str, channel: AbstractChannel
 ) -> None:
-    topology = Topology(exchange)
-    await declare_topology(channel, topology)
     ids = [f"e-t-{n}" for n in range(300)]
-    for n in range(300):
-        await put(channel, exchange, event_message(validate_delivery(sample(f"t-{n}"))))
+    topology = await publish_events(channel, exchange, [sample(f"t-{n}") for n in range(300)])
     downstream = await bind_queue(channel, exchange, "#")
     process = await run(
         "replay", topology.unrouted_queue, env=clean_environment(TASKHOOK_EXCHANGE=exchange)
@@ -374,7 +395,7 @@ async def test_topology_declares_everything_once_and_prints_it(
         ["binding", exchange],
     ):
         assert expected in words
-    await put(channel, exchange, event_message(validate_delivery(sample("t-probe"))))
+    await put(channel, exchange, published_sample("t-probe"))
     async with asyncio.timeout(5):
         while await ready(channel, f"taskhook.{PROBE.name}") < 1:
             await asyncio.sleep(0.05)
