@@ -38,7 +38,7 @@ def parser() -> argparse.ArgumentParser:
     _add_send(commands)
     tail = commands.add_parser("tail", help="bind a temporary queue and print what is published")
     tail.add_argument("patterns", nargs="*", default=["#"], help="binding keys (default: #)")
-    tail.add_argument("--exchange", default="livepeer.tasks")
+    tail.add_argument("--exchange", help="default: TASKHOOK_EXCHANGE, else livepeer.tasks")
     _add_held(commands)
     topology = commands.add_parser(
         "topology", help="declare the exchanges, queues and bindings (idempotent) and print them"

@@ -111,18 +111,25 @@ def _send(args: argparse.Namespace) -> int:
 
 
 def _tail(args: argparse.Namespace) -> int:
+    from service.broker.reconnect import BROKER_ERRORS
+    from service.tools.broker import ToolFailed
     from service.tools.tail import tail
 
     settings = _settings(CommonSettings)
     if settings is None:
         return EXIT_BAD_CONFIG
-    return uvloop.run(tail(settings.amqp_url.get_secret_value(), args.exchange, args.patterns))
+    exchange = args.exchange or settings.exchange
+    try:
+        return uvloop.run(tail(settings.amqp_url.get_secret_value(), exchange, args.patterns))
+    except (ToolFailed, *BROKER_ERRORS) as e:
+        return _tool_failed("tail", e)
 
 
 def _held(args: argparse.Namespace) -> int:
     from service.broker.reconnect import BROKER_ERRORS
     from service.broker.topology import Topology
     from service.tools import held
+    from service.tools.broker import ToolFailed
 
     settings = _settings(CommonSettings)
     if settings is None:
@@ -142,18 +149,15 @@ def _held(args: argparse.Namespace) -> int:
         if args.command == "inspect":
             return uvloop.run(held.inspect(url, queue, limit=args.limit, as_json_lines=args.json))
         return uvloop.run(held.replay(url, queue, limit=args.limit, dry_run=args.dry_run))
-    except held.ToolFailed as e:
-        print(f"taskhook {args.command}: {e}", file=sys.stderr)
-    except BROKER_ERRORS as e:
-        print(f"taskhook {args.command}: the broker failed: {type(e).__name__}", file=sys.stderr)
-    return 1
+    except (ToolFailed, *BROKER_ERRORS) as e:
+        return _tool_failed(args.command, e)
 
 
 def _topology(args: argparse.Namespace) -> int:
-    from aio_pika.exceptions import AMQPError
-
+    from service.broker.reconnect import BROKER_ERRORS
     from service.broker.topology import Topology
     from service.consumers import registry
+    from service.tools.broker import ToolFailed
     from service.tools.provision import provision
 
     settings = _settings(ConsumerSettings)
@@ -171,10 +175,8 @@ def _topology(args: argparse.Namespace) -> int:
         declarations += consumer.topology(settings).declarations()
     try:
         lines = uvloop.run(provision(settings.amqp_url.get_secret_value(), declarations))
-    except (AMQPError, OSError, TimeoutError) as e:
-        # A refused declaration names what differs (e.g. a queue's arguments); no secret in it.
-        print(f"taskhook topology: {type(e).__name__}: {e}", file=sys.stderr)
-        return 1
+    except (ToolFailed, *BROKER_ERRORS) as e:
+        return _tool_failed("topology", e)
     print("\n".join(lines))
     return 0
 
@@ -202,6 +204,16 @@ def _consume(reference: str) -> int:
         )
         return 1
     return 0
+
+
+def _tool_failed(command: str, error: Exception) -> int:
+    """One line for the operator: our own reason, or only the type of a broker error (its text
+    can carry the URL)."""
+    from service.tools.broker import ToolFailed
+
+    reason = str(error) if isinstance(error, ToolFailed) else type(error).__name__
+    print(f"taskhook {command}: {reason}", file=sys.stderr)
+    return 1
 
 
 def _find_consumer(reference: str) -> "Consumer[Any]":

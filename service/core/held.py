@@ -114,7 +114,8 @@ class Stay:
 
 def summarize(message: HeldMessage, queue: HeldQueue) -> Summary:
     """When it was held back, what it is about, and why it is there."""
-    task = _task_fields(message)
+    document = _document(message)
+    task = _task_fields(message, document)
     when_ms = message.timestamp_ms
     last_failure = message.header(LAST_FAILURE_AT)
     return Summary(
@@ -123,7 +124,7 @@ def summarize(message: HeldMessage, queue: HeldQueue) -> Summary:
             if queue.kind == "dead" and isinstance(last_failure, str)
             else (iso_time(when_ms) if when_ms is not None else UNKNOWN)
         ),
-        event=message.type or _text(_document(message).get("event")),
+        event=message.type or _text(document.get("event")),
         task_id=task["id"],
         task_type=task["type"],
         phase=task["phase"],
@@ -207,9 +208,8 @@ def _why(message: HeldMessage, queue: HeldQueue) -> str:
     return ": ".join(_text(part) for part in parts)
 
 
-def _task_fields(message: HeldMessage) -> dict[str, str]:
+def _task_fields(message: HeldMessage, document: dict[str, Any]) -> dict[str, str]:
     """The task's id, type and phase: from the headers taskhook sets, else from the body."""
-    document = _document(message)
     snapshot = _dig(document, "task") or _dig(document, "payload", "task", "snapshot") or {}
     return {
         "id": _text(message.header("task-id") or snapshot.get("id")),

@@ -14,14 +14,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import cast
 
-import aio_pika
 import orjson
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import ChannelNotFoundEntity, DeliveryError, PublishError
 from aiormq.channel import Channel as UnderlayChannel
 
 from service.broker.publisher import publish_confirmed
-from service.broker.reconnect import BROKER_ERRORS, CONNECT_TIMEOUT_S
 from service.broker.topology import Topology, declare_topology
 from service.core.columns import columns
 from service.core.held import (
@@ -34,13 +32,10 @@ from service.core.held import (
     plan_replay,
     summarize,
 )
+from service.tools.broker import ToolFailed, connect
 
 PUBLISH_TIMEOUT_S = 10.0
 GET_TIMEOUT_S = 10.0
-
-
-class ToolFailed(Exception):
-    """Said to the operator in one line; the command exits 1."""
 
 
 async def inspect(url: str, queue: HeldQueue, *, limit: int, as_json_lines: bool) -> int:
@@ -100,13 +95,7 @@ async def _borrowed(
 
     Closing the connection gives back every message taken and not acknowledged.
     """
-    try:
-        connection = await aio_pika.connect(
-            url, timeout=CONNECT_TIMEOUT_S, client_properties={"connection_name": "taskhook-tools"}
-        )
-    except (*BROKER_ERRORS, TimeoutError) as e:
-        raise ToolFailed(f"cannot reach the broker: {type(e).__name__}") from None
-    async with connection:
+    async with await connect(url) as connection:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         try:
             queue = await channel.declare_queue(name, passive=True)

@@ -1,20 +1,20 @@
 """``taskhook topology``: declare what the services declare, up front, and say what it is."""
 
-import aio_pika
+from aiormq.exceptions import ChannelPreconditionFailed
 
-from service.broker.reconnect import CONNECT_TIMEOUT_S
 from service.broker.topology import Declarations, declare, describe
+from service.tools.broker import ToolFailed, connect
 
 
 async def provision(url: str, declarations: Declarations) -> list[str]:
     """Declare ``declarations`` idempotently; the lines that describe them.
 
-    Raises what aio-pika raises when the broker is unreachable, or refuses a declaration (a queue
-    that exists with other arguments).
+    Raises ``ToolFailed`` when the broker cannot be reached or refuses a declaration (a queue
+    that exists with other arguments: the broker's reason names them).
     """
-    connection = await aio_pika.connect(
-        url, timeout=CONNECT_TIMEOUT_S, client_properties={"connection_name": "taskhook-tools"}
-    )
-    async with connection:
-        await declare(await connection.channel(), declarations)
+    async with await connect(url) as connection:
+        try:
+            await declare(await connection.channel(), declarations)
+        except ChannelPreconditionFailed as e:
+            raise ToolFailed(f"the broker refused a declaration: {e}") from None
     return describe(declarations)

@@ -3,9 +3,10 @@
 import sys
 from collections.abc import Sequence
 
-import aio_pika
 import orjson
-from aio_pika.exceptions import AMQPError, ChannelNotFoundEntity
+from aio_pika.exceptions import ChannelNotFoundEntity
+
+from service.tools.broker import connect
 
 
 async def tail(amqp_url: str, exchange: str, patterns: Sequence[str]) -> int:
@@ -13,12 +14,7 @@ async def tail(amqp_url: str, exchange: str, patterns: Sequence[str]) -> int:
 
     The queue is exclusive and goes away with the connection: nothing is taken from consumers.
     """
-    try:
-        connection = await aio_pika.connect(amqp_url)
-    except (AMQPError, OSError) as e:
-        print(f"taskhook tail: cannot reach the broker: {type(e).__name__}", file=sys.stderr)
-        return 1
-    async with connection:
+    async with await connect(amqp_url) as connection:
         channel = await connection.channel()
         queue = await channel.declare_queue(exclusive=True)
         try:

@@ -203,12 +203,20 @@ async def test_inspect_names_the_queues_it_reads_when_given_another(exchange: st
     assert f"name {exchange}.rejected, {exchange}.unrouted or a consumer's" in listed.error
 
 
-async def test_inspect_says_so_when_the_broker_cannot_be_reached(exchange: str) -> None:
-    unreachable = f"amqp://guest:guest@127.0.0.1:{free_port()}/"
-    listed = await tool(exchange, "inspect", f"{exchange}.rejected", TASKHOOK_AMQP_URL=unreachable)
-    assert listed.code == 1
-    assert listed.error.strip().splitlines() == [
-        "taskhook inspect: cannot reach the broker: AMQPConnectionError"
+@pytest.mark.parametrize(
+    "command", [["inspect", "{rejected}"], ["replay", "{rejected}"], ["topology"], ["tail"]]
+)
+async def test_each_tool_says_in_one_line_that_the_broker_cannot_be_reached(
+    exchange: str, command: list[str]
+) -> None:
+    unreachable = f"amqp://guest:secret-password@127.0.0.1:{free_port()}/"
+    args = [word.format(rejected=f"{exchange}.rejected") for word in command]
+
+    done = await tool(exchange, *args, TASKHOOK_AMQP_URL=unreachable)
+
+    assert done.code == 1
+    assert done.error.strip().splitlines() == [
+        f"taskhook {args[0]}: cannot reach the broker: AMQPConnectionError"
     ]
 
 
@@ -409,5 +417,6 @@ async def test_topology_refuses_a_queue_that_exists_with_other_arguments(
     refused = await tool(exchange, "topology", "tests.support.tool_consumers:PROBE")
 
     assert refused.code == 1
+    assert "taskhook topology: the broker refused a declaration: " in refused.error
     assert "PRECONDITION_FAILED" in refused.error
     assert "x-queue-type" in refused.error
