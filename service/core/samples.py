@@ -183,7 +183,7 @@ def _snapshot(task: SampleTask, step: Step, at_ms: int) -> dict[str, Any]:
     if task.type in ("export", "export-data"):
         snapshot["inputAssetId"] = ASSET_ID
     if step.event != "task.spawned":
-        snapshot["scheduledAt"] = task.created_at_ms + SCHEDULE_DELAY_MS
+        snapshot["scheduledAt"] = min(task.created_at_ms + SCHEDULE_DELAY_MS, at_ms)
     if step.event == "task.completed":
         snapshot["output"] = _OUTPUT[task.type]
     return snapshot

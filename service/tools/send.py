@@ -15,13 +15,19 @@ from service.core.signature import sign
 from service.ingest import now_ms
 
 Document = dict[str, Any]
+LONE_EVENT_AGE_MS = 90_000
 REQUEST_TIMEOUT_S = 35.0  # a little longer than Livepeer waits, to show what it would have seen
 
 
 def sample_life(task_type: SampleType, event: TaskEvent, count: int) -> Iterator[Document]:
     """One made-up task's life in ``count`` deliveries, each built as it is about to be sent."""
+    # A task met only at its end began a while before it.
+    created_at_ms = now_ms() - (LONE_EVENT_AGE_MS if count == 1 and event != "task.spawned" else 0)
     task = SampleTask(
-        id=str(uuid.uuid4()), type=task_type, webhook_id=str(uuid.uuid4()), created_at_ms=now_ms()
+        id=str(uuid.uuid4()),
+        type=task_type,
+        webhook_id=str(uuid.uuid4()),
+        created_at_ms=created_at_ms,
     )
     for step in life(count, event):
         yield delivery(task, step, event_id=str(uuid.uuid4()), at_ms=now_ms())

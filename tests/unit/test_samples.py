@@ -52,6 +52,7 @@ def test_every_sample_is_a_valid_delivery_routed_by_its_event_and_type(
     snapshot = document["payload"]["task"]["snapshot"]
     assert snapshot["status"]["phase"] == PHASE[event]
     assert ("output" in snapshot) == (event == "task.completed")
+    assert snapshot["createdAt"] <= snapshot.get("scheduledAt", AT_MS) <= AT_MS
 
 
 @pytest.mark.parametrize("task_type", SAMPLE_TYPES)
@@ -116,3 +117,9 @@ def test_the_events_of_a_life_are_ordered_by_update_time() -> None:
     ]
     assert times == sorted(times)
     assert times[0] == task.created_at_ms  # spawned: the task's creation
+
+
+def test_a_task_is_never_scheduled_after_the_event_that_reports_it() -> None:
+    task = SampleTask(id="t", type="upload", webhook_id="w", created_at_ms=AT_MS)
+    soon = delivery(task, Step("task.updated", 0.5), event_id="e", at_ms=AT_MS + 10)
+    assert soon["payload"]["task"]["snapshot"]["scheduledAt"] == AT_MS + 10
