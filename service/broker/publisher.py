@@ -111,7 +111,7 @@ class AmqpPublisher:
         self._in_flight += 1
         self._metrics.publishes_in_flight.inc()
         try:
-            await self._confirmed_publish(underlay, exchange, message)
+            await publish_or_fail(underlay, exchange, message, timeout_s=self._timeout_s)
             result = "confirmed"
         finally:
             self._in_flight -= 1
@@ -119,27 +119,6 @@ class AmqpPublisher:
             self._metrics.publish_seconds.labels(destination, result).observe(
                 time.perf_counter() - started
             )
-
-    async def _confirmed_publish(
-        self, channel: UnderlayChannel, exchange: str, message: OutgoingMessage
-    ) -> None:
-        cause: PublishCause
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                await publish_confirmed(channel, exchange, message)
-            return
-        except TimeoutError:
-            cause, detail = "publish-timeout", "the broker did not confirm in time"
-        except PublishError:
-            cause, detail = "publish-unroutable", "the broker returned the message as unroutable"
-        except DeliveryError:
-            cause, detail = "publish-nacked", "the broker refused the message"
-        except BROKER_ERRORS as e:
-            cause, detail = (
-                "broker-unavailable",
-                f"the broker connection failed ({type(e).__name__})",
-            )
-        raise PublishFailed(cause, detail)
 
     async def _stay_connected(self) -> None:
         delays = reconnect_delays()
@@ -171,7 +150,7 @@ class AmqpPublisher:
         try:
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             exchange = await declare_topology(channel, self._topology)
-            # The concrete class: its basic_publish takes `wait` (see _confirmed_publish).
+            # The concrete class: its basic_publish takes `wait` (see publish_confirmed).
             underlay = cast(UnderlayChannel, await channel.get_underlay_channel())
         except BaseException:
             await connection.close()
@@ -209,6 +188,29 @@ async def publish_confirmed(
         mandatory=True,
         wait=False,
     )
+
+
+async def publish_or_fail(
+    channel: UnderlayChannel, exchange: str, message: OutgoingMessage, *, timeout_s: float
+) -> None:
+    """``publish_confirmed`` within ``timeout_s``; every way it can fail is ``PublishFailed``."""
+    cause: PublishCause
+    try:
+        async with asyncio.timeout(timeout_s):
+            await publish_confirmed(channel, exchange, message)
+        return
+    except TimeoutError:
+        cause, detail = "publish-timeout", "the broker did not confirm in time"
+    except PublishError:
+        cause, detail = "publish-unroutable", "the broker returned the message as unroutable"
+    except DeliveryError:
+        cause, detail = "publish-nacked", "the broker refused the message"
+    except BROKER_ERRORS as e:
+        cause, detail = (
+            "broker-unavailable",
+            f"the broker connection failed ({type(e).__name__})",
+        )
+    raise PublishFailed(cause, detail)
 
 
 def amqp_properties(message: OutgoingMessage) -> spec.Basic.Properties:

@@ -9,7 +9,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from aio_pika.exceptions import DeliveryError, PublishError
 
 from service.broker.reconnect import BROKER_ERRORS
-from service.core.retry import BROKER_HEADER_PREFIXES
+from service.core.retry import own_headers
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +43,9 @@ async def forward(
 
 
 def copy_with(message: AbstractIncomingMessage, headers: dict[str, str | int]) -> aio_pika.Message:
-    kept = {
-        name: value
-        for name, value in message.headers.items()
-        if not name.startswith(BROKER_HEADER_PREFIXES)
-    }
     return aio_pika.Message(
         message.body,
-        headers={**kept, **headers},
+        headers={**own_headers(message.headers), **headers},
         content_type=message.content_type,
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         message_id=message.message_id,

@@ -27,12 +27,12 @@ from service.core.message import (
     event_message,
 )
 from service.core.retry import (
-    BROKER_HEADER_PREFIXES,
     DEAD_REASON,
     ERROR_MESSAGE,
     ERROR_TYPE,
     FAILURE_HEADERS,
     LAST_FAILURE_AT,
+    own_headers,
 )
 from service.core.wire import iso_time
 
@@ -192,11 +192,8 @@ def _copy(
 
 
 def _copy_headers(message: HeldMessage) -> dict[str, str | int]:
-    return {
-        name: value
-        for name, value in (message.headers or {}).items()
-        if isinstance(value, str | int) and not name.startswith(BROKER_HEADER_PREFIXES)
-    }
+    own = own_headers(message.headers or {})
+    return {name: value for name, value in own.items() if isinstance(value, str | int)}
 
 
 def _why(message: HeldMessage, queue: HeldQueue) -> str:

@@ -7,7 +7,7 @@ and the time of the first failure survive every retry and every restart of the c
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from service.core.wire import iso_time
 
@@ -26,6 +26,8 @@ FAILURE_HEADERS = frozenset(
 )
 # Set by RabbitMQ on dead-lettering and delivery; stale on a copy we publish ourselves.
 BROKER_HEADER_PREFIXES = ("x-death", "x-first-death", "x-last-death", "x-delivery-count")
+
+H = TypeVar("H")
 
 FailureKind = Literal["transient", "permanent", "invalid"]
 DeadReason = Literal["permanent-error", "invalid-event", "attempts-exhausted"]
@@ -67,6 +69,15 @@ class RetryLater:
 class Park:
     reason: DeadReason
     headers: dict[str, str | int]
+
+
+def own_headers(headers: Mapping[str, H]) -> dict[str, H]:
+    """``headers`` without those RabbitMQ set: what a copy we publish ourselves carries over."""
+    return {
+        name: value
+        for name, value in headers.items()
+        if not name.startswith(BROKER_HEADER_PREFIXES)
+    }
 
 
 def attempts_made(headers: Mapping[str, object]) -> int:

@@ -8,7 +8,6 @@ and taking only some would reorder the queue. A replay removes a message only af
 confirmed its copy: a crash between the two leaves both, never neither.
 """
 
-import asyncio
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,12 +15,13 @@ from typing import cast
 
 import orjson
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
-from aio_pika.exceptions import ChannelNotFoundEntity, DeliveryError, PublishError
+from aio_pika.exceptions import ChannelNotFoundEntity
 from aiormq.channel import Channel as UnderlayChannel
 
-from service.broker.publisher import publish_confirmed
+from service.broker.publisher import publish_or_fail
 from service.broker.topology import Topology, declare_topology
 from service.core.columns import columns
+from service.core.errors import PublishFailed
 from service.core.held import (
     LOOKS_BEFORE_WARNING,
     HeldMessage,
@@ -119,14 +119,11 @@ async def _take_all(
 
 async def _publish(channel: UnderlayChannel, plan: Replay) -> None:
     try:
-        async with asyncio.timeout(PUBLISH_TIMEOUT_S):
-            await publish_confirmed(channel, plan.exchange, plan.message)
-    except TimeoutError:
-        raise ToolFailed("the broker did not confirm a copy in time; nothing removed") from None
-    except PublishError:
-        raise ToolFailed(f"{plan.destination} does not exist: nothing removed") from None
-    except DeliveryError:
-        raise ToolFailed(f"the broker refused the copy for {plan.destination}") from None
+        await publish_or_fail(channel, plan.exchange, plan.message, timeout_s=PUBLISH_TIMEOUT_S)
+    except PublishFailed as e:
+        if e.cause == "publish-unroutable":  # only the default exchange returns: no such queue
+            raise ToolFailed(f"{plan.destination} does not exist: nothing removed") from None
+        raise ToolFailed(f"{e.detail} for {plan.destination}: nothing removed") from None
 
 
 def _held(message: AbstractIncomingMessage) -> HeldMessage:
