@@ -14,12 +14,12 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
-from service.broker.publisher import AmqpPublisher
-from service.broker.topology import Topology
-from service.consumers.consumer import Consumer
-from service.http.app import WEBHOOK_PATH, create_app
-from service.metrics import Metrics
-from service.settings import ConsumerSettings, Settings
+from taskhook.broker.publisher import AmqpPublisher
+from taskhook.broker.topology import Topology
+from taskhook.consumers.consumer import Consumer
+from taskhook.http.app import WEBHOOK_PATH, create_app
+from taskhook.metrics import Metrics
+from taskhook.settings import ConsumerSettings, Settings
 from tests.faults import harness
 from tests.support import consumers
 from tests.support.broker import AMQP_URL

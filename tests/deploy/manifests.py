@@ -9,16 +9,16 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from service import arguments
-from service.broker.publisher import AmqpPublisher
-from service.consumers.app import create_consumer_app
-from service.consumers.runner import ConsumerRunner
-from service.http.app import create_app
-from service.metrics import ConsumerMetrics, Metrics
-from service.settings import ENV_PREFIX, ConsumerSettings, Settings
-from service.tasks.api import read_routes
-from service.tasks.consumer import tasks
-from service.tasks.store import TaskStore
+from taskhook import arguments
+from taskhook.broker.publisher import AmqpPublisher
+from taskhook.consumers.app import create_consumer_app
+from taskhook.consumers.runner import ConsumerRunner
+from taskhook.http.app import create_app
+from taskhook.metrics import ConsumerMetrics, Metrics
+from taskhook.settings import ENV_PREFIX, ConsumerSettings, Settings
+from taskhook.tasks.api import read_routes
+from taskhook.tasks.consumer import tasks
+from taskhook.tasks.store import TaskStore
 from tests.deploy.dockerfile import ROOT
 
 K8S = ROOT / "k8s"

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from pydantic_settings import BaseSettings
 
-from service.consumers import app as consumer_app
-from service.settings import ConsumerSettings, Settings
+from taskhook.consumers import app as consumer_app
+from taskhook.settings import ConsumerSettings, Settings
 from tests.deploy.dockerfile import stages
 from tests.deploy.manifests import (
     Document,

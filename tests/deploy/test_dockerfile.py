@@ -2,8 +2,8 @@
 
 import tomllib
 
-from service.http import health
-from service.settings import ConsumerSettings, Settings
+from taskhook.http import health
+from taskhook.settings import ConsumerSettings, Settings
 from tests.deploy.dockerfile import ROOT, stages
 from tests.deploy.manifests import ingest_routes, parse_command
 

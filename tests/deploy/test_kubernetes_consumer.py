@@ -3,8 +3,8 @@
 import pytest
 from pydantic_settings import BaseSettings
 
-from service.consumers import app as consumer_app
-from service.settings import ConsumerSettings
+from taskhook.consumers import app as consumer_app
+from taskhook.settings import ConsumerSettings
 from tests.deploy.dockerfile import stages
 from tests.deploy.manifests import (
     Document,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from service.http import health
-from service.settings import Settings
+from taskhook.http import health
+from taskhook.settings import Settings
 from tests.deploy.dockerfile import stages
 from tests.deploy.manifests import (
     Document,

@@ -3,8 +3,8 @@
 import re
 import shlex
 
-from service.metrics import Metrics
-from service.settings import ConsumerSettings, Settings
+from taskhook.metrics import Metrics
+from taskhook.settings import ConsumerSettings, Settings
 from tests.deploy.dockerfile import ROOT
 from tests.deploy.manifests import env_names, parse_command
 

@@ -83,7 +83,7 @@ async def start_service(exchange: str, tmp_path: Path, **extra: str) -> ServiceP
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "service",
+            "taskhook",
             "serve",
             env=env,
             stdout=log,

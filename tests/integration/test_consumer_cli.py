@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service.tasks.store import TaskStore
+from taskhook.tasks.store import TaskStore
 from tests.support.lifecycle import EXPECTED_OUTPUTS, as_event, failed_life, task_life
 from tests.support.processes import START_TIMEOUT_S, clean_environment, run
 

@@ -8,8 +8,8 @@ import orjson
 import pytest
 from aio_pika.abc import AbstractChannel
 
-from service.consumers import PermanentError, TaskEvent, TransientError, consumer
-from service.core import retry
+from taskhook.consumers import PermanentError, TaskEvent, TransientError, consumer
+from taskhook.core import retry
 from tests.conftest import ConsumerFactory
 from tests.support.broker import declared_queue, take, through
 from tests.support.consumers import publish

@@ -16,10 +16,10 @@ from aio_pika.abc import AbstractChannel, AbstractQueue
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.broker.topology import Topology
-from service.core.signature import sign
-from service.http.problems import PROBLEM_TYPE_PREFIX, PROBLEMS
-from service.ingest import now_ms
+from taskhook.broker.topology import Topology
+from taskhook.core.signature import sign
+from taskhook.http.problems import PROBLEM_TYPE_PREFIX, PROBLEMS
+from taskhook.ingest import now_ms
 from tests.conftest import Service
 from tests.support.broker import bind_queue
 from tests.support.deliveries import SECRET, load_sample, signed

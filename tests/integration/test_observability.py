@@ -11,14 +11,14 @@ from tests.support.deliveries import SECRET, load_sample, signed
 async def test_each_delivery_gets_one_log_line_with_ids_status_cause_and_latency(
     service: Service, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="service.webhook")
+    caplog.set_level(logging.INFO, logger="taskhook.webhook")
     document = load_sample("task.completed.upload.json")
     await service.deliver(document)
     await service.deliver(document)
     body, headers = signed(document, secret="not-the-secret")
     await service.post(body, headers)
 
-    lines = [r for r in caplog.records if r.name == "service.webhook"]
+    lines = [r for r in caplog.records if r.name == "taskhook.webhook"]
     assert [(r.status, r.outcome, r.cause) for r in lines] == [  # type: ignore[attr-defined]
         (202, "accepted", "ok"),
         (200, "duplicate", "ok"),
@@ -34,7 +34,7 @@ async def test_each_delivery_gets_one_log_line_with_ids_status_cause_and_latency
 async def test_logs_carry_neither_secrets_nor_payloads(
     service: Service, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="service")
+    caplog.set_level(logging.DEBUG, logger="taskhook")
     document = load_sample("task.failed.transcode-file.json")
     snapshot = document["payload"]["task"]["snapshot"]
     snapshot["status"]["phase"] = "exploded"  # a refusal: the most tempting thing to log whole

@@ -23,9 +23,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.core import NOT_SET
 
-from service.broker.topology import Topology
-from service.core.signature import sign
-from service.ingest import now_ms
+from taskhook.broker.topology import Topology
+from taskhook.core.signature import sign
+from taskhook.ingest import now_ms
 from tests.support.accounting import CountingQueue
 from tests.support.deliveries import SECRET
 from tests.support.processes import environment, free_port
@@ -42,7 +42,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = (tmp_path_factory.mktemp("openapi") / "serve.log").open("wb")
     process = subprocess.Popen(  # our own interpreter and module
-        [sys.executable, "-m", "service", "serve"],
+        [sys.executable, "-m", "taskhook", "serve"],
         env=environment(exchange, port),
         stdout=log,
         stderr=log,

@@ -12,15 +12,15 @@ import pytest
 from aio_pika.abc import AbstractChannel
 from aiormq.channel import Channel as UnderlayChannel
 
-from service.broker.publisher import publish_confirmed
-from service.broker.topology import Topology, declare_topology
-from service.consumers import PermanentError, TaskEvent, consumer
-from service.core.delivery import validate_delivery
-from service.core.errors import BodyNotJson, DeliveryInvalid, FieldProblem
-from service.core.message import OutgoingMessage, event_message, rejected_message
-from service.core.samples import SampleTask, SampleType, Step, delivery
-from service.core.samples import TaskEvent as EventName
-from service.settings import ConsumerSettings
+from taskhook.broker.publisher import publish_confirmed
+from taskhook.broker.topology import Topology, declare_topology
+from taskhook.consumers import PermanentError, TaskEvent, consumer
+from taskhook.core.delivery import validate_delivery
+from taskhook.core.errors import BodyNotJson, DeliveryInvalid, FieldProblem
+from taskhook.core.message import OutgoingMessage, event_message, rejected_message
+from taskhook.core.samples import SampleTask, SampleType, Step, delivery
+from taskhook.core.samples import TaskEvent as EventName
+from taskhook.settings import ConsumerSettings
 from tests.conftest import ConsumerFactory, StartService
 from tests.support import consumers
 from tests.support.broker import bind_queue, body_of, take

@@ -12,7 +12,7 @@ import orjson
 import pytest
 from aio_pika.abc import AbstractChannel
 
-from service.broker.topology import Topology
+from taskhook.broker.topology import Topology
 from tests.support.broker import bind_queue, take, through
 from tests.support.deliveries import SECRET, load_sample, samples_dir, signed
 from tests.support.processes import (

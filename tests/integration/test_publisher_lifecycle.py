@@ -5,9 +5,9 @@ import asyncio
 import pytest
 import uvloop
 
-from service.broker.publisher import AmqpPublisher
-from service.broker.topology import Topology
-from service.metrics import Metrics
+from taskhook.broker.publisher import AmqpPublisher
+from taskhook.broker.topology import Topology
+from taskhook.metrics import Metrics
 from tests.support.broker import AMQP_URL
 
 

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from aio_pika.abc import AbstractChannel
 
-from service.broker.topology import Topology
+from taskhook.broker.topology import Topology
 from tests.conftest import Service
 from tests.support.broker import bind_queue, body_of, declared_queue, queue_is_empty, take
 from tests.support.deliveries import load_sample, sample_names

@@ -10,8 +10,8 @@ from pathlib import Path
 import aiohttp
 from aio_pika.abc import AbstractChannel
 
-from service.broker.topology import ConsumerTopology
-from service.core import retry
+from taskhook.broker.topology import ConsumerTopology
+from taskhook.core import retry
 from tests.support.broker import declared_queue, take
 from tests.support.consumers import delete_queues, publish
 from tests.support.lifecycle import published, snapshot

@@ -8,10 +8,10 @@ import orjson
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractQueue
 
-from service.broker.topology import Topology
-from service.core.signature import sign
-from service.http.app import WEBHOOK_PATH
-from service.ingest import now_ms
+from taskhook.broker.topology import Topology
+from taskhook.core.signature import sign
+from taskhook.http.app import WEBHOOK_PATH
+from taskhook.ingest import now_ms
 from tests.conftest import Service, ServiceFactory
 from tests.support.broker import bind_queue, queue_is_empty, take
 from tests.support.deliveries import SECRET, load_sample, signed

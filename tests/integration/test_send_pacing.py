@@ -9,9 +9,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from service.core.signature import verify_signature
-from service.ingest import now_ms
-from service.tools.send import repeated, sample_life, send
+from taskhook.core.signature import verify_signature
+from taskhook.ingest import now_ms
+from taskhook.tools.send import repeated, sample_life, send
 
 SECRET = "whsec-test"
 

@@ -10,9 +10,9 @@ import pytest
 from aio_pika.abc import AbstractChannel
 from sqlalchemy import func, select
 
-from service.tasks.consumer import tasks
-from service.tasks.store import TaskStore
-from service.tasks.tables import inbox
+from taskhook.tasks.consumer import tasks
+from taskhook.tasks.store import TaskStore
+from taskhook.tasks.tables import inbox
 from tests.conftest import ConsumerFactory
 from tests.support.consumers import publish, renamed
 from tests.support.lifecycle import EXPECTED_OUTPUTS, failed_life, task_life

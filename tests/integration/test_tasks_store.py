@@ -12,9 +12,9 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from service.tasks.store import SchemaMissing, TaskStore
-from service.tasks.tables import metadata
-from service.tasks.views import TaskQuery
+from taskhook.tasks.store import SchemaMissing, TaskStore
+from taskhook.tasks.tables import metadata
+from taskhook.tasks.views import TaskQuery
 from tests.support.lifecycle import (
     EXPECTED_OUTPUTS,
     as_event,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
-from service.broker.topology import Topology, declare_topology
+from taskhook.broker.topology import Topology, declare_topology
 from tests.support.broker import AMQP_URL
 from tests.support.loadgen import Answer
 

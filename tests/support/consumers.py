@@ -10,10 +10,10 @@ import orjson
 from aio_pika.abc import AbstractChannel
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.broker.topology import ConsumerTopology
-from service.consumers.consumer import Consumer
-from service.consumers.process import run_consumer
-from service.settings import ConsumerSettings
+from taskhook.broker.topology import ConsumerTopology
+from taskhook.consumers.consumer import Consumer
+from taskhook.consumers.process import run_consumer
+from taskhook.settings import ConsumerSettings
 
 READY_TIMEOUT_S = 15.0
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import orjson
 
-from service.core.signature import sign
-from service.ingest import now_ms
+from taskhook.core.signature import sign
+from taskhook.ingest import now_ms
 
 SECRET = "test-secret"
 

@@ -12,9 +12,9 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from service.consumers import Running, TaskEvent
-from service.settings import ConsumerSettings
-from service.tasks.consumer import open_tasks, tasks
+from taskhook.consumers import Running, TaskEvent
+from taskhook.settings import ConsumerSettings
+from taskhook.tasks.consumer import open_tasks, tasks
 
 
 @asynccontextmanager

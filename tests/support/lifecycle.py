@@ -5,7 +5,7 @@ from typing import Any
 
 import orjson
 
-from service.core.message import PublishedTaskEvent
+from taskhook.core.message import PublishedTaskEvent
 
 ASSET_SPEC = {
     "name": "filename.mp4",

@@ -79,7 +79,7 @@ async def run(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "service",
+        "taskhook",
         *args,
         env=env,
         stdout=asyncio.subprocess.PIPE,

@@ -3,7 +3,7 @@
 Its name is its own, so the queues a test declares and deletes for it are no one else's.
 """
 
-from service.consumers import TaskEvent, consumer
+from taskhook.consumers import TaskEvent, consumer
 
 
 @consumer("test-topology-probe", "task.completed.*")

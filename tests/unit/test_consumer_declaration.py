@@ -4,9 +4,9 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from service.consumers import Consumer, TaskEvent, consumer
-from service.core.message import PublishedEvent
-from service.settings import ConsumerSettings
+from taskhook.consumers import Consumer, TaskEvent, consumer
+from taskhook.core.message import PublishedEvent
+from taskhook.settings import ConsumerSettings
 from tests.support.lifecycle import task_life
 
 EVENT_BODY = b'{"id":"e","event":"asset.ready","webhookId":"w","createdAt":1}'

@@ -2,8 +2,8 @@
 
 import pytest
 
-from service.consumers import registry
-from service.tasks.consumer import tasks
+from taskhook.consumers import registry
+from taskhook.tasks.consumer import tasks
 
 
 def test_the_tasks_consumer_is_registered_by_name_with_its_bindings() -> None:
@@ -12,7 +12,7 @@ def test_the_tasks_consumer_is_registered_by_name_with_its_bindings() -> None:
 
 
 def test_a_consumer_can_be_named_by_its_import_path() -> None:
-    assert registry.find("service.tasks.consumer:tasks") is tasks
+    assert registry.find("taskhook.tasks.consumer:tasks") is tasks
 
 
 @pytest.mark.parametrize(
@@ -20,8 +20,8 @@ def test_a_consumer_can_be_named_by_its_import_path() -> None:
     [
         ("nope", "no consumer named 'nope' (registered: tasks"),
         ("no.such.module:x", "cannot import 'no.such.module'"),
-        ("service.tasks.consumer:missing", "has no attribute 'missing'"),
-        ("service.tasks.consumer:log", "is a Logger, not a Consumer"),
+        ("taskhook.tasks.consumer:missing", "has no attribute 'missing'"),
+        ("taskhook.tasks.consumer:log", "is a Logger, not a Consumer"),
     ],
 )
 def test_an_unknown_consumer_is_refused_with_what_went_wrong(reference: str, says: str) -> None:

@@ -2,8 +2,8 @@ import asyncio
 
 import pytest
 
-from service.core.errors import PublishFailed
-from service.dedup import Outcome, PublishOnce, Remembered
+from taskhook.core.errors import PublishFailed
+from taskhook.dedup import Outcome, PublishOnce, Remembered
 
 
 class Clock:

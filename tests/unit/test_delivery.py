@@ -3,14 +3,14 @@ from typing import Any
 import orjson
 import pytest
 
-from service.core.delivery import (
+from taskhook.core.delivery import (
     EventEnvelope,
     TaskEnvelope,
     check_signed_timestamp,
     parse_body,
     validate_delivery,
 )
-from service.core.errors import BodyNotJson, DeliveryInvalid, SignatureInvalid
+from taskhook.core.errors import BodyNotJson, DeliveryInvalid, SignatureInvalid
 from tests.support.deliveries import load_sample, sample_names
 
 

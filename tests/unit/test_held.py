@@ -5,11 +5,11 @@ from typing import Any
 import orjson
 import pytest
 
-from service.broker.topology import Topology
-from service.core import retry
-from service.core.delivery import parse_body, validate_delivery
-from service.core.errors import BodyNotJson, DeliveryInvalid, DeliveryRefused, FieldProblem
-from service.core.held import (
+from taskhook.broker.topology import Topology
+from taskhook.core import retry
+from taskhook.core.delivery import parse_body, validate_delivery
+from taskhook.core.errors import BodyNotJson, DeliveryInvalid, DeliveryRefused, FieldProblem
+from taskhook.core.held import (
     HeldMessage,
     HeldQueue,
     Replay,
@@ -18,8 +18,8 @@ from service.core.held import (
     plan_replay,
     summarize,
 )
-from service.core.message import OutgoingMessage, event_message, rejected_message
-from service.core.samples import SampleTask, Step, delivery
+from taskhook.core.message import OutgoingMessage, event_message, rejected_message
+from taskhook.core.samples import SampleTask, Step, delivery
 
 TOPOLOGY = Topology("livepeer.tasks")
 REJECTED = HeldQueue("livepeer.tasks.rejected", "rejected", "livepeer.tasks")

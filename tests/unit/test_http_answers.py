@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from service.core.message import OutgoingMessage
-from service.http.app import WEBHOOK_PATH, create_app
-from service.metrics import Metrics
-from service.settings import Settings
+from taskhook.core.message import OutgoingMessage
+from taskhook.http.app import WEBHOOK_PATH, create_app
+from taskhook.metrics import Metrics
+from taskhook.settings import Settings
 from tests.support.deliveries import SECRET, load_sample, signed
 
 

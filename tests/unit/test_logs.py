@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from service.logs import configure_logging
+from taskhook.logs import configure_logging
 
 
 @pytest.fixture
@@ -21,19 +21,19 @@ def test_the_amqp_libraries_never_log_frames_even_when_debugging() -> None:
     configure_logging("DEBUG")
     assert not logging.getLogger("aiormq.connection").isEnabledFor(logging.INFO)
     assert not logging.getLogger("aio_pika.exchange").isEnabledFor(logging.INFO)
-    assert logging.getLogger("service.webhook").isEnabledFor(logging.DEBUG)
+    assert logging.getLogger("taskhook.webhook").isEnabledFor(logging.DEBUG)
 
 
 @pytest.mark.usefixtures("restore_logging")
 def test_a_log_line_is_one_json_object_with_its_fields(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("INFO")
-    logging.getLogger("service.webhook").info("webhook answered", extra={"status": 202})
+    logging.getLogger("taskhook.webhook").info("webhook answered", extra={"status": 202})
     line = capsys.readouterr().out.strip()
     record = json.loads(line)
     assert record["message"] == "webhook answered"
     assert record["status"] == 202
     assert record["level"] == "INFO"
-    assert record["logger"] == "service.webhook"
+    assert record["logger"] == "taskhook.webhook"
     assert record["time"].endswith("+00:00")
 
 
@@ -56,5 +56,5 @@ def test_a_library_error_with_a_traceback_becomes_one_warning_line_naming_the_er
 @pytest.mark.usefixtures("restore_logging")
 def test_our_own_errors_keep_their_level(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("INFO")
-    logging.getLogger("service.webhook").error("unhandled error", extra={"error": "KeyError"})
+    logging.getLogger("taskhook.webhook").error("unhandled error", extra={"error": "KeyError"})
     assert json.loads(capsys.readouterr().out.strip())["level"] == "ERROR"

@@ -4,10 +4,10 @@ import jsonschema
 import orjson
 import pytest
 
-from service.cli import SCHEMA_PATH
-from service.core.delivery import validate_delivery
-from service.core.errors import BodyNotJson, DeliveryInvalid, FieldProblem
-from service.core.message import (
+from taskhook.cli import SCHEMA_PATH
+from taskhook.core.delivery import validate_delivery
+from taskhook.core.errors import BodyNotJson, DeliveryInvalid, FieldProblem
+from taskhook.core.message import (
     MAX_HEADER_CHARS,
     event_message,
     published_event_schema,

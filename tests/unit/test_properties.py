@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.core.delivery import parse_body, validate_delivery
-from service.core.errors import BodyNotJson, DeliveryInvalid, FieldProblem, SignatureInvalid
-from service.core.signature import sign, verify_signature
-from service.core.wire import MAX_MILLIS
+from taskhook.core.delivery import parse_body, validate_delivery
+from taskhook.core.errors import BodyNotJson, DeliveryInvalid, FieldProblem, SignatureInvalid
+from taskhook.core.signature import sign, verify_signature
+from taskhook.core.wire import MAX_MILLIS
 from tests.support.deliveries import load_sample
 from tests.support.strategies import near_valid_deliveries, valid_deliveries
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from service.core import retry
-from service.core.retry import Failure, Park, RetryLater, RetryPolicy, attempts_made, decide
+from taskhook.core import retry
+from taskhook.core.retry import Failure, Park, RetryLater, RetryPolicy, attempts_made, decide
 
 POLICY = RetryPolicy(delays_ms=(100, 1000, 5000), max_attempts=5)
 NOW = 1_795_900_000_000

@@ -4,9 +4,9 @@ from itertools import product
 
 import pytest
 
-from service.core.delivery import validate_delivery
-from service.core.message import event_message
-from service.core.samples import (
+from taskhook.core.delivery import validate_delivery
+from taskhook.core.message import event_message
+from taskhook.core.samples import (
     SAMPLE_TYPES,
     TASK_EVENTS,
     SampleTask,

@@ -1,8 +1,8 @@
 import pytest
 from pydantic import ValidationError
 
-from service.cli import describe_settings_error, load_settings
-from service.settings import ConsumerSettings, Settings
+from taskhook.cli import describe_settings_error, load_settings
+from taskhook.settings import ConsumerSettings, Settings
 
 
 @pytest.fixture(autouse=True)

@@ -3,8 +3,8 @@ import hmac
 
 import pytest
 
-from service.core.errors import SignatureInvalid
-from service.core.signature import parse_signature_header, sign, verify_signature
+from taskhook.core.errors import SignatureInvalid
+from taskhook.core.signature import parse_signature_header, sign, verify_signature
 
 BODY = b'{"id":"e1","timestamp":1726570090233}'
 NOW = 1_726_570_090_233

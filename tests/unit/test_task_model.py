@@ -13,8 +13,8 @@ import jsonschema
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from service.core import task as task_module
-from service.core.task import (
+from taskhook.core import task as task_module
+from taskhook.core.task import (
     AssetHash,
     AssetSpec,
     ClipOutput,
@@ -53,7 +53,7 @@ from service.core.task import (
     UrlRef,
     VideoSpec,
 )
-from service.core.wire import WireModel
+from taskhook.core.wire import WireModel
 from tests.support.deliveries import load_sample, sample_names
 
 Doc = dict[str, Any]

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from service.tasks.records import normalized_output, record_of
+from taskhook.tasks.records import normalized_output, record_of
 from tests.support.lifecycle import (
     ASSET_SPEC,
     EXPECTED_OUTPUTS,

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from service.tasks.views import MAX_LIMIT, TaskQuery, table, task_view
+from taskhook.tasks.views import MAX_LIMIT, TaskQuery, table, task_view
 
 ROW: dict[str, Any] = {
     "id": "09f8b46c-61a0-4254-9875-f71f4c605bc7",

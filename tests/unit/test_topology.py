@@ -2,7 +2,7 @@
 
 import pytest
 
-from service.broker.topology import (
+from taskhook.broker.topology import (
     AT_LEAST_ONCE,
     DELIVERY_LIMIT,
     BindingSpec,
@@ -10,7 +10,7 @@ from service.broker.topology import (
     Topology,
     describe,
 )
-from service.core.columns import columns
+from taskhook.core.columns import columns
 
 EVENTS = Topology("ev")
 AUDIT = ConsumerTopology("ev", "audit", ("task.completed.*", "task.failed.*"), (1000, 60000))

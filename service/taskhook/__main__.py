@@ -1,0 +1,5 @@
+import sys
+
+from taskhook.cli import main
+
+sys.exit(main())

@@ -1,0 +1,251 @@
+"""The one place that knows the RabbitMQ topology taskhook publishes into.
+
+::
+
+    livepeer.tasks            topic, durable; what consumers bind their queues to
+      └─ alternate exchange → livepeer.tasks.unrouted (fanout) → queue livepeer.tasks.unrouted
+    default exchange        → queue livepeer.tasks.rejected  (signed deliveries we refused)
+
+Every name derives from the configured exchange name, so a test can own a whole private set.
+Queues are quorum queues: replicated in a cluster, and they never lose a confirmed message.
+
+Each consumer ``<name>`` owns, bound to the events exchange with its routing patterns::
+
+    taskhook.<name>                  its queue; a message redelivered too often → .dead
+    taskhook.<name>.retry.<delay>ms  one per retry delay: message TTL, then back to its queue
+    taskhook.<name>.dead             what it could not handle, with headers that say why
+
+One queue per delay keeps every message in it expiring in arrival order, so a long delay never
+holds back a short one, and the delay in the name lets a changed setting declare new queues
+instead of clashing with the arguments of the old ones.
+
+What to declare is data (``Declarations``), so ``taskhook topology`` prints exactly what the
+services declare, and the tools that read held-back queues know which queues those are.
+"""
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from aio_pika import ExchangeType
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+from pamqp.common import FieldTable
+
+from taskhook.core.columns import columns
+from taskhook.core.held import HeldQueue
+
+T = TypeVar("T")
+
+DURABLE_QUEUE_ARGUMENTS: FieldTable = {"x-queue-type": "quorum"}
+CONSUMER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+DEAD_QUEUE = re.compile(r"^taskhook\.(?P<name>[a-z0-9][a-z0-9_-]{0,62})\.dead$")
+# A message that kills its consumer every time (so it is never settled) is parked after this
+# many deliveries instead of crashing the consumer forever. Retries do not count: each retry
+# is a new message.
+DELIVERY_LIMIT = 10
+# Dead-lettering that waits for the target queue's confirm: a retry is never lost in transit.
+AT_LEAST_ONCE: FieldTable = {
+    "x-dead-letter-strategy": "at-least-once",
+    "x-overflow": "reject-publish",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeSpec:
+    name: str
+    type: ExchangeType
+    arguments: FieldTable = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSpec:
+    name: str
+    arguments: FieldTable
+
+
+@dataclass(frozen=True, slots=True)
+class BindingSpec:
+    exchange: str
+    queue: str
+    routing_key: str | None = None  # a fanout exchange ignores it
+
+
+@dataclass(frozen=True, slots=True)
+class Declarations:
+    """Everything to declare, in an order that declares each thing before it is used."""
+
+    exchanges: tuple[ExchangeSpec, ...] = ()
+    queues: tuple[QueueSpec, ...] = ()
+    bindings: tuple[BindingSpec, ...] = ()
+
+    def __add__(self, other: "Declarations") -> "Declarations":
+        return Declarations(
+            _unique(self.exchanges + other.exchanges, key=lambda e: e.name),
+            _unique(self.queues + other.queues, key=lambda q: q.name),
+            _unique(self.bindings + other.bindings, key=lambda b: b),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    exchange: str
+
+    @property
+    def unrouted_exchange(self) -> str:
+        return f"{self.exchange}.unrouted"
+
+    @property
+    def unrouted_queue(self) -> str:
+        return f"{self.exchange}.unrouted"
+
+    @property
+    def rejected_queue(self) -> str:
+        return f"{self.exchange}.rejected"
+
+    def declarations(self) -> Declarations:
+        """A message no consumer queue is bound for goes to the alternate exchange instead of
+        vanishing."""
+        return Declarations(
+            exchanges=(
+                ExchangeSpec(self.unrouted_exchange, ExchangeType.FANOUT),
+                ExchangeSpec(
+                    self.exchange,
+                    ExchangeType.TOPIC,
+                    {"alternate-exchange": self.unrouted_exchange},
+                ),
+            ),
+            queues=(
+                QueueSpec(self.unrouted_queue, DURABLE_QUEUE_ARGUMENTS),
+                QueueSpec(self.rejected_queue, DURABLE_QUEUE_ARGUMENTS),
+            ),
+            bindings=(BindingSpec(self.unrouted_exchange, self.unrouted_queue),),
+        )
+
+    def held_queue(self, name: str) -> HeldQueue | None:
+        """What holds messages back under ``name``, or None if that is no such queue."""
+        if name == self.rejected_queue:
+            return HeldQueue(name, "rejected", self.exchange)
+        if name == self.unrouted_queue:
+            return HeldQueue(name, "unrouted", self.exchange)
+        if match := DEAD_QUEUE.match(name):
+            home = ConsumerTopology(self.exchange, match["name"], (), ()).queue
+            return HeldQueue(name, "dead", self.exchange, home_queue=home)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerTopology:
+    """The queues of one consumer, and what they are bound to."""
+
+    exchange: str
+    name: str
+    bindings: tuple[str, ...]
+    retry_delays_ms: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if not CONSUMER_NAME.match(self.name):
+            raise ValueError(f"consumer name {self.name!r} must match {CONSUMER_NAME.pattern}")
+
+    @property
+    def queue(self) -> str:
+        return f"taskhook.{self.name}"
+
+    @property
+    def dead_queue(self) -> str:
+        return f"taskhook.{self.name}.dead"
+
+    def retry_queue(self, delay_ms: int) -> str:
+        return f"taskhook.{self.name}.retry.{delay_ms}ms"
+
+    def declarations(self) -> Declarations:
+        """The events exchange's declarations, then the consumer's queues and bindings."""
+        own = Declarations(
+            queues=(
+                QueueSpec(self.dead_queue, DURABLE_QUEUE_ARGUMENTS),
+                _dead_lettering(self.queue, to=self.dead_queue, limit=DELIVERY_LIMIT),
+                *(
+                    _dead_lettering(self.retry_queue(delay_ms), to=self.queue, ttl_ms=delay_ms)
+                    for delay_ms in self.retry_delays_ms
+                ),
+            ),
+            bindings=tuple(BindingSpec(self.exchange, self.queue, key) for key in self.bindings),
+        )
+        return Topology(self.exchange).declarations() + own
+
+
+async def declare(
+    channel: AbstractChannel, declarations: Declarations
+) -> tuple[dict[str, AbstractExchange], dict[str, AbstractQueue]]:
+    """Declare everything idempotently; the exchanges and queues by name."""
+    exchanges = {
+        spec.name: await channel.declare_exchange(
+            spec.name, spec.type, durable=True, arguments=spec.arguments
+        )
+        for spec in declarations.exchanges
+    }
+    queues = {
+        spec.name: await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
+        for spec in declarations.queues
+    }
+    for binding in declarations.bindings:
+        await queues[binding.queue].bind(
+            exchanges[binding.exchange], routing_key=binding.routing_key
+        )
+    return exchanges, queues
+
+
+async def declare_topology(channel: AbstractChannel, topology: Topology) -> AbstractExchange:
+    """Declare the events exchange and its held-back queues; return the events exchange."""
+    exchanges, _ = await declare(channel, topology.declarations())
+    return exchanges[topology.exchange]
+
+
+async def declare_consumer_topology(
+    channel: AbstractChannel, topology: ConsumerTopology
+) -> AbstractQueue:
+    """Declare the events exchange and the consumer's queues; return its queue."""
+    _, queues = await declare(channel, topology.declarations())
+    return queues[topology.queue]
+
+
+def describe(declarations: Declarations) -> list[str]:
+    """One line per exchange, queue and binding, as ``taskhook topology`` prints them."""
+    rows = [
+        ("exchange", spec.name, spec.type.value, _arguments(spec.arguments))
+        for spec in declarations.exchanges
+    ]
+    rows += [("queue", spec.name, "", _arguments(spec.arguments)) for spec in declarations.queues]
+    rows += [
+        ("binding", b.exchange, b.routing_key or "", f"-> {b.queue}") for b in declarations.bindings
+    ]
+    return columns(rows)
+
+
+def _dead_lettering(name: str, *, to: str, limit: int = 0, ttl_ms: int = 0) -> QueueSpec:
+    """A quorum queue whose dead letters go, confirmed, to the queue ``to``."""
+    arguments: FieldTable = {
+        **DURABLE_QUEUE_ARGUMENTS,
+        **AT_LEAST_ONCE,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": to,
+    }
+    if limit:
+        arguments["x-delivery-limit"] = limit
+    if ttl_ms:
+        arguments["x-message-ttl"] = ttl_ms
+    return QueueSpec(name, arguments)
+
+
+def _arguments(arguments: FieldTable) -> str:
+    return " ".join(f"{name}={value!s}" for name, value in arguments.items())
+
+
+def _unique(items: Iterable[T], *, key: Callable[[T], object]) -> tuple[T, ...]:
+    seen: set[object] = set()
+    kept = []
+    for item in items:
+        if key(item) not in seen:
+            seen.add(key(item))
+            kept.append(item)
+    return tuple(kept)

@@ -1,0 +1,108 @@
+"""What a consumer is: a name, the routing patterns it binds, and an async handler.
+
+The toolkit (``taskhook.consumers.runner``) owns everything else: queues, acks, retries, the dead
+queue, metrics and shutdown. A handler that returns has handled the event; one that raises
+``PermanentError`` will never handle it, and the message is parked at once; any other exception
+is taken as transient and the message is retried later. Handlers must be idempotent: a message
+can arrive more than once (the broker redelivers what was not acked before a crash).
+"""
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar, overload
+
+from aiohttp import web
+from pydantic import TypeAdapter
+
+from taskhook.broker.topology import CONSUMER_NAME, ConsumerTopology
+from taskhook.core.message import PublishedEvent, PublishedTaskEvent
+from taskhook.settings import ConsumerSettings
+
+TaskEvent = PublishedTaskEvent
+"""What a consumer of ``task.*`` events receives: the published body, validated."""
+
+E = TypeVar("E", bound=PublishedTaskEvent | PublishedEvent)
+Handler = Callable[[E], Awaitable[None]]
+
+
+class PermanentError(Exception):
+    """Raise from a handler for an event it can never handle: it goes to the dead queue now."""
+
+
+class TransientError(Exception):
+    """Raise from a handler to say "not now": the event is retried after a delay.
+
+    Any exception other than ``PermanentError`` is treated the same way; this one just says so.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Running(Generic[E]):
+    """A started consumer: its handler, and any read-only routes its process should serve."""
+
+    handler: Handler[E]
+    routes: Sequence[web.AbstractRouteDef] = ()
+
+
+Opener = Callable[[ConsumerSettings], AbstractAsyncContextManager[Running[E]]]
+
+
+@dataclass(frozen=True)
+class Consumer(Generic[E]):
+    """A named consumer. ``open`` acquires what the handler needs and releases it on exit."""
+
+    name: str
+    bindings: tuple[str, ...]
+    open: Opener[E]
+    event_type: type[E]
+    summary: str = ""
+    _adapter: TypeAdapter[E] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not CONSUMER_NAME.match(self.name):  # it names queues: say so now, not at start-up
+            raise ValueError(f"consumer name {self.name!r} must match {CONSUMER_NAME.pattern}")
+        if not self.bindings:
+            raise ValueError(f"consumer {self.name!r} binds no routing pattern")
+        object.__setattr__(self, "_adapter", TypeAdapter(self.event_type))
+
+    def topology(self, settings: ConsumerSettings) -> ConsumerTopology:
+        """The queues this consumer reads, named and shaped by ``settings``."""
+        return ConsumerTopology(
+            settings.exchange, self.name, self.bindings, settings.retry_delays_ms
+        )
+
+    def parse(self, body: bytes) -> E:
+        """The validated event, or ``pydantic.ValidationError``."""
+        return self._adapter.validate_json(body)
+
+
+@overload
+def consumer(
+    name: str, *bindings: str
+) -> Callable[[Handler[PublishedTaskEvent]], Consumer[PublishedTaskEvent]]: ...
+@overload
+def consumer(
+    name: str, *bindings: str, event_type: type[E]
+) -> Callable[[Handler[E]], Consumer[E]]: ...
+def consumer(name: str, *bindings: str, event_type: Any = PublishedTaskEvent) -> Any:
+    """Declare a consumer from a plain handler that needs nothing opened and closed::
+
+    @consumer("audit", "task.completed.*")
+    async def audit(event: TaskEvent) -> None: ...
+    """
+
+    def declare(handler: Handler[Any]) -> Consumer[Any]:
+        @asynccontextmanager
+        async def open_handler(settings: ConsumerSettings) -> AsyncIterator[Running[Any]]:
+            yield Running(handler)
+
+        return Consumer(
+            name=name,
+            bindings=bindings,
+            open=open_handler,
+            event_type=event_type,
+            summary=(handler.__doc__ or "").strip().split("\n")[0],
+        )
+
+    return declare

@@ -1,0 +1,137 @@
+"""What taskhook publishes: routing keys, message bodies and headers, decided without any broker.
+
+The body of a published event is the contract with downstream services. It is documented by
+``PublishedTaskEvent`` / ``PublishedEvent`` (and the JSON Schema generated from them), but built
+from the parsed delivery itself so unknown keys pass through untouched.
+"""
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import Field, TypeAdapter
+
+from taskhook.core.delivery import Delivery, NonEmpty, summarize_problems
+from taskhook.core.errors import DeliveryInvalid, DeliveryRefused
+from taskhook.core.task import Task
+from taskhook.core.wire import Millis, WireModel
+
+MAX_HEADER_CHARS = 1024  # AMQP headers travel in every frame: keep the reason short.
+RAW_BYTES = "application/octet-stream"
+# On a refused delivery kept in the rejected queue: the refusal's cause slug, and why.
+CAUSE_HEADER = "x-taskhook-cause"
+REASON_HEADER = "x-taskhook-reason"
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """A message ready for the broker: every property is decided here, none by the publisher."""
+
+    routing_key: str
+    body: bytes
+    message_id: str
+    type: str
+    headers: Mapping[str, str | int] = field(default_factory=dict)
+    timestamp_ms: int | None = None
+    content_type: str = "application/json"
+
+
+class PublishedTaskEvent(WireModel):
+    """The body published for every ``task.*`` event, routed as ``<event>.<task type>``."""
+
+    id: NonEmpty = Field(description="The Livepeer event id; also the AMQP message_id.")
+    event: str = Field(description="task.spawned, task.updated, task.completed or task.failed.")
+    webhook_id: NonEmpty = Field(description="The Livepeer webhook subscription it came through.")
+    created_at: Millis = Field(description="When the event was emitted (status.updatedAt).")
+    success: bool | None = Field(
+        default=None, description="Only for task.completed and task.failed."
+    )
+    task: Task = Field(description="The task snapshot exactly as Livepeer sent it.")
+
+
+class PublishedEvent(WireModel):
+    """The body published for any other Livepeer event, routed as ``<event>``."""
+
+    id: NonEmpty
+    event: str
+    webhook_id: NonEmpty
+    created_at: Millis
+    stream: dict[str, Any] | None = None
+    payload: dict[str, Any] | None = Field(default=None, description="As Livepeer sent it.")
+
+
+def published_event_schema() -> dict[str, Any]:
+    """The JSON Schema of every body taskhook publishes to the events exchange."""
+    schema = TypeAdapter(PublishedTaskEvent | PublishedEvent).json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "taskhook published event"
+    schema["description"] = (
+        "Body of the messages taskhook publishes to the livepeer.tasks topic exchange. "
+        "Keys not listed here are passed through from Livepeer untouched."
+    )
+    return schema
+
+
+def routing_key(event: str, task_type: str | None) -> str:
+    """``task.completed.upload`` for task events, the bare event name for anything else."""
+    return f"{event}.{task_type}" if task_type else event
+
+
+def event_message(delivery: Delivery) -> OutgoingMessage:
+    """The message that announces a valid delivery to downstream services."""
+    envelope, document = delivery.envelope, delivery.document
+    # `timestamp` is left out on purpose: it changes on every retry, and the same event should
+    # always produce the same body.
+    body: dict[str, Any] = {key: document[key] for key in ("id", "event", "webhookId", "createdAt")}
+    headers = {"webhook-id": envelope.webhook_id}
+    task = delivery.task
+    if task is None:
+        body.update({key: document[key] for key in ("stream", "payload") if key in document})
+    else:
+        payload = document["payload"]
+        if "success" in payload:
+            body["success"] = payload["success"]
+        body["task"] = payload["task"]["snapshot"]
+        headers |= {
+            "task-id": task.id,
+            "task-type": task.type,
+            "task-phase": task.snapshot.status.phase,
+        }
+    return OutgoingMessage(
+        routing_key=routing_key(envelope.event, task.type if task else None),
+        body=orjson.dumps(body),
+        message_id=envelope.id,
+        type=envelope.event,
+        headers=headers,
+        timestamp_ms=envelope.created_at,
+    )
+
+
+def rejected_message(
+    body: bytes, refusal: DeliveryRefused, *, queue: str, received_at_ms: int
+) -> OutgoingMessage:
+    """The raw bytes of a signed delivery we refused, with the reason, for a person to replay."""
+    reason = refusal.detail
+    if isinstance(refusal, DeliveryInvalid):
+        reason = summarize_problems(refusal.problems)
+    # A refused delivery may have no usable id: fall back to one derived from the bytes.
+    message_id = refusal.context.get("event_id") or body_digest(body)
+    return OutgoingMessage(
+        routing_key=queue,
+        body=body,
+        message_id=message_id,
+        type=refusal.context.get("event", "unknown"),
+        headers={
+            CAUSE_HEADER: refusal.cause,
+            REASON_HEADER: reason[:MAX_HEADER_CHARS],
+        },
+        timestamp_ms=received_at_ms,
+        content_type="application/json" if isinstance(refusal, DeliveryInvalid) else RAW_BYTES,
+    )
+
+
+def body_digest(body: bytes) -> str:
+    """A message id for bytes that carry no usable one of their own."""
+    return hashlib.sha256(body).hexdigest()

@@ -1,0 +1,24 @@
+"""Typed keys for what the app and each request carry (aiohttp's ``AppKey``: no singletons)."""
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from taskhook.ingest import Ingest, Publisher
+from taskhook.metrics import Metrics
+
+
+@dataclass
+class Lifecycle:
+    """Set by the server when SIGTERM arrives: readiness turns false while requests drain."""
+
+    draining: bool = False
+
+
+INGEST = web.AppKey("ingest", Ingest)
+PUBLISHER = web.AppKey("publisher", Publisher)
+METRICS = web.AppKey("metrics", Metrics)
+LIFECYCLE = web.AppKey("lifecycle", Lifecycle)
+MAX_BODY_BYTES = web.AppKey("max_body_bytes", int)
+BODY_TIMEOUT_S = web.AppKey("body_timeout_s", float)
+TRACE = web.RequestKey("trace", dict[str, str])

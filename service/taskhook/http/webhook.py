@@ -1,0 +1,51 @@
+"""``POST /webhooks/livepeer``: read the delivery within its limits and hand it to ``Ingest``."""
+
+import asyncio
+
+import orjson
+from aiohttp import web
+
+from taskhook.core.errors import BodyTimeout, BodyTooLarge, UnsupportedMediaType
+from taskhook.dedup import Outcome
+from taskhook.http.state import BODY_TIMEOUT_S, INGEST, MAX_BODY_BYTES, TRACE
+
+SIGNATURE_HEADER = "Livepeer-Signature"
+READ_CHUNK_BYTES = 64 * 1024
+STATUS_FOR = {Outcome.PUBLISHED: 202, Outcome.DUPLICATE: 200}
+
+
+async def receive_webhook(request: web.Request) -> web.Response:
+    """202 once the broker confirmed the event, 200 for one already confirmed; errors raise."""
+    try:
+        async with asyncio.timeout(request.app[BODY_TIMEOUT_S]):
+            body = await read_json_body(request, request.app[MAX_BODY_BYTES])
+    except TimeoutError:
+        raise BodyTimeout("the body did not arrive in time") from None
+    receipt = await request.app[INGEST].receive(body, request.headers.get(SIGNATURE_HEADER))
+    request[TRACE] = receipt.delivery.log_fields
+    return web.Response(
+        body=orjson.dumps({"status": receipt.outcome.value, "id": receipt.delivery.envelope.id}),
+        status=STATUS_FOR[receipt.outcome],
+        content_type="application/json",
+    )
+
+
+async def read_json_body(request: web.Request, limit: int) -> bytes:
+    """The raw body, refused before reading if declared too large or not JSON.
+
+    A chunked body has no length to check up front, so the limit is also enforced while reading.
+    """
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge(f"the body is larger than {limit} bytes")
+    if not _is_json(request.content_type):
+        raise UnsupportedMediaType("the body must be application/json")
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(READ_CHUNK_BYTES):
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge(f"the body is larger than {limit} bytes")
+    return bytes(body)
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or content_type.endswith("+json")

@@ -1,0 +1,109 @@
+"""What happens to a delivery once its bytes are in: the endpoint's rules, free of HTTP.
+
+The order matters and follows the sender's retry rules (WEBHOOKS.md section 3): prove the bytes
+are Livepeer's before parsing them; keep a signed delivery we must refuse, so a 4xx never loses
+it; publish a valid one and report success only once the broker confirmed it.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from taskhook.core.delivery import Delivery, check_signed_timestamp, parse_body, validate_delivery
+from taskhook.core.errors import BodyNotJson, DeliveryInvalid
+from taskhook.core.message import OutgoingMessage, event_message, rejected_message
+from taskhook.core.signature import verify_signature
+from taskhook.dedup import Outcome, PublishOnce
+
+
+class Publisher(Protocol):
+    """Where accepted and refused deliveries go. Both methods return only once confirmed and
+    raise ``PublishFailed`` otherwise."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def publish_event(self, message: OutgoingMessage) -> None: ...
+
+    async def publish_rejected(self, message: OutgoingMessage) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What became of an accepted delivery."""
+
+    outcome: Outcome
+    delivery: Delivery
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Ingest:
+    """Authenticates, checks, keeps and publishes deliveries; raises ``DeliveryRefused``."""
+
+    def __init__(
+        self,
+        publisher: Publisher,
+        *,
+        secrets: tuple[bytes, ...],
+        tolerance_ms: int,
+        rejected_queue: str,
+        publish_once: PublishOnce,
+        clock_ms: Callable[[], int] = now_ms,
+    ) -> None:
+        self._publisher = publisher
+        self._secrets = secrets
+        self._tolerance_ms = tolerance_ms
+        self._rejected_queue = rejected_queue
+        self._publish_once = publish_once
+        self._clock_ms = clock_ms
+
+    async def receive(self, body: bytes, signature: str | None) -> Receipt:
+        """Take one delivery's raw bytes and its ``Livepeer-Signature`` header.
+
+        Raises ``SignatureInvalid`` (nothing kept), ``BodyNotJson`` or ``DeliveryInvalid`` (kept in
+        the rejected queue first), or ``PublishFailed`` (nothing confirmed: the sender must retry).
+        """
+        signed_at = self._authenticate(body, signature)
+        try:
+            document = parse_body(body)
+            if signed_at is not None:
+                check_signed_timestamp(document, signed_at)
+            delivery = validate_delivery(document)
+        except (BodyNotJson, DeliveryInvalid) as refusal:
+            await self._keep_refused(body, refusal)
+            raise
+        outcome = await self._publish_once.run(
+            delivery.dedup_key, lambda: self._publisher.publish_event(event_message(delivery))
+        )
+        return Receipt(outcome=outcome, delivery=delivery)
+
+    async def wait_idle(self) -> None:
+        """Wait for publishes already started, so a shutdown confirms what it accepted."""
+        await self._publish_once.wait_idle()
+
+    def _authenticate(self, body: bytes, signature: str | None) -> int | None:
+        if not self._secrets:  # settings only allow this with TASKHOOK_ALLOW_UNSIGNED=true
+            return None
+        return verify_signature(
+            signature,
+            body,
+            secrets=self._secrets,
+            now_ms=self._clock_ms(),
+            tolerance_ms=self._tolerance_ms,
+        )
+
+    async def _keep_refused(self, body: bytes, refusal: BodyNotJson | DeliveryInvalid) -> None:
+        # Livepeer never retries a 4xx, so this copy is the only one left; if it cannot be kept,
+        # PublishFailed propagates and the sender is told to retry instead.
+        message = rejected_message(
+            body, refusal, queue=self._rejected_queue, received_at_ms=self._clock_ms()
+        )
+        await self._publisher.publish_rejected(message)

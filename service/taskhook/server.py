@@ -1,0 +1,74 @@
+"""Running the HTTP server until SIGTERM, then draining it without dropping accepted work."""
+
+import asyncio
+import logging
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+
+from aiohttp import web
+
+from taskhook.http.middleware import count_answer
+from taskhook.http.protocol import ProblemAppRunner
+from taskhook.http.state import LIFECYCLE, METRICS
+
+log = logging.getLogger(__name__)
+
+
+async def serve_until_stopped(
+    app: web.Application,
+    *,
+    host: str,
+    port: int,
+    drain_delay_s: float,
+    grace_s: float,
+    keepalive_timeout_s: float,
+    reuse_port: bool = False,
+) -> None:
+    """Serve ``app`` until SIGTERM or SIGINT, then shut down in order.
+
+    1. ``/readyz`` turns 503 at once, and requests keep being served for ``drain_delay_s`` so
+       the load balancer can stop sending new ones;
+    2. the listener closes and requests in progress get up to ``grace_s`` to finish;
+    3. the app's cleanup waits for started publishes and closes the broker connection.
+
+    A connection idle for ``keepalive_timeout_s``, or still without all of a request's headers
+    by then (from its start or from the end of its previous answer), is closed.
+    """
+    runner = ProblemAppRunner(
+        app,
+        on_refused=partial(count_answer, app[METRICS]),
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=grace_s,
+        keepalive_timeout=keepalive_timeout_s,
+    )
+    await runner.setup()
+    stop = asyncio.Event()
+    # Held until the end: a second signal while draining must not cut the drain short.
+    with stop_on_signals(stop):
+        try:
+            site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
+            await site.start()
+            log.info("listening", extra={"host": host, "port": port})
+            await stop.wait()
+            app[LIFECYCLE].draining = True
+            log.info("draining", extra={"drain_delay_s": drain_delay_s, "grace_s": grace_s})
+            await asyncio.sleep(drain_delay_s)
+        finally:
+            await runner.cleanup()
+    log.info("stopped")
+
+
+@contextmanager
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """While inside, SIGTERM and SIGINT set ``stop`` instead of ending the process."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        yield
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)

@@ -1,0 +1,65 @@
+"""The reference consumer ``tasks``: every task event, kept as each task's latest state and output.
+
+Run it with ``taskhook consume tasks``; read what it keeps with ``taskhook tasks list|show`` or
+``GET /tasks[/{id}]`` on the consumer's port.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from taskhook.consumers.consumer import Consumer, Running, TaskEvent
+from taskhook.settings import ConsumerSettings
+from taskhook.tasks.api import read_routes
+from taskhook.tasks.store import TaskStore
+
+log = logging.getLogger(__name__)
+
+# Far longer than any redelivery: Livepeer stops retrying after about a day, and the broker
+# redelivers within the consumer's retry delays. Out-of-order protection does not need the
+# inbox at all; it compares snapshot times.
+INBOX_RETENTION_MS = 7 * 24 * 3600 * 1000
+PRUNE_EVERY_S = 3600.0
+
+
+@asynccontextmanager
+async def open_tasks(settings: ConsumerSettings) -> AsyncIterator[Running[TaskEvent]]:
+    """Migrate the database, keep the inbox pruned, and record every event."""
+    store = TaskStore.connect(settings.database_url.get_secret_value())
+    try:
+        await store.migrate()
+        pruning = asyncio.create_task(_prune_inbox(store), name="tasks-inbox-pruning")
+
+        async def record(event: TaskEvent) -> None:
+            await store.record(event)
+
+        try:
+            yield Running(record, routes=read_routes(store))
+        finally:
+            pruning.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruning
+    finally:
+        await store.close()
+
+
+async def _prune_inbox(store: TaskStore) -> None:
+    while True:
+        try:
+            removed = await store.prune_inbox(time.time_ns() // 1_000_000 - INBOX_RETENTION_MS)
+            log.info("inbox pruned", extra={"removed": removed})
+        except Exception as e:  # the database may be away for a while; try again next time
+            log.warning("inbox pruning failed", extra={"error": type(e).__name__})
+        await asyncio.sleep(PRUNE_EVERY_S)
+
+
+tasks = Consumer(
+    name="tasks",
+    bindings=("task.#",),
+    open=open_tasks,
+    event_type=TaskEvent,
+    summary="Keeps each task's latest state and output in a database; serves GET /tasks.",
+)

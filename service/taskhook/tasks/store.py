@@ -1,0 +1,197 @@
+"""Where the ``tasks`` consumer keeps each task's latest state: SQLite or PostgreSQL.
+
+``record`` is the whole write path, in one transaction: claim the message in the inbox (a
+primary key, so a second claim of the same message finds it taken and changes nothing), then
+upsert the task only where the new snapshot is newer than the stored one. Both are single
+statements decided by the database, so two replicas handling the same task at once cannot
+interleave a check and a write.
+"""
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Table, and_, event, func, inspect, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from taskhook.core.message import PublishedTaskEvent
+from taskhook.tasks.records import TaskRecord, record_of
+from taskhook.tasks.tables import inbox, tasks
+from taskhook.tasks.views import TaskQuery
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Any constant will do, as long as nothing else in the database locks the same one.
+MIGRATION_LOCK_KEY = 0x7461736B686F6F6B  # "taskhook"
+# SQLite allows one writer at a time; the others wait this long instead of failing at once.
+SQLITE_BUSY_TIMEOUT_S = 30.0
+UpsertCapable = Callable[[Table], postgresql.Insert | sqlite.Insert]
+WRITE_OPTION = "taskhook_write"
+INSERTS: dict[str, UpsertCapable] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+class SchemaMissing(Exception):
+    """The database has no tasks table yet: the consumer creates it when it first starts."""
+
+
+class TaskStore:
+    """The tasks table and its inbox, behind one async engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        dialect = engine.dialect.name
+        if dialect not in INSERTS:
+            raise ValueError(f"the tasks store needs SQLite or PostgreSQL, not {dialect}")
+        self._engine = engine
+        # Writes (and migrations) lock SQLite when they begin, not at their first write, so two
+        # writers queue up instead of one failing; PostgreSQL ignores the option.
+        self._writer = engine.execution_options(**{WRITE_OPTION: True})
+        self._insert = INSERTS[dialect]
+
+    @classmethod
+    def connect(cls, url: str) -> "TaskStore":
+        """A store for ``url`` (``sqlite+aiosqlite:///...`` or ``postgresql+asyncpg://...``).
+
+        Nothing is opened until the first query.
+        """
+        if url.startswith("sqlite"):
+            engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+            event.listen(engine.sync_engine, "connect", _take_over_sqlite_transactions)
+            event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
+        else:
+            engine = create_async_engine(url, pool_pre_ping=True)
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def migrate(self) -> None:
+        """Create or upgrade the schema to the latest migration; safe to run from every replica."""
+        if self._engine.dialect.name == "sqlite":
+            await self._use_wal()
+        async with self._writer.begin() as connection:
+            if connection.dialect.name == "postgresql":  # replicas starting together take turns
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                )
+            await connection.run_sync(_upgrade)
+
+    async def _use_wal(self) -> None:
+        """Put the SQLite file in WAL mode, where readers never wait for the writer.
+
+        The mode belongs to the file, so once is enough. Switching needs the file to itself, and
+        SQLite refuses at once (no busy wait) while another replica holds it: wait, try again.
+        """
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+        async with self._engine.connect() as connection:
+            # The driver's own connection: outside any transaction, which the switch refuses.
+            sqlite_connection = (await connection.get_raw_connection()).driver_connection
+            assert sqlite_connection is not None
+            while True:
+                try:
+                    await (await sqlite_connection.execute("PRAGMA journal_mode=WAL")).close()
+                    return
+                except sqlite3.OperationalError as e:
+                    if "locked" not in str(e) or time.monotonic() > deadline:
+                        raise
+                await asyncio.sleep(0.05)
+
+    async def record(self, event: PublishedTaskEvent) -> bool:
+        """Apply ``event`` once: False if its message was handled before (nothing changed)."""
+        record = record_of(event)
+        async with self._writer.begin() as connection:
+            claim = (
+                self._insert(inbox)
+                .values(message_id=event.id, task_id=record.id, handled_at=_now_ms())
+                .on_conflict_do_nothing(index_elements=[inbox.c.message_id])
+                .returning(inbox.c.message_id)
+            )
+            if (await connection.execute(claim)).first() is None:
+                return False
+            await connection.execute(self._upsert(record))
+        return True
+
+    def _upsert(self, record: TaskRecord) -> Any:
+        statement = self._insert(tasks).values(**asdict(record), recorded_at=_now_ms())
+        new = statement.excluded
+        newer = or_(
+            tasks.c.updated_at < new.updated_at,
+            and_(tasks.c.updated_at == new.updated_at, tasks.c.phase_rank < new.phase_rank),
+        )
+        changes: dict[str, Any] = {
+            column.name: new[column.name] for column in tasks.columns if column.name != "id"
+        }
+        # An output once seen stays, even if a later snapshot leaves it out.
+        changes["output"] = func.coalesce(new.output, tasks.c.output)
+        return statement.on_conflict_do_update(
+            index_elements=[tasks.c.id], set_=changes, where=newer
+        )
+
+    async def get(self, task_id: str) -> dict[str, Any] | None:
+        """The stored row of one task, or None."""
+        async with self._reading() as connection:
+            row = (await connection.execute(select(tasks).where(tasks.c.id == task_id))).first()
+        return dict(row._mapping) if row is not None else None
+
+    async def find(self, query: TaskQuery) -> list[dict[str, Any]]:
+        """The rows ``query`` selects, the most recently updated first."""
+        statement = select(tasks).order_by(tasks.c.updated_at.desc(), tasks.c.id)
+        if query.phase:
+            statement = statement.where(tasks.c.phase.in_(query.phase))
+        if query.type:
+            statement = statement.where(tasks.c.type.in_(query.type))
+        statement = statement.limit(query.limit).offset(query.offset)
+        async with self._reading() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [dict(row._mapping) for row in rows]
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads; a missing schema becomes ``SchemaMissing``."""
+        async with self._engine.connect() as connection:
+            try:
+                yield connection
+            except DBAPIError:
+                await connection.rollback()  # PostgreSQL refuses anything more in this one
+                if await connection.run_sync(lambda sync: inspect(sync).has_table(tasks.name)):
+                    raise
+                raise SchemaMissing(
+                    "the tasks table does not exist yet: start `taskhook consume tasks` once"
+                ) from None
+
+    async def prune_inbox(self, older_than_ms: int) -> int:
+        """Forget messages handled before ``older_than_ms``; returns how many rows went."""
+        async with self._writer.begin() as connection:
+            result = await connection.execute(
+                inbox.delete().where(inbox.c.handled_at < older_than_ms)
+            )
+        return int(result.rowcount)
+
+
+def _upgrade(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _take_over_sqlite_transactions(dbapi_connection: Any, _record: Any) -> None:
+    # Python's sqlite3 begins transactions on its own, and not before DDL: a migration would
+    # run outside any transaction. Begin them ourselves instead (SQLAlchemy's SQLite recipe).
+    dbapi_connection.isolation_level = None
+
+
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000

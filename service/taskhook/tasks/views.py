@@ -1,0 +1,59 @@
+"""How stored tasks are asked for and shown, the same over HTTP and on the command line."""
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from taskhook.core.task import TaskPhase, TaskType
+from taskhook.core.wire import iso_time
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+# (view key, heading, width): a task id is a 36-character UUID.
+TABLE_COLUMNS = (
+    ("id", "ID", 36),
+    ("type", "TYPE", 14),
+    ("phase", "PHASE", 9),
+    ("progress", "PROGRESS", 8),
+    ("updatedAtIso", "UPDATED", 24),
+)
+# Internal to ordering, not something a reader needs.
+HIDDEN = frozenset({"phase_rank"})
+
+
+class TaskQuery(BaseModel):
+    """Which tasks to list: any of ``phase`` and any of ``type``, newest first."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    phase: tuple[TaskPhase, ...] = ()
+    type: tuple[TaskType, ...] = ()
+    limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    offset: int = Field(default=0, ge=0)
+
+
+def task_view(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as JSON: camelCase keys like Livepeer's, times in ms and as ISO 8601."""
+    view: dict[str, Any] = {}
+    for name, value in row.items():
+        if name in HIDDEN:
+            continue
+        view[_camel(name)] = value
+        if name.endswith("_at") and isinstance(value, int):
+            view[_camel(name) + "Iso"] = iso_time(value)
+    return view
+
+
+def table(views: list[dict[str, Any]]) -> str:
+    """Views as aligned text columns, one task per line, for people."""
+    lines = [" ".join(heading.ljust(width) for _, heading, width in TABLE_COLUMNS)]
+    for view in views:
+        progress = view["progress"]
+        cells = view | {"progress": "" if progress is None else f"{progress:.0%}"}
+        lines.append(" ".join(str(cells[key]).ljust(width) for key, _, width in TABLE_COLUMNS))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)

@@ -1,0 +1,155 @@
+"""``taskhook inspect`` and ``taskhook replay``: read and recover what a held-back queue holds.
+
+Both take every message the queue holds ready when they start, oldest first, and keep them
+unacknowledged while they work. What they do not remove goes back when their connection closes,
+so a look changes nothing for good, and neither does a crash. They take them all even when told
+to show or replay fewer: a quorum queue puts what it gets back behind what was given back before,
+and taking only some would reorder the queue. A replay removes a message only after the broker
+confirmed its copy: a crash between the two leaves both, never neither.
+"""
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import cast
+
+import orjson
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from aio_pika.exceptions import ChannelNotFoundEntity
+from aiormq.channel import Channel as UnderlayChannel
+
+from taskhook.broker.publisher import publish_or_fail
+from taskhook.broker.topology import Topology, declare_topology
+from taskhook.core.columns import columns
+from taskhook.core.errors import PublishFailed
+from taskhook.core.held import (
+    LOOKS_BEFORE_WARNING,
+    HeldMessage,
+    HeldQueue,
+    Replay,
+    Stay,
+    as_json,
+    plan_replay,
+    summarize,
+)
+from taskhook.tools.broker import ToolFailed, connect
+
+PUBLISH_TIMEOUT_S = 10.0
+GET_TIMEOUT_S = 10.0
+
+
+async def inspect(url: str, queue: HeldQueue, *, limit: int, as_json_lines: bool) -> int:
+    """Print up to ``limit`` messages from the head of ``queue``; remove nothing."""
+    async with _borrowed(url, queue.name) as (_, source, held_back):
+        messages = [_held(m) async for m in _take_all(source, held_back, keep=limit)]
+    print(f"{queue.name}: {held_back} held back, showing {len(messages)}", file=sys.stderr)
+    if as_json_lines:
+        for message in messages:
+            print(orjson.dumps(as_json(message)).decode())
+    else:
+        for line in columns([summarize(message, queue).row() for message in messages]):
+            print(line)
+    _warn_if_looked_at_often(messages)
+    return 0
+
+
+async def replay(url: str, queue: HeldQueue, *, limit: int | None, dry_run: bool) -> int:
+    """Publish held-back messages again, oldest first, each removed once its copy is confirmed.
+
+    Those that must stay are left where they were. Stops at the first publish that fails.
+    """
+    moved = stayed = 0
+    async with _borrowed(url, queue.name) as (channel, source, held_back):
+        if queue.kind != "dead" and not dry_run:
+            await declare_topology(channel, Topology(queue.exchange))
+        underlay = cast(UnderlayChannel, await channel.get_underlay_channel())
+        # What was there at the start: a copy that lands back in this queue (an event still
+        # unrouted) is not taken again.
+        async for incoming in _take_all(source, held_back, keep=limit or held_back):
+            message = _held(incoming)
+            plan = plan_replay(message, queue)
+            if isinstance(plan, Stay):
+                stayed += 1
+                _say("stays", message, plan.reason)
+                continue
+            moved += 1
+            if dry_run:
+                _say("would replay", message, f"-> {plan.destination}")
+                continue
+            await _publish(underlay, plan)
+            await incoming.ack()
+            _say("replayed", message, f"-> {plan.destination}")
+        if queue.kind == "unrouted" and moved and not dry_run:
+            again = await channel.declare_queue(queue.name, passive=True)
+            if back := again.declaration_result.message_count:
+                print(f"{queue.name} holds {back} again: no queue is bound for those yet")
+    print(f"{'would replay' if dry_run else 'replayed'} {moved}, left {stayed} in {queue.name}")
+    return 0
+
+
+@asynccontextmanager
+async def _borrowed(
+    url: str, name: str
+) -> AsyncIterator[tuple[AbstractChannel, AbstractQueue, int]]:
+    """A confirm channel, the queue ``name`` and how many messages it holds ready.
+
+    Closing the connection gives back every message taken and not acknowledged.
+    """
+    async with await connect(url) as connection:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        try:
+            queue = await channel.declare_queue(name, passive=True)
+        except ChannelNotFoundEntity:
+            raise ToolFailed(f"no queue {name!r} on this broker") from None
+        declared = queue.declaration_result
+        yield channel, queue, declared.message_count or 0
+
+
+async def _take_all(
+    queue: AbstractQueue, count: int, *, keep: int
+) -> AsyncIterator[AbstractIncomingMessage]:
+    """Take ``count`` messages, oldest first, and yield the first ``keep`` of them."""
+    for taken in range(count):
+        message = await queue.get(no_ack=False, fail=False, timeout=GET_TIMEOUT_S)
+        if message is None:  # another reader holds the rest
+            return
+        if taken < keep:
+            yield message
+
+
+async def _publish(channel: UnderlayChannel, plan: Replay) -> None:
+    try:
+        await publish_or_fail(channel, plan.exchange, plan.message, timeout_s=PUBLISH_TIMEOUT_S)
+    except PublishFailed as e:
+        if e.cause == "publish-unroutable":  # only the default exchange returns: no such queue
+            raise ToolFailed(f"{plan.destination} does not exist: nothing removed") from None
+        raise ToolFailed(f"{e.detail} for {plan.destination}: nothing removed") from None
+
+
+def _held(message: AbstractIncomingMessage) -> HeldMessage:
+    return HeldMessage(
+        body=message.body,
+        routing_key=message.routing_key or "",
+        message_id=message.message_id,
+        type=message.type,
+        headers=dict(message.headers),
+        timestamp_ms=round(message.timestamp.timestamp() * 1000) if message.timestamp else None,
+        content_type=message.content_type,
+    )
+
+
+def _say(what: str, message: HeldMessage, detail: str) -> None:
+    # Said as it happens: an operator watching a long replay sees where it is.
+    event = message.type or "-"
+    print(f"{what:<12}  {message.message_id or '-'}  {event:<14}  {detail}", flush=True)
+
+
+def _warn_if_looked_at_often(messages: list[HeldMessage]) -> None:
+    looks = max((message.looks for message in messages), default=0)
+    if looks >= LOOKS_BEFORE_WARNING:
+        print(
+            f"warning: a message here was delivered {looks} times. RabbitMQ 4.0 to 4.2 count "
+            "every look and drop a message at the queue's delivery limit (20 by default): "
+            "replay these, or raise the limit with a policy (see README, Operations).",
+            file=sys.stderr,
+        )
