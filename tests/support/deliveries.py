@@ -1,33 +1,26 @@
 """Building deliveries the way Livepeer's sender does: compact JSON, stamped, signed."""
 
-import os
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from taskhook.clock import now_ms
 from taskhook.core.signature import sign
-from taskhook.ingest import now_ms
 
 SECRET = "test-secret"
-
-
-def samples_dir() -> Path:
-    """``../shared/livepeer/samples`` beside the project, or ``TASKHOOK_SAMPLES_DIR``."""
-    configured = os.environ.get("TASKHOOK_SAMPLES_DIR")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[3] / "shared" / "livepeer" / "samples"
+SAMPLES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "livepeer"
+"""The project's own sample deliveries, one compact body per file (see its README.md)."""
 
 
 def sample_names() -> list[str]:
-    names = sorted(path.name for path in samples_dir().glob("*.json"))
-    assert names, f"no samples in {samples_dir()}"
+    names = sorted(path.name for path in SAMPLES_DIR.glob("*.json"))
+    assert names, f"no samples in {SAMPLES_DIR}"
     return names
 
 
 def load_sample(name: str) -> dict[str, Any]:
-    document: dict[str, Any] = orjson.loads((samples_dir() / name).read_bytes())
+    document: dict[str, Any] = orjson.loads((SAMPLES_DIR / name).read_bytes())
     return document
 
 
