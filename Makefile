@@ -9,7 +9,7 @@ POSTGRES_URL ?= $(or $(TASKHOOK_TEST_POSTGRES_URL),postgresql+asyncpg://postgres
 INSTALL_BROKER := $(if $(CI),--install,)
 TEST_ENV := TASKHOOK_TEST_AMQP_URL=$(AMQP_URL) TASKHOOK_TEST_POSTGRES_URL=$(POSTGRES_URL)
 
-.PHONY: run test check lint typecheck deploy-check unit integration chaos soak format schema bench broker clean
+.PHONY: run test check lint typecheck deploy-check unit integration chaos soak format schema bench broker lock clean
 
 run: $(VENV)/.installed broker
 	scripts/run-dev $(BIN)
@@ -36,8 +36,9 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
+# Everything that needs no broker: the unit and deploy tiers.
 unit: $(VENV)/.installed
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest -m 'not broker and not image'
 
 integration: $(VENV)/.installed
 	scripts/ensure-rabbitmq $(AMQP_URL) $(INSTALL_BROKER)
@@ -61,7 +62,7 @@ schema: $(VENV)/.installed
 
 # Not part of `make test`: several minutes of full load, and figures rather than verdicts.
 bench: $(VENV)/.installed broker
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements/bench.txt
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
 		|| { echo "bench: needs wrk (sudo apt-get install wrk)" >&2; exit 1; }
 	$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
@@ -69,11 +70,23 @@ bench: $(VENV)/.installed broker
 broker:
 	scripts/ensure-rabbitmq $(AMQP_URL) $(INSTALL_BROKER)
 
-$(VENV)/.installed: pyproject.toml
+# The exact versions of requirements/dev.txt (hashes checked), then taskhook itself on top.
+$(VENV)/.installed: pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
 	touch $@
+
+# Pin pyproject.toml's ranges to exact versions with hashes: after changing a dependency, or to
+# take upgrades on purpose (`make lock UPGRADE=--upgrade`). The image installs runtime.txt,
+# `make test` dev.txt, `make bench` bench.txt.
+LOCK := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" --quiet $(UPGRADE)
+lock: $(VENV)/.installed
+	$(LOCK) -o requirements/runtime.txt
+	$(LOCK) --extra dev -o requirements/dev.txt
+	$(LOCK) --extra dev --extra bench -o requirements/bench.txt
 
 clean:
 	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache
