@@ -14,10 +14,10 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
-from taskhook.broker.publisher import AmqpPublisher
+from taskhook.bootstrap import ingest_app
 from taskhook.broker.topology import Topology
 from taskhook.consumers.consumer import Consumer
-from taskhook.http.app import WEBHOOK_PATH, create_app
+from taskhook.http.app import WEBHOOK_PATH
 from taskhook.metrics import Metrics
 from taskhook.settings import ConsumerSettings, Settings
 from tests.faults import harness
@@ -30,6 +30,15 @@ from tests.support.processes import free_port
 from tests.support.proxy import TcpProxy
 
 READY_TIMEOUT_S = 15.0
+# Every test in these tiers talks to the real RabbitMQ (and some to PostgreSQL) on this machine.
+BROKER_TIERS = frozenset({"integration", "faults"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the broker tiers ``broker``, so ``-m "not broker"`` runs without one."""
+    for item in items:
+        if BROKER_TIERS & set(item.path.relative_to(item.config.rootpath).parts):
+            item.add_marker(pytest.mark.broker)
 
 
 @dataclass
@@ -87,10 +96,7 @@ async def start_service(exchange: str, channel: AbstractChannel) -> AsyncIterato
             **{"amqp_url": amqp_url, "exchange": exchange, "webhook_secrets": SECRET, **overrides}
         )
         metrics = Metrics.create()
-        publisher = AmqpPublisher.from_settings(settings, metrics)
-        client: TestClient[Any, Any] = TestClient(
-            TestServer(create_app(settings, publisher, metrics))
-        )
+        client: TestClient[Any, Any] = TestClient(TestServer(ingest_app(settings, metrics=metrics)))
         await client.start_server()
         running.append(client)
         return Service(client=client, settings=settings, metrics=metrics)

@@ -1,9 +1,18 @@
-"""Configuration, read from ``TASKHOOK_*`` environment variables by the composition root only."""
+"""Configuration, read from ``TASKHOOK_*`` environment variables by the composition root only.
 
-from typing import Annotated, Literal, Self
+Nothing else reads the environment: every other module is handed what it needs.
+"""
+
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 ENV_PREFIX = "TASKHOOK_"
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/"
@@ -19,6 +28,14 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///taskhook-tasks.sqlite3"
 DEFAULT_RETRY_DELAYS_S = (5.0, 30.0, 300.0)
 # A retry queue holds a message in the broker; a day is longer than any outage worth waiting for.
 MAX_RETRY_DELAY_S = 86_400.0
+
+
+def _split_secret_list(cls: type[BaseSettings], value: object) -> object:
+    """``a,b`` -> ``(a, b)``: several secrets are accepted while one is being rotated."""
+    if isinstance(value, str | SecretStr):
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return value
 
 
 class CommonSettings(BaseSettings):
@@ -65,13 +82,7 @@ class Settings(CommonSettings):
     shutdown_grace_s: float = Field(default=20.0, ge=0)
     drain_delay_s: float = Field(default=0.0, ge=0)
 
-    @field_validator("webhook_secrets", mode="before")
-    @classmethod
-    def _split_secrets(cls, value: object) -> object:
-        if isinstance(value, str | SecretStr):
-            raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-            return tuple(part.strip() for part in raw.split(",") if part.strip())
-        return value
+    _split_secrets = field_validator("webhook_secrets", mode="before")(_split_secret_list)
 
     @model_validator(mode="after")
     def _signed_unless_told_otherwise(self) -> Self:
@@ -86,6 +97,48 @@ class Settings(CommonSettings):
     def secret_keys(self) -> tuple[bytes, ...]:
         """The HMAC keys, as Livepeer uses them: the secret's UTF-8 bytes."""
         return tuple(secret.get_secret_value().encode() for secret in self.webhook_secrets)
+
+
+class _DevDefaults(PydanticBaseSettingsSource):
+    """The development secret, as the source every other one overrides."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return (DEV_SECRET if field_name == "webhook_secrets" else None), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {"webhook_secrets": DEV_SECRET}
+
+
+class DevSettings(Settings):
+    """``taskhook serve --dev``: as ``Settings``, but with no secret configured the
+    development secret is used instead of refusing to start."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        defaults = _DevDefaults(settings_cls)
+        return init_settings, env_settings, dotenv_settings, file_secret_settings, defaults
+
+
+class SenderSettings(BaseSettings):
+    """What ``taskhook send`` reads: the secret to sign with, as the ingest it talks to has it."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    webhook_secrets: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+
+    _split_secrets = field_validator("webhook_secrets", mode="before")(_split_secret_list)
+
+    @property
+    def signing_secret(self) -> str:
+        """The first configured secret (the one Livepeer signs with), else the dev one."""
+        return self.webhook_secrets[0].get_secret_value() if self.webhook_secrets else DEV_SECRET
 
 
 class ConsumerSettings(CommonSettings):

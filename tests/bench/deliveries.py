@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
+from taskhook.clock import now_ms
 from taskhook.core.signature import sign
-from taskhook.ingest import now_ms
 from tests.support.lifecycle import OUTPUTS, failed_life, task_life
 
 PARAMS: dict[str, dict[str, Any]] = {

@@ -9,16 +9,14 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from taskhook import arguments
-from taskhook.broker.publisher import AmqpPublisher
+from taskhook import cli
+from taskhook.bootstrap import consumer_topology, ingest_app, task_store
 from taskhook.consumers.app import create_consumer_app
 from taskhook.consumers.runner import ConsumerRunner
-from taskhook.http.app import create_app
-from taskhook.metrics import ConsumerMetrics, Metrics
+from taskhook.metrics import ConsumerMetrics
 from taskhook.settings import ENV_PREFIX, ConsumerSettings, Settings
 from taskhook.tasks.api import read_routes
 from taskhook.tasks.consumer import tasks
-from taskhook.tasks.store import TaskStore
 from tests.deploy.dockerfile import ROOT
 
 K8S = ROOT / "k8s"
@@ -110,8 +108,10 @@ def consumer_routes() -> dict[object, str]:
     """The tasks consumer process's GET routes, handler to path, as ``run_consumer`` wires them."""
     settings = ConsumerSettings()
     metrics = ConsumerMetrics.create()
-    store = TaskStore.connect(settings.database_url.get_secret_value())  # opens nothing yet
-    runner = ConsumerRunner(tasks, _never_called, settings, metrics)
+    store = task_store(settings)  # opens nothing yet
+    runner = ConsumerRunner(
+        tasks, _never_called, consumer_topology(tasks, settings), settings, metrics
+    )
     app = create_consumer_app(runner, metrics, read_routes(store))
     return {
         route.handler: route.resource.canonical
@@ -126,16 +126,15 @@ async def _never_called(event: object) -> None:
 
 def parse_command(argv: list[str]) -> argparse.Namespace:
     try:
-        return arguments.parser().parse_args(argv)
+        parsed: argparse.Namespace = cli.parser().parse_args(argv)
+        return parsed
     except SystemExit as e:
         raise AssertionError(f"`taskhook {' '.join(argv)}` is not a command of the CLI") from e
 
 
 def ingest_routes() -> dict[object, str]:
     """The ingest app's GET routes, handler to path, as ``create_app`` wires them."""
-    settings = Settings(webhook_secrets="unused")
-    metrics = Metrics.create()
-    app = create_app(settings, AmqpPublisher.from_settings(settings, metrics), metrics)
+    app = ingest_app(Settings(webhook_secrets="unused"))
     return {
         route.handler: route.resource.canonical
         for route in app.router.routes()

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic_settings import BaseSettings
 
-from taskhook.consumers import app as consumer_app
+from taskhook.http import probes
 from taskhook.settings import ConsumerSettings, Settings
 from tests.deploy.dockerfile import stages
 from tests.deploy.manifests import (
@@ -79,7 +79,7 @@ def test_compose_consumer_runs_consume_tasks_and_is_healthy_once_ready() -> None
     tasks = service("tasks")
     assert parse_command(tasks["command"]).command == "consume"
     program = tasks["healthcheck"]["test"][-1]
-    assert f"{consumer_routes()[consumer_app.readyz]}'" in program
+    assert f"{consumer_routes()[probes.readyz]}'" in program
     assert "os.environ['TASKHOOK_CONSUMER_PORT']" in program
     assert "TASKHOOK_CONSUMER_PORT" in tasks["environment"]
 

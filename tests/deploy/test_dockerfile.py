@@ -2,7 +2,7 @@
 
 import tomllib
 
-from taskhook.http import health
+from taskhook.http import probes
 from taskhook.settings import ConsumerSettings, Settings
 from tests.deploy.dockerfile import ROOT, stages
 from tests.deploy.manifests import ingest_routes, parse_command
@@ -29,7 +29,7 @@ def test_consumer_port_is_exposed_by_the_image() -> None:
 def test_the_healthcheck_asks_the_liveness_route_on_the_configured_port() -> None:
     python, flag, program = stages()["runtime"].last("HEALTHCHECK").exec_form()
     assert (python, flag) == ("python", "-c")
-    assert f"/{ingest_routes()[health.healthz].strip('/')}'" in program
+    assert f"/{ingest_routes()[probes.healthz].strip('/')}'" in program
     default_port = Settings.model_fields["port"].default
     assert f"os.environ.get('TASKHOOK_PORT', '{default_port}')" in program
 

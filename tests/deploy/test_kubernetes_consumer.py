@@ -3,7 +3,7 @@
 import pytest
 from pydantic_settings import BaseSettings
 
-from taskhook.consumers import app as consumer_app
+from taskhook.http import probes
 from taskhook.settings import ConsumerSettings
 from tests.deploy.dockerfile import stages
 from tests.deploy.manifests import (
@@ -69,7 +69,7 @@ def test_consumer_grace_period_outlasts_its_shutdown_grace(
 def test_consumer_probes_use_the_paths_the_consumer_process_serves(consumer: Document) -> None:
     routes = consumer_routes()
     spec = container(consumer)
-    assert spec["readinessProbe"]["httpGet"]["path"] == routes[consumer_app.readyz]
-    assert spec["livenessProbe"]["httpGet"]["path"] == routes[consumer_app.healthz]
+    assert spec["readinessProbe"]["httpGet"]["path"] == routes[probes.readyz]
+    assert spec["livenessProbe"]["httpGet"]["path"] == routes[probes.healthz]
     annotations = consumer["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["prometheus.io/path"] == routes[consumer_app.metrics_page]
+    assert annotations["prometheus.io/path"] == routes[probes.metrics]

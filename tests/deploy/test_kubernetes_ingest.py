@@ -2,7 +2,7 @@
 
 import pytest
 
-from taskhook.http import health
+from taskhook.http import probes
 from taskhook.settings import Settings
 from tests.deploy.dockerfile import stages
 from tests.deploy.manifests import (
@@ -53,12 +53,12 @@ def test_ingest_pod_port_is_the_port_it_listens_on(ingest: Document, settings: S
 def test_ingest_probes_and_scrape_path_are_the_apps_probe_routes(ingest: Document) -> None:
     routes = ingest_routes()
     spec = container(ingest)
-    assert spec["readinessProbe"]["httpGet"]["path"] == routes[health.readyz]
-    assert spec["livenessProbe"]["httpGet"]["path"] == routes[health.healthz]
+    assert spec["readinessProbe"]["httpGet"]["path"] == routes[probes.readyz]
+    assert spec["livenessProbe"]["httpGet"]["path"] == routes[probes.healthz]
     assert spec["readinessProbe"]["httpGet"]["port"] == "http"
     assert spec["livenessProbe"]["httpGet"]["port"] == "http"
     annotations = ingest["spec"]["template"]["metadata"]["annotations"]
-    assert annotations["prometheus.io/path"] == routes[health.metrics]
+    assert annotations["prometheus.io/path"] == routes[probes.metrics]
 
 
 def test_ingest_runs_the_serve_command(ingest: Document) -> None:

@@ -6,8 +6,8 @@ from typing import Any
 
 from aio_pika.abc import AbstractChannel
 
+from taskhook.clock import now_ms
 from taskhook.core.signature import sign
-from taskhook.ingest import now_ms
 from tests.conftest import Service, ServiceFactory
 from tests.support.broker import bind_queue, take, through
 from tests.support.deliveries import SECRET, load_sample

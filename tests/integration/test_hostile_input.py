@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from taskhook.broker.topology import Topology
+from taskhook.clock import now_ms
 from taskhook.core.signature import sign
 from taskhook.http.problems import PROBLEM_TYPE_PREFIX, PROBLEMS
-from taskhook.ingest import now_ms
 from tests.conftest import Service
 from tests.support.broker import bind_queue
 from tests.support.deliveries import SECRET, load_sample, signed

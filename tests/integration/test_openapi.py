@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.core import NOT_SET
 
 from taskhook.broker.topology import Topology
+from taskhook.clock import now_ms
 from taskhook.core.signature import sign
-from taskhook.ingest import now_ms
 from tests.support.accounting import CountingQueue
 from tests.support.deliveries import SECRET
 from tests.support.processes import environment, free_port

@@ -12,15 +12,17 @@ import pytest
 from aio_pika.abc import AbstractChannel
 from aiormq.channel import Channel as UnderlayChannel
 
-from taskhook.broker.publisher import publish_confirmed
-from taskhook.broker.topology import Topology, declare_topology
+from taskhook.bootstrap import consumer_topology
+from taskhook.broker.declare import declare_topology
+from taskhook.broker.publish import publish_confirmed
+from taskhook.broker.topology import Topology
 from taskhook.consumers import PermanentError, TaskEvent, consumer
 from taskhook.core.delivery import validate_delivery
 from taskhook.core.errors import BodyNotJson, DeliveryInvalid, FieldProblem
+from taskhook.core.events import TaskEventName as EventName
 from taskhook.core.message import OutgoingMessage, event_message, rejected_message
-from taskhook.core.samples import SampleTask, SampleType, Step, delivery
-from taskhook.core.samples import TaskEvent as EventName
 from taskhook.settings import ConsumerSettings
+from taskhook.tools.samples import SampleTask, SampleType, Step, delivery
 from tests.conftest import ConsumerFactory, StartService
 from tests.support import consumers
 from tests.support.broker import bind_queue, body_of, take
@@ -381,7 +383,9 @@ async def test_a_replay_killed_midway_loses_nothing(
 async def probe_queues(exchange: str, channel: AbstractChannel) -> AsyncIterator[None]:
     """Deletes the probe consumer's queues after the test."""
     yield
-    await consumers.delete_queues(channel, PROBE.topology(ConsumerSettings(exchange=exchange)))
+    await consumers.delete_queues(
+        channel, consumer_topology(PROBE, ConsumerSettings(exchange=exchange))
+    )
 
 
 async def test_topology_declares_everything_once_and_prints_it(

@@ -14,7 +14,7 @@ from aio_pika.abc import AbstractChannel
 
 from taskhook.broker.topology import Topology
 from tests.support.broker import bind_queue, take, through
-from tests.support.deliveries import SECRET, load_sample, samples_dir, signed
+from tests.support.deliveries import SAMPLES_DIR, SECRET, load_sample, signed
 from tests.support.processes import (
     START_TIMEOUT_S,
     Running,
@@ -108,7 +108,7 @@ async def test_the_readme_flow_a_sent_sample_reaches_a_bound_queue(
     env = environment(exchange, free_port())
     running = await start(env)
     queue = await bind_queue(channel, exchange, "task.#")
-    sample = samples_dir() / "task.completed.upload.json"
+    sample = SAMPLES_DIR / "task.completed.upload.json"
 
     sender = await run(
         "send", str(sample), "--url", f"{running.base_url}/webhooks/livepeer", env=env

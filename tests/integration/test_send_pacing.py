@@ -9,8 +9,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from taskhook.clock import now_ms
 from taskhook.core.signature import verify_signature
-from taskhook.ingest import now_ms
 from taskhook.tools.send import repeated, sample_life, send
 
 SECRET = "whsec-test"

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
-from taskhook.broker.topology import Topology, declare_topology
+from taskhook.broker.declare import declare_topology
+from taskhook.broker.topology import Topology
 from tests.support.broker import AMQP_URL
 from tests.support.loadgen import Answer
 

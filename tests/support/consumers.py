@@ -10,6 +10,7 @@ import orjson
 from aio_pika.abc import AbstractChannel
 from prometheus_client.parser import text_string_to_metric_families
 
+from taskhook.bootstrap import consumer_topology
 from taskhook.broker.topology import ConsumerTopology
 from taskhook.consumers.consumer import Consumer
 from taskhook.consumers.process import run_consumer
@@ -68,10 +69,11 @@ def renamed(consumer: Consumer[Any], name: str) -> Consumer[Any]:
 
 async def start(consumer: Consumer[Any], settings: ConsumerSettings) -> RunningConsumer:
     stop = asyncio.Event()
+    topology = consumer_topology(consumer, settings)
     running = RunningConsumer(
-        topology=consumer.topology(settings),
+        topology=topology,
         base_url=f"http://127.0.0.1:{settings.consumer_port}",
-        task=asyncio.create_task(run_consumer(consumer, settings, stop)),
+        task=asyncio.create_task(run_consumer(consumer, settings, topology, stop)),
         stop_event=stop,
     )
     await running.wait_ready()

@@ -10,7 +10,6 @@ from taskhook.core import retry
 from taskhook.core.delivery import parse_body, validate_delivery
 from taskhook.core.errors import BodyNotJson, DeliveryInvalid, DeliveryRefused, FieldProblem
 from taskhook.core.held import (
-    HeldMessage,
     HeldQueue,
     Replay,
     Stay,
@@ -18,8 +17,13 @@ from taskhook.core.held import (
     plan_replay,
     summarize,
 )
-from taskhook.core.message import OutgoingMessage, event_message, rejected_message
-from taskhook.core.samples import SampleTask, Step, delivery
+from taskhook.core.message import (
+    OutgoingMessage,
+    ReceivedMessage,
+    event_message,
+    rejected_message,
+)
+from taskhook.tools.samples import SampleTask, Step, delivery
 
 TOPOLOGY = Topology("livepeer.tasks")
 REJECTED = HeldQueue("livepeer.tasks.rejected", "rejected", "livepeer.tasks")
@@ -35,9 +39,9 @@ def document(**snapshot_changes: Any) -> dict[str, Any]:
     return sample
 
 
-def held(message: OutgoingMessage, **headers: object) -> HeldMessage:
+def held(message: OutgoingMessage, **headers: object) -> ReceivedMessage:
     """``message`` as the broker hands it over from a queue."""
-    return HeldMessage(
+    return ReceivedMessage(
         body=message.body,
         routing_key=message.routing_key,
         message_id=message.message_id,
@@ -48,7 +52,7 @@ def held(message: OutgoingMessage, **headers: object) -> HeldMessage:
     )
 
 
-def kept(body: bytes) -> HeldMessage:
+def kept(body: bytes) -> ReceivedMessage:
     """``body`` as taskhook keeps it in the rejected queue after refusing it."""
     refusal: DeliveryRefused
     try:
@@ -63,7 +67,7 @@ def published() -> OutgoingMessage:
     return event_message(validate_delivery(document()))
 
 
-def parked() -> HeldMessage:
+def parked() -> ReceivedMessage:
     """A published event a consumer parked in its dead queue, as the runner forwards it."""
     failure = retry.Failure("permanent", "AssetGone", "asset deleted")
     verdict = retry.decide(

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from taskhook.bootstrap import ingest_app
 from taskhook.core.message import OutgoingMessage
-from taskhook.http.app import WEBHOOK_PATH, create_app
-from taskhook.metrics import Metrics
+from taskhook.http.app import WEBHOOK_PATH
 from taskhook.settings import Settings
 from tests.support.deliveries import SECRET, load_sample, signed
 
@@ -38,7 +38,7 @@ class BrokenPublisher:
 
 @pytest.fixture
 async def client() -> AsyncIterator[TestClient[Any, Any]]:
-    app = create_app(Settings(webhook_secrets=SECRET), BrokenPublisher(), Metrics.create())
+    app = ingest_app(Settings(webhook_secrets=SECRET), publisher=BrokenPublisher())
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
 
@@ -59,9 +59,7 @@ async def test_an_unexpected_error_is_a_500_problem_without_a_stack_trace(
 
 
 async def test_not_ready_is_a_503_problem_naming_what_is_missing() -> None:
-    app = create_app(
-        Settings(webhook_secrets=SECRET), BrokenPublisher(ready=False), Metrics.create()
-    )
+    app = ingest_app(Settings(webhook_secrets=SECRET), publisher=BrokenPublisher(ready=False))
     async with TestClient(TestServer(app)) as client:
         response = await client.get("/readyz")
         assert response.status == 503
@@ -72,8 +70,6 @@ async def test_not_ready_is_a_503_problem_naming_what_is_missing() -> None:
 
 
 async def test_liveness_does_not_depend_on_the_broker() -> None:
-    app = create_app(
-        Settings(webhook_secrets=SECRET), BrokenPublisher(ready=False), Metrics.create()
-    )
+    app = ingest_app(Settings(webhook_secrets=SECRET), publisher=BrokenPublisher(ready=False))
     async with TestClient(TestServer(app)) as client:
         assert (await client.get("/healthz")).status == 200

@@ -4,11 +4,11 @@ import jsonschema
 import orjson
 import pytest
 
-from taskhook.cli import SCHEMA_PATH
+from taskhook.cli.serve import SCHEMA_PATH
 from taskhook.core.delivery import validate_delivery
 from taskhook.core.errors import BodyNotJson, DeliveryInvalid, FieldProblem
+from taskhook.core.limits import MAX_HEADER_CHARS
 from taskhook.core.message import (
-    MAX_HEADER_CHARS,
     event_message,
     published_event_schema,
     rejected_message,

@@ -3,6 +3,7 @@
 import pytest
 
 from taskhook.core import retry
+from taskhook.core.limits import MAX_HEADER_CHARS
 from taskhook.core.retry import Failure, Park, RetryLater, RetryPolicy, attempts_made, decide
 
 POLICY = RetryPolicy(delays_ms=(100, 1000, 5000), max_attempts=5)
@@ -85,4 +86,4 @@ def test_the_headers_say_why_and_keep_the_first_failure_and_routing_key_across_r
 def test_a_huge_error_message_is_cut_to_fit_a_header() -> None:
     failure = Failure("permanent", "ValueError", "x" * 10_000)
     decided = decide(failure, attempt=1, policy=POLICY, headers={}, routing_key="k", now_ms=NOW)
-    assert len(str(decided.headers[retry.ERROR_MESSAGE])) == retry.MAX_HEADER_CHARS
+    assert len(str(decided.headers[retry.ERROR_MESSAGE])) == MAX_HEADER_CHARS

@@ -5,17 +5,9 @@ from itertools import product
 import pytest
 
 from taskhook.core.delivery import validate_delivery
+from taskhook.core.events import TASK_EVENTS, TaskEventName
 from taskhook.core.message import event_message
-from taskhook.core.samples import (
-    SAMPLE_TYPES,
-    TASK_EVENTS,
-    SampleTask,
-    SampleType,
-    Step,
-    TaskEvent,
-    delivery,
-    life,
-)
+from taskhook.tools.samples import SAMPLE_TYPES, SampleTask, SampleType, Step, delivery, life
 
 AT_MS = 1_795_000_000_000
 # The output key of each type on the wire (two differ from the type's name).
@@ -40,7 +32,7 @@ def sample_task(task_type: SampleType) -> SampleTask:
 
 @pytest.mark.parametrize(("event", "task_type"), list(product(TASK_EVENTS, SAMPLE_TYPES)))
 def test_every_sample_is_a_valid_delivery_routed_by_its_event_and_type(
-    event: TaskEvent, task_type: SampleType
+    event: TaskEventName, task_type: SampleType
 ) -> None:
     document = delivery(sample_task(task_type), Step(event, 0.5), event_id="e-1", at_ms=AT_MS)
 
@@ -97,7 +89,7 @@ def test_a_failed_sample_says_why_and_was_retried(task_type: SampleType) -> None
     ],
 )
 def test_a_life_in_count_deliveries(
-    count: int, event: TaskEvent, expected: list[tuple[str, float | None]]
+    count: int, event: TaskEventName, expected: list[tuple[str, float | None]]
 ) -> None:
     assert [(step.event, step.progress) for step in life(count, event)] == expected
 

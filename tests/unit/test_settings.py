@@ -1,14 +1,9 @@
 import pytest
 from pydantic import ValidationError
 
-from taskhook.cli import describe_settings_error, load_settings
-from taskhook.settings import ConsumerSettings, Settings
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("WEBHOOK_SECRETS", "ALLOW_UNSIGNED", "PORT", "PUBLISH_TIMEOUT_S", "AMQP_URL"):
-        monkeypatch.delenv(f"TASKHOOK_{name}", raising=False)
+from taskhook.bootstrap import BadConfiguration, describe_settings_error, load_settings
+from taskhook.cli import main
+from taskhook.settings import ConsumerSettings, SenderSettings, Settings
 
 
 def test_defaults_are_the_documented_ones() -> None:
@@ -63,7 +58,7 @@ def test_a_bad_value_is_one_line_naming_the_variable_not_the_value(
 ) -> None:
     monkeypatch.setenv("TASKHOOK_WEBHOOK_SECRETS", "hunter2")
     monkeypatch.setenv(variable, value)
-    assert load_settings() is None
+    assert main(["serve"]) == 2
     printed = capsys.readouterr().err
     assert printed.count("\n") == 1
     assert printed.startswith(f"taskhook: bad configuration: {variable}: ")
@@ -73,13 +68,19 @@ def test_a_bad_value_is_one_line_naming_the_variable_not_the_value(
 def test_dev_mode_uses_the_printed_dev_secret_only_when_none_is_configured(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    dev = load_settings(dev=True)
-    assert dev is not None
-    assert dev.secret_keys == (b"taskhook-dev-secret",)
+    assert load_settings(Settings, dev=True).secret_keys == (b"taskhook-dev-secret",)
+    with pytest.raises(BadConfiguration, match="TASKHOOK_WEBHOOK_SECRETS"):
+        load_settings(Settings)
     monkeypatch.setenv("TASKHOOK_WEBHOOK_SECRETS", "real")
-    configured = load_settings(dev=True)
-    assert configured is not None
-    assert configured.secret_keys == (b"real",)
+    assert load_settings(Settings, dev=True).secret_keys == (b"real",)
+
+
+def test_send_signs_with_the_first_configured_secret_else_the_dev_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert SenderSettings().signing_secret == "taskhook-dev-secret"
+    monkeypatch.setenv("TASKHOOK_WEBHOOK_SECRETS", " new , old ")
+    assert SenderSettings().signing_secret == "new"
 
 
 def test_a_missing_secret_error_names_the_variable() -> None:

@@ -1,7 +1,8 @@
 """The Task snapshot model: what it accepts, what it rejects and where, and what it keeps.
 
-Spec: WEBHOOKS.md sections 4 (today's Task), 5 (the older shape) and 6 (strict where it matters,
-lenient where the wire is). Every rejection is checked on the ``loc`` of the failing field.
+Spec: docs/livepeer-webhooks.md sections 4 (today's Task), 5 (the older shape) and 6 (strict
+where it matters, lenient where the wire is). Every rejection is checked on the ``loc`` of the
+failing field.
 """
 
 import copy
@@ -14,44 +15,50 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from taskhook.core import task as task_module
+from taskhook.core import task_outputs as task_outputs_module
+from taskhook.core import task_params as task_params_module
 from taskhook.core.task import (
-    AssetHash,
-    AssetSpec,
-    ClipOutput,
-    ClipParams,
-    ClipStrategy,
-    CreatorId,
-    ExportCustomParams,
-    ExportDataIpfsOutput,
-    ExportDataOutput,
-    ExportDataParams,
-    ExportIpfsOutput,
-    ExportOutput,
-    ExportParams,
-    FfmpegProfile,
-    ImportParams,
-    InputVideo,
-    IpfsExportParams,
-    LegacyAssetOutput,
-    OutputPath,
-    PinataApiKey,
-    PinataJwt,
     Task,
     TaskOutput,
     TaskParams,
     TaskPhase,
     TaskStatus,
     TaskType,
+)
+from taskhook.core.task_outputs import (
+    AssetHash,
+    AssetSpec,
+    ClipOutput,
+    ExportDataIpfsOutput,
+    ExportDataOutput,
+    ExportIpfsOutput,
+    ExportOutput,
+    InputVideo,
+    LegacyAssetOutput,
     Track,
     TranscodeFileOutput,
+    UploadOutput,
+    VideoSpec,
+)
+from taskhook.core.task_params import (
+    ClipParams,
+    ClipStrategy,
+    CreatorId,
+    ExportCustomParams,
+    ExportDataParams,
+    ExportParams,
+    FfmpegProfile,
+    ImportParams,
+    IpfsExportParams,
+    OutputPath,
+    PinataApiKey,
+    PinataJwt,
     TranscodeFileOutputs,
     TranscodeFileParams,
     TranscodeParams,
     TranscodeProfile,
-    UploadOutput,
     UploadParams,
     UrlRef,
-    VideoSpec,
 )
 from taskhook.core.wire import WireModel
 from tests.support.deliveries import load_sample, sample_names
@@ -383,8 +390,12 @@ def test_a_valid_example_of_every_component_validates_and_dumps_back_unchanged(
 def test_every_public_model_has_a_valid_example_above() -> None:
     public_models = {
         name
-        for name in task_module.__all__
-        if isinstance(obj := getattr(task_module, name), type) and issubclass(obj, BaseModel)
+        for module in (task_module, task_params_module, task_outputs_module)
+        for name, obj in vars(module).items()
+        if not name.startswith("_")
+        and isinstance(obj, type)
+        and issubclass(obj, BaseModel)
+        and obj.__module__ == module.__name__
     }
     covered = {model.__name__ for _, model, _ in COMPONENT_EXAMPLES}
 

@@ -8,12 +8,12 @@ from taskhook.broker.topology import (
     BindingSpec,
     ConsumerTopology,
     Topology,
-    describe,
 )
-from taskhook.core.columns import columns
+from taskhook.tools.columns import columns
+from taskhook.tools.provision import describe
 
 EVENTS = Topology("ev")
-AUDIT = ConsumerTopology("ev", "audit", ("task.completed.*", "task.failed.*"), (1000, 60000))
+AUDIT = ConsumerTopology(EVENTS, "audit", ("task.completed.*", "task.failed.*"), (1000, 60000))
 
 
 def test_the_events_topology_routes_what_nobody_binds_to_the_unrouted_queue() -> None:
@@ -52,7 +52,7 @@ def test_a_consumer_declares_the_events_topology_then_its_own_queues_and_binding
 
 
 def test_two_consumers_share_one_events_topology() -> None:
-    other = ConsumerTopology("ev", "tasks", ("task.#",), (1000,))
+    other = ConsumerTopology(EVENTS, "tasks", ("task.#",), (1000,))
     declared = AUDIT.declarations() + other.declarations()
     names = [spec.name for spec in declared.queues]
     assert len(names) == len(set(names))

@@ -4,7 +4,7 @@ import signal
 
 import pytest
 
-from taskhook.workers import exit_status
+from taskhook.http.workers import exit_status
 
 TERM, INT, KILL = signal.SIGTERM, signal.SIGINT, signal.SIGKILL
 

@@ -19,21 +19,21 @@ One queue per delay keeps every message in it expiring in arrival order, so a lo
 holds back a short one, and the delay in the name lets a changed setting declare new queues
 instead of clashing with the arguments of the old ones.
 
-What to declare is data (``Declarations``), so ``taskhook topology`` prints exactly what the
-services declare, and the tools that read held-back queues know which queues those are.
+What to declare is data (``Declarations``), free of any client library: ``taskhook.broker.declare``
+declares it, ``taskhook topology`` prints exactly what the services declare, and the tools that
+read held-back queues know which queues those are.
 """
 
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Literal, TypeVar
 
-from aio_pika import ExchangeType
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
-from pamqp.common import FieldTable
-
-from taskhook.core.columns import columns
 from taskhook.core.held import HeldQueue
+
+FieldTable = dict[str, str | int]
+"""Declaration arguments, as AMQP carries them."""
+ExchangeType = Literal["topic", "fanout"]
 
 T = TypeVar("T")
 
@@ -108,10 +108,10 @@ class Topology:
         vanishing."""
         return Declarations(
             exchanges=(
-                ExchangeSpec(self.unrouted_exchange, ExchangeType.FANOUT),
+                ExchangeSpec(self.unrouted_exchange, "fanout"),
                 ExchangeSpec(
                     self.exchange,
-                    ExchangeType.TOPIC,
+                    "topic",
                     {"alternate-exchange": self.unrouted_exchange},
                 ),
             ),
@@ -129,8 +129,7 @@ class Topology:
         if name == self.unrouted_queue:
             return HeldQueue(name, "unrouted", self.exchange)
         if match := DEAD_QUEUE.match(name):
-            home = ConsumerTopology(self.exchange, match["name"], (), ()).queue
-            return HeldQueue(name, "dead", self.exchange, home_queue=home)
+            return HeldQueue(name, "dead", self.exchange, home_queue=consumer_queue(match["name"]))
         return None
 
 
@@ -138,18 +137,17 @@ class Topology:
 class ConsumerTopology:
     """The queues of one consumer, and what they are bound to."""
 
-    exchange: str
+    events: Topology
     name: str
     bindings: tuple[str, ...]
     retry_delays_ms: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        if not CONSUMER_NAME.match(self.name):
-            raise ValueError(f"consumer name {self.name!r} must match {CONSUMER_NAME.pattern}")
+        check_consumer_name(self.name)
 
     @property
     def queue(self) -> str:
-        return f"taskhook.{self.name}"
+        return consumer_queue(self.name)
 
     @property
     def dead_queue(self) -> str:
@@ -169,57 +167,22 @@ class ConsumerTopology:
                     for delay_ms in self.retry_delays_ms
                 ),
             ),
-            bindings=tuple(BindingSpec(self.exchange, self.queue, key) for key in self.bindings),
+            bindings=tuple(
+                BindingSpec(self.events.exchange, self.queue, key) for key in self.bindings
+            ),
         )
-        return Topology(self.exchange).declarations() + own
+        return self.events.declarations() + own
 
 
-async def declare(
-    channel: AbstractChannel, declarations: Declarations
-) -> tuple[dict[str, AbstractExchange], dict[str, AbstractQueue]]:
-    """Declare everything idempotently; the exchanges and queues by name."""
-    exchanges = {
-        spec.name: await channel.declare_exchange(
-            spec.name, spec.type, durable=True, arguments=spec.arguments
-        )
-        for spec in declarations.exchanges
-    }
-    queues = {
-        spec.name: await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
-        for spec in declarations.queues
-    }
-    for binding in declarations.bindings:
-        await queues[binding.queue].bind(
-            exchanges[binding.exchange], routing_key=binding.routing_key
-        )
-    return exchanges, queues
+def check_consumer_name(name: str) -> None:
+    """Raise ``ValueError`` unless ``name`` can name a consumer's queues."""
+    if not CONSUMER_NAME.match(name):
+        raise ValueError(f"consumer name {name!r} must match {CONSUMER_NAME.pattern}")
 
 
-async def declare_topology(channel: AbstractChannel, topology: Topology) -> AbstractExchange:
-    """Declare the events exchange and its held-back queues; return the events exchange."""
-    exchanges, _ = await declare(channel, topology.declarations())
-    return exchanges[topology.exchange]
-
-
-async def declare_consumer_topology(
-    channel: AbstractChannel, topology: ConsumerTopology
-) -> AbstractQueue:
-    """Declare the events exchange and the consumer's queues; return its queue."""
-    _, queues = await declare(channel, topology.declarations())
-    return queues[topology.queue]
-
-
-def describe(declarations: Declarations) -> list[str]:
-    """One line per exchange, queue and binding, as ``taskhook topology`` prints them."""
-    rows = [
-        ("exchange", spec.name, spec.type.value, _arguments(spec.arguments))
-        for spec in declarations.exchanges
-    ]
-    rows += [("queue", spec.name, "", _arguments(spec.arguments)) for spec in declarations.queues]
-    rows += [
-        ("binding", b.exchange, b.routing_key or "", f"-> {b.queue}") for b in declarations.bindings
-    ]
-    return columns(rows)
+def consumer_queue(name: str) -> str:
+    """The queue the consumer ``name`` reads."""
+    return f"taskhook.{name}"
 
 
 def _dead_lettering(name: str, *, to: str, limit: int = 0, ttl_ms: int = 0) -> QueueSpec:
@@ -235,10 +198,6 @@ def _dead_lettering(name: str, *, to: str, limit: int = 0, ttl_ms: int = 0) -> Q
     if ttl_ms:
         arguments["x-message-ttl"] = ttl_ms
     return QueueSpec(name, arguments)
-
-
-def _arguments(arguments: FieldTable) -> str:
-    return " ".join(f"{name}={value!s}" for name, value in arguments.items())
 
 
 def _unique(items: Iterable[T], *, key: Callable[[T], object]) -> tuple[T, ...]:

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar, overload
 from aiohttp import web
 from pydantic import TypeAdapter
 
-from taskhook.broker.topology import CONSUMER_NAME, ConsumerTopology
+from taskhook.broker.topology import check_consumer_name
 from taskhook.core.message import PublishedEvent, PublishedTaskEvent
 from taskhook.settings import ConsumerSettings
 
@@ -60,17 +60,10 @@ class Consumer(Generic[E]):
     _adapter: TypeAdapter[E] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not CONSUMER_NAME.match(self.name):  # it names queues: say so now, not at start-up
-            raise ValueError(f"consumer name {self.name!r} must match {CONSUMER_NAME.pattern}")
+        check_consumer_name(self.name)  # it names queues: say so now, not at start-up
         if not self.bindings:
             raise ValueError(f"consumer {self.name!r} binds no routing pattern")
         object.__setattr__(self, "_adapter", TypeAdapter(self.event_type))
-
-    def topology(self, settings: ConsumerSettings) -> ConsumerTopology:
-        """The queues this consumer reads, named and shaped by ``settings``."""
-        return ConsumerTopology(
-            settings.exchange, self.name, self.bindings, settings.retry_delays_ms
-        )
 
     def parse(self, body: bytes) -> E:
         """The validated event, or ``pydantic.ValidationError``."""

@@ -6,18 +6,22 @@ from typing import Any
 
 from aiohttp import web
 
+from taskhook.broker.topology import ConsumerTopology
 from taskhook.consumers.app import create_consumer_app
 from taskhook.consumers.consumer import Consumer
 from taskhook.consumers.runner import ConsumerRunner
+from taskhook.http.server import stop_on_signals
 from taskhook.metrics import ConsumerMetrics
-from taskhook.server import stop_on_signals
 from taskhook.settings import ConsumerSettings
 
 log = logging.getLogger(__name__)
 
 
 async def run_consumer(
-    consumer: Consumer[Any], settings: ConsumerSettings, stop: asyncio.Event | None = None
+    consumer: Consumer[Any],
+    settings: ConsumerSettings,
+    topology: ConsumerTopology,
+    stop: asyncio.Event | None = None,
 ) -> None:
     """Run ``consumer`` until SIGTERM or SIGINT (or until ``stop`` is set, for tests).
 
@@ -26,7 +30,7 @@ async def run_consumer(
     """
     metrics = ConsumerMetrics.create()
     async with consumer.open(settings) as running:
-        runner = ConsumerRunner(consumer, running.handler, settings, metrics)
+        runner = ConsumerRunner(consumer, running.handler, topology, settings, metrics)
         app = create_consumer_app(runner, metrics, running.routes)
         http = web.AppRunner(app, handle_signals=False, access_log=None)
         await http.setup()

@@ -18,17 +18,15 @@ import time
 from functools import partial
 from typing import Any
 
-import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+from aiormq.channel import Channel as UnderlayChannel
 from pydantic import ValidationError
 
-from taskhook.broker.reconnect import (
-    BROKER_ERRORS,
-    CONNECT_TIMEOUT_S,
-    close_quietly,
-    reconnect_delays,
-)
-from taskhook.broker.topology import declare_consumer_topology
+from taskhook.broker.connection import Supervisor, wait_for_either
+from taskhook.broker.declare import declare_consumer_topology
+from taskhook.broker.publish import open_confirm_channel, publishing_side
+from taskhook.broker.topology import ConsumerTopology
+from taskhook.clock import now_ms
 from taskhook.consumers.consumer import Consumer, Handler, PermanentError
 from taskhook.consumers.settle import ack, forward, give_back
 from taskhook.core.delivery import describe_problems, summarize_problems
@@ -46,23 +44,29 @@ class ConsumerRunner:
         self,
         consumer: Consumer[Any],
         handler: Handler[Any],
+        topology: ConsumerTopology,
         settings: ConsumerSettings,
         metrics: ConsumerMetrics,
     ) -> None:
         self._consumer = consumer
         self._handler = handler
-        self._url = settings.amqp_url.get_secret_value()
+        self._supervisor = Supervisor(
+            settings.amqp_url.get_secret_value(),
+            name=f"taskhook.{consumer.name}",
+            fields={"consumer": consumer.name},
+        )
         self._prefetch = settings.consumer_prefetch
         self._grace_s = settings.consumer_shutdown_grace_s
         self._slots = asyncio.Semaphore(settings.consumer_concurrency)
         self._policy = RetryPolicy(settings.retry_delays_ms, settings.consumer_max_attempts)
         self._metrics = metrics
-        self.topology = consumer.topology(settings)
+        self.topology = topology
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
         self._consuming = False
         self._stopping = False
+        self._stop = asyncio.Event()
 
     @property
     def ready(self) -> bool:
@@ -71,39 +75,22 @@ class ConsumerRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then finish the messages in hand and return."""
-        delays = reconnect_delays()
-        while not stop.is_set():
-            try:
-                connection = await aio_pika.connect(
-                    self._url,
-                    timeout=CONNECT_TIMEOUT_S,
-                    client_properties={"connection_name": f"taskhook.{self._consumer.name}"},
-                )
-            except BROKER_ERRORS as e:
-                await self._wait_to_retry(stop, next(delays), "broker connection failed", e)
-                continue
-            try:
-                await self._consume(connection, stop)
-                delays = reconnect_delays()
-            except BROKER_ERRORS as e:
-                await self._wait_to_retry(stop, next(delays), "consuming failed", e)
-            finally:
-                self._set_consuming(False)
-                await close_quietly(connection)
+        self._stop = stop
+        await self._supervisor.run(self._consume, stop)
         log.info("consumer stopped", extra={"consumer": self._consumer.name})
 
-    async def _consume(self, connection: AbstractConnection, stop: asyncio.Event) -> None:
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    async def _consume(self, connection: AbstractConnection, lost: asyncio.Event) -> None:
+        channel = await open_confirm_channel(connection)
+        channel.close_callbacks.add(lambda *_: lost.set())
         await channel.set_qos(prefetch_count=self._prefetch)
         queue = await declare_consumer_topology(channel, self.topology)
-        lost = asyncio.Event()
-        for closable in (connection, channel):
-            closable.close_callbacks.add(lambda *_: lost.set())
-        tag = await queue.consume(partial(self._on_message, channel))
+        tag = await queue.consume(partial(self._on_message, await publishing_side(channel)))
         self._set_consuming(True)
         log.info("consuming", extra={"consumer": self._consumer.name, "queue": queue.name})
-        await _first_of(stop, lost)
-        self._set_consuming(False)
+        try:
+            await wait_for_either(self._stop, lost)
+        finally:
+            self._set_consuming(False)
         if lost.is_set():
             # Messages in hand are cancelled with the channel; unacked, they come back.
             log.warning("broker connection lost", extra={"consumer": self._consumer.name})
@@ -122,7 +109,7 @@ class ConsumerRunner:
                 extra={"consumer": self._consumer.name, "in_flight": self._in_flight},
             )
 
-    async def _on_message(self, channel: AbstractChannel, message: AbstractIncomingMessage) -> None:
+    async def _on_message(self, channel: UnderlayChannel, message: AbstractIncomingMessage) -> None:
         self._track(+1)
         try:
             async with self._slots:
@@ -133,7 +120,7 @@ class ConsumerRunner:
         finally:
             self._track(-1)
 
-    async def _process(self, channel: AbstractChannel, message: AbstractIncomingMessage) -> None:
+    async def _process(self, channel: UnderlayChannel, message: AbstractIncomingMessage) -> None:
         attempt = attempts_made(message.headers) + 1
         started = time.perf_counter()
         failure = await self._run_handler(message)
@@ -155,7 +142,7 @@ class ConsumerRunner:
             policy=self._policy,
             headers=dict(message.headers),
             routing_key=message.routing_key or "",
-            now_ms=time.time_ns() // 1_000_000,
+            now_ms=now_ms(),
         )
         fields |= {"error": failure.error_type, "failure": failure.kind}
         if isinstance(verdict, RetryLater):
@@ -187,23 +174,6 @@ class ConsumerRunner:
         ).observe(time.perf_counter() - started)
         return failure
 
-    async def _wait_to_retry(
-        self, stop: asyncio.Event, delay: float, what: str, error: BaseException
-    ) -> None:
-        log.warning(
-            what,
-            extra={
-                "consumer": self._consumer.name,
-                "error": type(error).__name__,
-                "retry_in_s": delay,
-            },
-        )
-        try:
-            async with asyncio.timeout(delay):
-                await stop.wait()
-        except TimeoutError:
-            pass
-
     def _track(self, change: int) -> None:
         self._in_flight += change
         self._metrics.in_flight.labels(self._consumer.name).set(self._in_flight)
@@ -218,12 +188,3 @@ class ConsumerRunner:
 
     def _count(self, outcome: str) -> None:
         self._metrics.messages.labels(self._consumer.name, outcome).inc()
-
-
-async def _first_of(*events: asyncio.Event) -> None:
-    waiters = [asyncio.create_task(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

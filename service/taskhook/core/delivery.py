@@ -1,4 +1,6 @@
-"""Turning the raw bytes of a signed delivery into a checked ``Delivery`` (WEBHOOKS.md section 1).
+"""Turning the raw bytes of a signed delivery into a checked ``Delivery``.
+
+The delivery format is docs/livepeer-webhooks.md, section 1.
 
 The body is parsed exactly once. Validation runs on the parsed document, but what is published
 is the parsed document itself, so unknown keys and exact values reach consumers untouched.
@@ -18,23 +20,19 @@ from pydantic import (
 )
 
 from taskhook.core.errors import BodyNotJson, DeliveryInvalid, FieldProblem, SignatureInvalid
+from taskhook.core.events import EVENT_NAME_PATTERN, FINAL_EVENTS, is_task_event
+from taskhook.core.limits import SHORTSTR_BYTES, cut_to_shortstr, fits_shortstr
 from taskhook.core.task import Task, TaskType
 from taskhook.core.wire import Millis, WireModel
 
-TASK_EVENT_PREFIX = "task."
-EVENTS_WITH_SUCCESS = frozenset({"task.completed", "task.failed"})
-# Event names become routing keys: dotted lowercase words, never the binding wildcards * or #.
-EVENT_NAME_PATTERN = r"^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$"
 MAX_REPORTED_PROBLEMS = 20
 
 NonEmpty = Annotated[str, Field(min_length=1, max_length=255)]
-# The event id becomes the AMQP message_id, a short string: at most 255 BYTES, and 255
-# characters of UTF-8 can be four times that. Past it the publish itself would fail (a 500).
-SHORTSTR_BYTES = 255
 
 
 def _fits_shortstr(value: str) -> str:
-    if len(value.encode("utf-8", "surrogatepass")) > SHORTSTR_BYTES:
+    # The event id becomes the AMQP message_id: past a short string the publish would fail.
+    if not fits_shortstr(value):
         raise ValueError(f"must be at most {SHORTSTR_BYTES} bytes of UTF-8")
     return value
 
@@ -88,7 +86,7 @@ class TaskEnvelope(Envelope):
     @field_validator("payload")
     @classmethod
     def _success_when_final(cls, payload: TaskPayload, info: ValidationInfo) -> TaskPayload:
-        if info.data.get("event") in EVENTS_WITH_SUCCESS and payload.success is None:
+        if info.data.get("event") in FINAL_EVENTS and payload.success is None:
             raise ValueError("success is required for task.completed and task.failed")
         return payload
 
@@ -192,15 +190,15 @@ def _is_task_event(document: object) -> bool:
     if not isinstance(document, dict):
         return False
     event = document.get("event")
-    return isinstance(event, str) and event.startswith(TASK_EVENT_PREFIX)
+    return isinstance(event, str) and is_task_event(event)
 
 
 def _context_of(document: object) -> dict[str, str]:
     if not isinstance(document, dict):
         return {}
-    # These become AMQP short strings (message_id, type) of the kept copy: 255 bytes at most.
+    # These become AMQP short strings (message_id, type) of the kept copy.
     return {
-        name: value.encode("utf-8", "ignore")[:SHORTSTR_BYTES].decode("utf-8", "ignore")
+        name: cut_to_shortstr(value)
         for name, value in (("event_id", document.get("id")), ("event", document.get("event")))
         if isinstance(value, str)
     }

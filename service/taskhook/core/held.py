@@ -11,7 +11,6 @@ Three kinds of queue hold messages back (``taskhook.broker.topology`` names them
   only (the others handled it already), with its failure headers removed so it starts afresh.
 """
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,7 +22,9 @@ from taskhook.core.message import (
     CAUSE_HEADER,
     REASON_HEADER,
     OutgoingMessage,
-    body_digest,
+    ReceivedMessage,
+    carried_headers,
+    copy_message,
     event_message,
 )
 from taskhook.core.retry import (
@@ -32,7 +33,6 @@ from taskhook.core.retry import (
     ERROR_TYPE,
     FAILURE_HEADERS,
     LAST_FAILURE_AT,
-    own_headers,
 )
 from taskhook.core.wire import iso_time
 
@@ -52,28 +52,6 @@ class HeldQueue:
     kind: HeldKind
     exchange: str
     home_queue: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class HeldMessage:
-    """One message as the broker handed it over, free of any client library's types."""
-
-    body: bytes
-    routing_key: str
-    message_id: str | None = None
-    type: str | None = None
-    headers: Mapping[str, object] | None = None
-    timestamp_ms: int | None = None
-    content_type: str | None = None
-
-    def header(self, name: str) -> object:
-        return (self.headers or {}).get(name)
-
-    @property
-    def looks(self) -> int:
-        """How often the broker delivered it before (RabbitMQ's ``x-delivery-count``)."""
-        count = self.header("x-delivery-count")
-        return count if isinstance(count, int) else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +90,7 @@ class Stay:
     reason: str
 
 
-def summarize(message: HeldMessage, queue: HeldQueue) -> Summary:
+def summarize(message: ReceivedMessage, queue: HeldQueue) -> Summary:
     """When it was held back, what it is about, and why it is there."""
     document = _document(message)
     task = _task_fields(message, document)
@@ -132,24 +110,23 @@ def summarize(message: HeldMessage, queue: HeldQueue) -> Summary:
     )
 
 
-def plan_replay(message: HeldMessage, queue: HeldQueue) -> Replay | Stay:
+def plan_replay(message: ReceivedMessage, queue: HeldQueue) -> Replay | Stay:
     """Where a replay sends ``message``, or why it stays."""
     if queue.kind == "rejected":
         return _replay_rejected(message, queue)
     if queue.kind == "unrouted":
-        return Replay(queue.exchange, _copy(message, routing_key=message.routing_key))
+        return Replay(queue.exchange, copy_message(message, routing_key=message.routing_key))
     if queue.home_queue is None:
         return Stay("no consumer queue is known for this dead queue")
-    kept = {
-        name: value for name, value in _copy_headers(message).items() if name not in FAILURE_HEADERS
-    }
+    carried = carried_headers(message).items()
+    kept = {name: value for name, value in carried if name not in FAILURE_HEADERS}
     return Replay(
         DEAD_LETTER_DEFAULT_EXCHANGE,
-        _copy(message, routing_key=queue.home_queue, headers=kept),
+        copy_message(message, routing_key=queue.home_queue, headers=kept),
     )
 
 
-def as_json(message: HeldMessage) -> dict[str, Any]:
+def as_json(message: ReceivedMessage) -> dict[str, Any]:
     """The whole message, for ``taskhook inspect --json``: a JSON body parsed, other bytes as
     text where they are UTF-8."""
     out: dict[str, Any] = {
@@ -167,7 +144,7 @@ def as_json(message: HeldMessage) -> dict[str, Any]:
     return out
 
 
-def _replay_rejected(message: HeldMessage, queue: HeldQueue) -> Replay | Stay:
+def _replay_rejected(message: ReceivedMessage, queue: HeldQueue) -> Replay | Stay:
     try:
         delivery = validate_delivery(parse_body(message.body))
     except BodyNotJson as refusal:
@@ -177,26 +154,7 @@ def _replay_rejected(message: HeldMessage, queue: HeldQueue) -> Replay | Stay:
     return Replay(queue.exchange, event_message(delivery))
 
 
-def _copy(
-    message: HeldMessage, *, routing_key: str, headers: Mapping[str, str | int] | None = None
-) -> OutgoingMessage:
-    return OutgoingMessage(
-        routing_key=routing_key,
-        body=message.body,
-        message_id=message.message_id or body_digest(message.body),
-        type=message.type or "unknown",
-        headers=_copy_headers(message) if headers is None else headers,
-        timestamp_ms=message.timestamp_ms,
-        content_type=message.content_type or "application/json",
-    )
-
-
-def _copy_headers(message: HeldMessage) -> dict[str, str | int]:
-    own = own_headers(message.headers or {})
-    return {name: value for name, value in own.items() if isinstance(value, str | int)}
-
-
-def _why(message: HeldMessage, queue: HeldQueue) -> str:
+def _why(message: ReceivedMessage, queue: HeldQueue) -> str:
     if queue.kind == "rejected":
         return f"{_text(message.header(CAUSE_HEADER))}: {_text(message.header(REASON_HEADER))}"
     if queue.kind == "unrouted":
@@ -205,7 +163,7 @@ def _why(message: HeldMessage, queue: HeldQueue) -> str:
     return ": ".join(_text(part) for part in parts)
 
 
-def _task_fields(message: HeldMessage, document: dict[str, Any]) -> dict[str, str]:
+def _task_fields(message: ReceivedMessage, document: dict[str, Any]) -> dict[str, str]:
     """The task's id, type and phase: from the headers taskhook sets, else from the body."""
     snapshot = _dig(document, "task") or _dig(document, "payload", "task", "snapshot") or {}
     return {
@@ -215,7 +173,7 @@ def _task_fields(message: HeldMessage, document: dict[str, Any]) -> dict[str, st
     }
 
 
-def _document(message: HeldMessage) -> dict[str, Any]:
+def _document(message: ReceivedMessage) -> dict[str, Any]:
     try:
         document = orjson.loads(message.body)
     except orjson.JSONDecodeError:

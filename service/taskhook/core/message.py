@@ -8,21 +8,25 @@ from the parsed delivery itself so unknown keys pass through untouched.
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import Field, TypeAdapter
 
 from taskhook.core.delivery import Delivery, NonEmpty, summarize_problems
 from taskhook.core.errors import DeliveryInvalid, DeliveryRefused
+from taskhook.core.limits import MAX_HEADER_CHARS
 from taskhook.core.task import Task
 from taskhook.core.wire import Millis, WireModel
 
-MAX_HEADER_CHARS = 1024  # AMQP headers travel in every frame: keep the reason short.
 RAW_BYTES = "application/octet-stream"
 # On a refused delivery kept in the rejected queue: the refusal's cause slug, and why.
 CAUSE_HEADER = "x-taskhook-cause"
 REASON_HEADER = "x-taskhook-reason"
+# Set by RabbitMQ on dead-lettering and delivery; stale on a copy we publish ourselves.
+BROKER_HEADER_PREFIXES = ("x-death", "x-first-death", "x-last-death", "x-delivery-count")
+
+H = TypeVar("H")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,28 @@ class OutgoingMessage:
     headers: Mapping[str, str | int] = field(default_factory=dict)
     timestamp_ms: int | None = None
     content_type: str = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedMessage:
+    """One message as the broker handed it over, free of any client library's types."""
+
+    body: bytes
+    routing_key: str
+    message_id: str | None = None
+    type: str | None = None
+    headers: Mapping[str, object] | None = None
+    timestamp_ms: int | None = None
+    content_type: str | None = None
+
+    def header(self, name: str) -> object:
+        return (self.headers or {}).get(name)
+
+    @property
+    def looks(self) -> int:
+        """How often the broker delivered it before (RabbitMQ's ``x-delivery-count``)."""
+        count = self.header("x-delivery-count")
+        return count if isinstance(count, int) else 0
 
 
 class PublishedTaskEvent(WireModel):
@@ -135,3 +161,34 @@ def rejected_message(
 def body_digest(body: bytes) -> str:
     """A message id for bytes that carry no usable one of their own."""
     return hashlib.sha256(body).hexdigest()
+
+
+def copy_message(
+    message: ReceivedMessage, *, routing_key: str, headers: Mapping[str, str | int] | None = None
+) -> OutgoingMessage:
+    """A copy of ``message`` to publish again under ``routing_key``: same body, id and type,
+    and ``headers`` (by default its own, less those the broker set)."""
+    return OutgoingMessage(
+        routing_key=routing_key,
+        body=message.body,
+        message_id=message.message_id or body_digest(message.body),
+        type=message.type or "unknown",
+        headers=carried_headers(message) if headers is None else headers,
+        timestamp_ms=message.timestamp_ms,
+        content_type=message.content_type or "application/json",
+    )
+
+
+def carried_headers(message: ReceivedMessage) -> dict[str, str | int]:
+    """The headers a copy of ``message`` carries over: its own, not the broker's."""
+    own = own_headers(message.headers or {})
+    return {name: value for name, value in own.items() if isinstance(value, str | int)}
+
+
+def own_headers(headers: Mapping[str, H]) -> dict[str, H]:
+    """``headers`` without those RabbitMQ set: what a copy we publish ourselves carries over."""
+    return {
+        name: value
+        for name, value in headers.items()
+        if not name.startswith(BROKER_HEADER_PREFIXES)
+    }

@@ -7,11 +7,10 @@ and the time of the first failure survive every retry and every restart of the c
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Literal
 
+from taskhook.core.limits import MAX_HEADER_CHARS
 from taskhook.core.wire import iso_time
-
-MAX_HEADER_CHARS = 1024  # AMQP headers travel in every frame: keep the reason short.
 
 ATTEMPTS = "x-taskhook-attempts"
 FIRST_FAILURE_AT = "x-taskhook-first-failure-at"
@@ -24,10 +23,6 @@ ROUTING_KEY = "x-taskhook-routing-key"
 FAILURE_HEADERS = frozenset(
     {ATTEMPTS, FIRST_FAILURE_AT, LAST_FAILURE_AT, ERROR_TYPE, ERROR_MESSAGE, DEAD_REASON}
 )
-# Set by RabbitMQ on dead-lettering and delivery; stale on a copy we publish ourselves.
-BROKER_HEADER_PREFIXES = ("x-death", "x-first-death", "x-last-death", "x-delivery-count")
-
-H = TypeVar("H")
 
 FailureKind = Literal["transient", "permanent", "invalid"]
 DeadReason = Literal["permanent-error", "invalid-event", "attempts-exhausted"]
@@ -69,15 +64,6 @@ class RetryLater:
 class Park:
     reason: DeadReason
     headers: dict[str, str | int]
-
-
-def own_headers(headers: Mapping[str, H]) -> dict[str, H]:
-    """``headers`` without those RabbitMQ set: what a copy we publish ourselves carries over."""
-    return {
-        name: value
-        for name, value in headers.items()
-        if not name.startswith(BROKER_HEADER_PREFIXES)
-    }
 
 
 def attempts_made(headers: Mapping[str, object]) -> int:

@@ -1,4 +1,4 @@
-"""Verifying the ``Livepeer-Signature`` header (WEBHOOKS.md section 2).
+"""Verifying the ``Livepeer-Signature`` header (docs/livepeer-webhooks.md section 2).
 
 The header is ``t=<ms>,v1=<hex>``; ``v1`` is HMAC-SHA256 of the raw body bytes, keyed with the
 webhook's shared secret. Several ``v1`` values and several secrets are accepted so a secret can be

@@ -1,100 +1,35 @@
-"""The Livepeer ``Task`` snapshot carried by every ``task.*`` webhook (WEBHOOKS.md sections 4-6).
+"""The Livepeer ``Task`` snapshot carried by every ``task.*`` webhook.
 
-Both shapes are accepted: today's (types upload, export, export-data, transcode-file, clip) and the
-older one from before Sept 2023 (types import and transcode, a top-level ``clip``). Strict on what
-consumers rely on (type, status, the shape of params and output, number ranges), lenient on the
-rest: unknown keys are kept untouched at every level.
-
-The per-type params and outputs live in ``taskhook.core.task_io``; every public name is
-re-exported here, so this is the one module to import from.
+docs/livepeer-webhooks.md sections 4 to 6. Both shapes are accepted: today's (types upload,
+export, export-data, transcode-file, clip) and the older one from before Sept 2023 (types import
+and transcode, a top-level ``clip``). Strict on what consumers rely on (type, status, the shape
+of params and output, number ranges), lenient on the rest: unknown keys are kept untouched at
+every level. The per-type params and outputs are in ``taskhook.core.task_params`` and
+``taskhook.core.task_outputs``.
 """
 
 from typing import Literal
 
 from pydantic import Field
 
-from taskhook.core.task_io import (
-    AssetHash,
-    AssetSpec,
-    CatalystPipelineStrategy,
+from taskhook.core.task_outputs import (
     ClipOutput,
-    ClipParams,
-    ClipStrategy,
-    CreatorId,
-    ExportCustomParams,
-    ExportDataIpfsOutput,
     ExportDataOutput,
-    ExportDataParams,
-    ExportIpfsOutput,
     ExportOutput,
-    ExportParams,
-    FfmpegProfile,
-    H264Profile,
-    ImportParams,
-    InputVideo,
-    IpfsExportParams,
     LegacyAssetOutput,
-    LegacyVideoEncoder,
-    OutputPath,
-    PinataApiKey,
-    PinataJwt,
-    Track,
     TranscodeFileOutput,
-    TranscodeFileOutputs,
+    UploadOutput,
+)
+from taskhook.core.task_params import (
+    ClipParams,
+    ExportDataParams,
+    ExportParams,
+    ImportParams,
     TranscodeFileParams,
     TranscodeParams,
-    TranscodeProfile,
-    UploadOutput,
     UploadParams,
-    UrlRef,
-    VideoEncoder,
-    VideoSpec,
 )
 from taskhook.core.wire import Millis, WireModel
-
-__all__ = [
-    "AssetHash",
-    "AssetSpec",
-    "CatalystPipelineStrategy",
-    "ClipOutput",
-    "ClipParams",
-    "ClipStrategy",
-    "CreatorId",
-    "ExportCustomParams",
-    "ExportDataIpfsOutput",
-    "ExportDataOutput",
-    "ExportDataParams",
-    "ExportIpfsOutput",
-    "ExportOutput",
-    "ExportParams",
-    "FfmpegProfile",
-    "H264Profile",
-    "ImportParams",
-    "InputVideo",
-    "IpfsExportParams",
-    "LegacyAssetOutput",
-    "LegacyVideoEncoder",
-    "OutputPath",
-    "PinataApiKey",
-    "PinataJwt",
-    "Task",
-    "TaskOutput",
-    "TaskParams",
-    "TaskPhase",
-    "TaskStatus",
-    "TaskType",
-    "Track",
-    "TranscodeFileOutput",
-    "TranscodeFileOutputs",
-    "TranscodeFileParams",
-    "TranscodeParams",
-    "TranscodeProfile",
-    "UploadOutput",
-    "UploadParams",
-    "UrlRef",
-    "VideoEncoder",
-    "VideoSpec",
-]
 
 TaskType = Literal[
     "upload",

@@ -1,8 +1,8 @@
 """The base every wire model shares: strict where it matters, lenient where the wire is.
 
 Livepeer's schema says ``additionalProperties: false`` but real deliveries carry extra keys
-(WEBHOOKS.md section 6), so unknown keys are accepted and kept. Types are strict: a number
-sent as a string is a broken sender, not something to coerce silently.
+(docs/livepeer-webhooks.md section 6), so unknown keys are accepted and kept. Types are strict:
+a number sent as a string is a broken sender, not something to coerce silently.
 """
 
 from datetime import UTC, datetime

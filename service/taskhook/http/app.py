@@ -4,10 +4,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from taskhook.broker.topology import Topology
-from taskhook.dedup import PublishOnce
-from taskhook.http import health
+from taskhook.application.ingest import Ingest, Publisher
 from taskhook.http.middleware import WEBHOOK_ROUTE, answer_with_problems
+from taskhook.http.probes import Probes, Readiness, add_probes
 from taskhook.http.state import (
     BODY_TIMEOUT_S,
     INGEST,
@@ -18,37 +17,47 @@ from taskhook.http.state import (
     Lifecycle,
 )
 from taskhook.http.webhook import receive_webhook
-from taskhook.ingest import Ingest, Publisher
 from taskhook.metrics import Metrics
 from taskhook.settings import Settings
 
 WEBHOOK_PATH = "/webhooks/livepeer"
 
 
-def create_app(settings: Settings, publisher: Publisher, metrics: Metrics) -> web.Application:
-    """Build the app around a publisher that is not started yet; the app starts and closes it."""
+def create_app(
+    settings: Settings, ingest: Ingest, publisher: Publisher, metrics: Metrics
+) -> web.Application:
+    """The app around ``ingest`` and its ``publisher``, which the app starts and closes."""
     # The body is read in chunks under our own limit; aiohttp's limit is a second fence.
     app = web.Application(
         middlewares=[answer_with_problems], client_max_size=settings.max_body_bytes
     )
+    lifecycle = Lifecycle()
     app[PUBLISHER] = publisher
     app[METRICS] = metrics
-    app[LIFECYCLE] = Lifecycle()
+    app[LIFECYCLE] = lifecycle
     app[MAX_BODY_BYTES] = settings.max_body_bytes
     app[BODY_TIMEOUT_S] = settings.body_timeout_s
-    app[INGEST] = Ingest(
-        publisher,
-        secrets=settings.secret_keys,
-        tolerance_ms=int(settings.signature_tolerance_s * 1000),
-        rejected_queue=Topology(settings.exchange).rejected_queue,
-        publish_once=PublishOnce(settings.dedup_capacity),
-    )
+    app[INGEST] = ingest
     app.router.add_post(WEBHOOK_PATH, receive_webhook, name=WEBHOOK_ROUTE)
-    app.router.add_get("/healthz", health.healthz)
-    app.router.add_get("/readyz", health.readyz)
-    app.router.add_get("/metrics", health.metrics)
+    add_probes(
+        app,
+        Probes(
+            metrics.registry,
+            lambda: _readiness(publisher, lifecycle),
+            not_ready="not taking deliveries now",
+        ),
+    )
     app.cleanup_ctx.append(_publisher_lifetime)
     return app
+
+
+def _readiness(publisher: Publisher, lifecycle: Lifecycle) -> Readiness:
+    """Ready while the broker channel is open and the server is not draining."""
+    checks = {
+        "broker": "ok" if publisher.ready else "down",
+        "draining": "yes" if lifecycle.draining else "no",
+    }
+    return Readiness(publisher.ready and not lifecycle.draining, checks)
 
 
 async def _publisher_lifetime(app: web.Application) -> AsyncIterator[None]:

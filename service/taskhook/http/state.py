@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from taskhook.ingest import Ingest, Publisher
+from taskhook.application.ingest import Ingest, Publisher
 from taskhook.metrics import Metrics
 
 

@@ -5,8 +5,8 @@ import asyncio
 import orjson
 from aiohttp import web
 
+from taskhook.application.dedup import Outcome
 from taskhook.core.errors import BodyTimeout, BodyTooLarge, UnsupportedMediaType
-from taskhook.dedup import Outcome
 from taskhook.http.state import BODY_TIMEOUT_S, INGEST, MAX_BODY_BYTES, TRACE
 
 SIGNATURE_HEADER = "Livepeer-Signature"

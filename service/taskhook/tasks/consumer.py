@@ -7,10 +7,10 @@ Run it with ``taskhook consume tasks``; read what it keeps with ``taskhook tasks
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from taskhook.clock import now_ms
 from taskhook.consumers.consumer import Consumer, Running, TaskEvent
 from taskhook.settings import ConsumerSettings
 from taskhook.tasks.api import read_routes
@@ -49,7 +49,7 @@ async def open_tasks(settings: ConsumerSettings) -> AsyncIterator[Running[TaskEv
 async def _prune_inbox(store: TaskStore) -> None:
     while True:
         try:
-            removed = await store.prune_inbox(time.time_ns() // 1_000_000 - INBOX_RETENTION_MS)
+            removed = await store.prune_inbox(now_ms() - INBOX_RETENTION_MS)
             log.info("inbox pruned", extra={"removed": removed})
         except Exception as e:  # the database may be away for a while; try again next time
             log.warning("inbox pruning failed", extra={"error": type(e).__name__})

@@ -11,12 +11,14 @@ from typing import Any
 
 from taskhook.core.message import PublishedTaskEvent
 from taskhook.core.task import (
-    AssetSpec,
-    ClipOutput,
-    ExportOutput,
     Task,
     TaskOutput,
     TaskPhase,
+)
+from taskhook.core.task_outputs import (
+    AssetSpec,
+    ClipOutput,
+    ExportOutput,
     TranscodeFileOutput,
 )
 

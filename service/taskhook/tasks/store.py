@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from taskhook.clock import now_ms
 from taskhook.core.message import PublishedTaskEvent
 from taskhook.tasks.records import TaskRecord, record_of
 from taskhook.tasks.tables import inbox, tasks
@@ -109,7 +110,7 @@ class TaskStore:
         async with self._writer.begin() as connection:
             claim = (
                 self._insert(inbox)
-                .values(message_id=event.id, task_id=record.id, handled_at=_now_ms())
+                .values(message_id=event.id, task_id=record.id, handled_at=now_ms())
                 .on_conflict_do_nothing(index_elements=[inbox.c.message_id])
                 .returning(inbox.c.message_id)
             )
@@ -119,7 +120,7 @@ class TaskStore:
         return True
 
     def _upsert(self, record: TaskRecord) -> Any:
-        statement = self._insert(tasks).values(**asdict(record), recorded_at=_now_ms())
+        statement = self._insert(tasks).values(**asdict(record), recorded_at=now_ms())
         new = statement.excluded
         newer = or_(
             tasks.c.updated_at < new.updated_at,
@@ -191,7 +192,3 @@ def _take_over_sqlite_transactions(dbapi_connection: Any, _record: Any) -> None:
 def _begin_sqlite_transaction(connection: Connection) -> None:
     immediate = connection.get_execution_options().get(WRITE_OPTION, False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000

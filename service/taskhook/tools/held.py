@@ -11,20 +11,19 @@ confirmed its copy: a crash between the two leaves both, never neither.
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import cast
 
 import orjson
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import ChannelNotFoundEntity
 from aiormq.channel import Channel as UnderlayChannel
 
-from taskhook.broker.publisher import publish_or_fail
-from taskhook.broker.topology import Topology, declare_topology
-from taskhook.core.columns import columns
+from taskhook.broker.declare import declare_topology
+from taskhook.broker.publish import open_confirm_channel, publish_or_fail, publishing_side
+from taskhook.broker.received import received
+from taskhook.broker.topology import Topology
 from taskhook.core.errors import PublishFailed
 from taskhook.core.held import (
     LOOKS_BEFORE_WARNING,
-    HeldMessage,
     HeldQueue,
     Replay,
     Stay,
@@ -32,7 +31,9 @@ from taskhook.core.held import (
     plan_replay,
     summarize,
 )
+from taskhook.core.message import ReceivedMessage
 from taskhook.tools.broker import ToolFailed, connect
+from taskhook.tools.columns import columns
 
 PUBLISH_TIMEOUT_S = 10.0
 GET_TIMEOUT_S = 10.0
@@ -41,7 +42,7 @@ GET_TIMEOUT_S = 10.0
 async def inspect(url: str, queue: HeldQueue, *, limit: int, as_json_lines: bool) -> int:
     """Print up to ``limit`` messages from the head of ``queue``; remove nothing."""
     async with _borrowed(url, queue.name) as (_, source, held_back):
-        messages = [_held(m) async for m in _take_all(source, held_back, keep=limit)]
+        messages = [received(m) async for m in _take_all(source, held_back, keep=limit)]
     print(f"{queue.name}: {held_back} held back, showing {len(messages)}", file=sys.stderr)
     if as_json_lines:
         for message in messages:
@@ -53,7 +54,9 @@ async def inspect(url: str, queue: HeldQueue, *, limit: int, as_json_lines: bool
     return 0
 
 
-async def replay(url: str, queue: HeldQueue, *, limit: int | None, dry_run: bool) -> int:
+async def replay(
+    url: str, topology: Topology, queue: HeldQueue, *, limit: int | None, dry_run: bool
+) -> int:
     """Publish held-back messages again, oldest first, each removed once its copy is confirmed.
 
     Those that must stay are left where they were. Stops at the first publish that fails.
@@ -61,12 +64,12 @@ async def replay(url: str, queue: HeldQueue, *, limit: int | None, dry_run: bool
     moved = stayed = 0
     async with _borrowed(url, queue.name) as (channel, source, held_back):
         if queue.kind != "dead" and not dry_run:
-            await declare_topology(channel, Topology(queue.exchange))
-        underlay = cast(UnderlayChannel, await channel.get_underlay_channel())
+            await declare_topology(channel, topology)
+        underlay = await publishing_side(channel)
         # What was there at the start: a copy that lands back in this queue (an event still
         # unrouted) is not taken again.
         async for incoming in _take_all(source, held_back, keep=limit or held_back):
-            message = _held(incoming)
+            message = received(incoming)
             plan = plan_replay(message, queue)
             if isinstance(plan, Stay):
                 stayed += 1
@@ -96,7 +99,7 @@ async def _borrowed(
     Closing the connection gives back every message taken and not acknowledged.
     """
     async with await connect(url) as connection:
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        channel = await open_confirm_channel(connection)
         try:
             queue = await channel.declare_queue(name, passive=True)
         except ChannelNotFoundEntity:
@@ -126,25 +129,13 @@ async def _publish(channel: UnderlayChannel, plan: Replay) -> None:
         raise ToolFailed(f"{e.detail} for {plan.destination}: nothing removed") from None
 
 
-def _held(message: AbstractIncomingMessage) -> HeldMessage:
-    return HeldMessage(
-        body=message.body,
-        routing_key=message.routing_key or "",
-        message_id=message.message_id,
-        type=message.type,
-        headers=dict(message.headers),
-        timestamp_ms=round(message.timestamp.timestamp() * 1000) if message.timestamp else None,
-        content_type=message.content_type,
-    )
-
-
-def _say(what: str, message: HeldMessage, detail: str) -> None:
+def _say(what: str, message: ReceivedMessage, detail: str) -> None:
     # Said as it happens: an operator watching a long replay sees where it is.
     event = message.type or "-"
     print(f"{what:<12}  {message.message_id or '-'}  {event:<14}  {detail}", flush=True)
 
 
-def _warn_if_looked_at_often(messages: list[HeldMessage]) -> None:
+def _warn_if_looked_at_often(messages: list[ReceivedMessage]) -> None:
     looks = max((message.looks for message in messages), default=0)
     if looks >= LOOKS_BEFORE_WARNING:
         print(

@@ -2,8 +2,10 @@
 
 from aiormq.exceptions import ChannelPreconditionFailed
 
-from taskhook.broker.topology import Declarations, declare, describe
+from taskhook.broker.declare import declare
+from taskhook.broker.topology import Declarations, FieldTable
 from taskhook.tools.broker import ToolFailed, connect
+from taskhook.tools.columns import columns
 
 
 async def provision(url: str, declarations: Declarations) -> list[str]:
@@ -18,3 +20,20 @@ async def provision(url: str, declarations: Declarations) -> list[str]:
         except ChannelPreconditionFailed as e:
             raise ToolFailed(f"the broker refused a declaration: {e}") from None
     return describe(declarations)
+
+
+def describe(declarations: Declarations) -> list[str]:
+    """One line per exchange, queue and binding, as ``taskhook topology`` prints them."""
+    rows: list[tuple[str, str, str, str]] = [
+        ("exchange", spec.name, spec.type, _arguments(spec.arguments))
+        for spec in declarations.exchanges
+    ]
+    rows += [("queue", spec.name, "", _arguments(spec.arguments)) for spec in declarations.queues]
+    rows += [
+        ("binding", b.exchange, b.routing_key or "", f"-> {b.queue}") for b in declarations.bindings
+    ]
+    return columns(rows)
+
+
+def _arguments(arguments: FieldTable) -> str:
+    return " ".join(f"{name}={value!s}" for name, value in arguments.items())

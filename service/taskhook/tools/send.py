@@ -10,16 +10,17 @@ from typing import Any
 import aiohttp
 import orjson
 
-from taskhook.core.samples import SampleTask, SampleType, TaskEvent, delivery, life
+from taskhook.clock import now_ms
+from taskhook.core.events import TaskEventName
 from taskhook.core.signature import sign
-from taskhook.ingest import now_ms
+from taskhook.tools.samples import SampleTask, SampleType, delivery, life
 
 Document = dict[str, Any]
 LONE_EVENT_AGE_MS = 90_000
 REQUEST_TIMEOUT_S = 35.0  # a little longer than Livepeer waits, to show what it would have seen
 
 
-def sample_life(task_type: SampleType, event: TaskEvent, count: int) -> Iterator[Document]:
+def sample_life(task_type: SampleType, event: TaskEventName, count: int) -> Iterator[Document]:
     """One made-up task's life in ``count`` deliveries, each built as it is about to be sent."""
     # A task met only at its end began a while before it.
     created_at_ms = now_ms() - (LONE_EVENT_AGE_MS if count == 1 and event != "task.spawned" else 0)

@@ -1,20 +1,20 @@
 """What happens to a delivery once its bytes are in: the endpoint's rules, free of HTTP.
 
-The order matters and follows the sender's retry rules (WEBHOOKS.md section 3): prove the bytes
-are Livepeer's before parsing them; keep a signed delivery we must refuse, so a 4xx never loses
-it; publish a valid one and report success only once the broker confirmed it.
+The order matters and follows the sender's retry rules (docs/livepeer-webhooks.md section 3):
+prove the bytes are Livepeer's before parsing them; keep a signed delivery we must refuse, so a
+4xx never loses it; publish a valid one and report success only once the broker confirmed it.
 """
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from taskhook.application.dedup import Outcome, PublishOnce
+from taskhook.clock import now_ms
 from taskhook.core.delivery import Delivery, check_signed_timestamp, parse_body, validate_delivery
 from taskhook.core.errors import BodyNotJson, DeliveryInvalid
 from taskhook.core.message import OutgoingMessage, event_message, rejected_message
 from taskhook.core.signature import verify_signature
-from taskhook.dedup import Outcome, PublishOnce
 
 
 class Publisher(Protocol):
@@ -39,10 +39,6 @@ class Receipt:
 
     outcome: Outcome
     delivery: Delivery
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class Ingest:

@@ -1,18 +1,18 @@
 """Realistic Livepeer task deliveries, for trying taskhook without Livepeer at hand.
 
-Built from the facts in WEBHOOKS.md: the keys in the sender's order, the params each task type
-carries, the output each type reports on completion, masked credentials. Every sample passes
-taskhook's own checks (a unit test holds them to that). Ids and times come from the caller.
+Built from the facts in docs/livepeer-webhooks.md: the keys in the sender's order, the params
+each task type carries, the output each type reports on completion, masked credentials. Every
+sample passes taskhook's own checks (a unit test holds them to that). Ids and times come from the
+caller.
 """
 
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-TaskEvent = Literal["task.spawned", "task.updated", "task.completed", "task.failed"]
+from taskhook.core.events import FINAL_EVENTS, TaskEventName
+
 SampleType = Literal["upload", "export", "export-data", "transcode-file", "clip"]
-TASK_EVENTS: tuple[TaskEvent, ...] = get_args(TaskEvent)
 SAMPLE_TYPES: tuple[SampleType, ...] = get_args(SampleType)
-FINAL_EVENTS: tuple[TaskEvent, ...] = ("task.completed", "task.failed")
 
 USER_ID = "66e2161c-7670-4d05-b71d-da2d6979556f"
 PROJECT_ID = "aac12556-4d65-4d34-9fb6-d1f0985eb0a9"
@@ -131,11 +131,11 @@ class SampleTask:
 class Step:
     """One event of a task's life: which, and the progress a running update reports."""
 
-    event: TaskEvent
+    event: TaskEventName
     progress: float | None = None
 
 
-def life(count: int, event: TaskEvent) -> list[Step]:
+def life(count: int, event: TaskEventName) -> list[Step]:
     """The events of one task's life in ``count`` deliveries.
 
     One delivery is ``event`` alone. More walk the life in order: spawned, running updates with

@@ -1,8 +1,7 @@
-"""What goes into a Livepeer task and what comes out of it: ``params.*`` and ``output.*``.
+"""What goes into a Livepeer task: ``params.<type>`` and the renditions they ask for.
 
-WEBHOOKS.md section 4 (today's shape) and section 5 (the older ``import`` / ``transcode`` shape).
-``taskhook.core.task`` assembles these into ``TaskParams`` / ``TaskOutput`` / ``Task`` and
-re-exports every name, so consumers import from there.
+docs/livepeer-webhooks.md section 4.4 (today's shape) and section 5 (the older ``import`` and
+``transcode`` shape). ``taskhook.core.task`` assembles these into ``TaskParams``.
 
 Rules applied throughout: a field the spec does not call required is optional; free-form objects
 are ``dict[str, Any]``; numbers that may be fractional on the wire are ``float`` (strict mode
@@ -60,9 +59,9 @@ class TranscodeProfile(_ProfileCommon):
 
 
 class FfmpegProfile(_ProfileCommon):
-    """The older rendition of ``params.transcode.profile`` (section 5).
+    """The older rendition of ``params.transcode.profile`` (docs/livepeer-webhooks.md section 5).
 
-    WEBHOOKS.md names it without listing fields; Studio's ``ffmpeg-profile`` schema and the old
+    Livepeer names it without listing fields; Studio's ``ffmpeg-profile`` schema and the old
     SDK both require width, name, height, bitrate and fps, with TranscodeProfile's ranges.
     """
 
@@ -219,124 +218,3 @@ class ClipParams(WireModel):
     session_id: str | None = None
     input_id: str | None = None
     source_object_store_id: str | None = None
-
-
-# --- assetSpec: the asset as the pipeline saw it ----------------------------------------------
-
-
-class AssetHash(WireModel):
-    """One entry of ``assetSpec.hash``."""
-
-    hash: str | None = None
-    algorithm: str | None = None
-
-
-class Track(WireModel):
-    """One audio or video track of ``assetSpec.videoSpec``; fields depend on the track type."""
-
-    type: str | None = None  # "video" / "audio" today; left open for what a probe may report
-    codec: str | None = None
-    duration: float | None = None
-    bitrate: float | None = None
-    width: int | None = None
-    height: int | None = None
-    pixel_format: str | None = None
-    fps: float | None = None
-    channels: int | None = None
-    sample_rate: int | None = None
-    bit_depth: int | None = None
-
-
-class VideoSpec(WireModel):
-    """``assetSpec.videoSpec``: container format, duration, bitrate and tracks."""
-
-    format: str | None = None
-    duration: float | None = None
-    bitrate: float | None = None
-    tracks: list[Track] | None = None
-
-
-class AssetSpec(WireModel):
-    """The asset a task produced, as the pipeline saw it.
-
-    Deliberately NOT the public Asset schema: it has no ``id`` and no ``source``.
-    """
-
-    name: str | None = None
-    type: Literal["video", "audio"] | None = None
-    size: float | None = None
-    hash: list[AssetHash] | None = None
-    video_spec: VideoSpec | None = None
-    storage: dict[str, Any] | None = None
-
-
-# --- outputs ----------------------------------------------------------------------------------
-
-
-class UploadOutput(WireModel):
-    """``output.upload``: the resulting asset (other keys may come along and are kept)."""
-
-    asset_spec: AssetSpec
-    video_file_path: str | None = None
-    metadata_file_path: str | None = None
-
-
-class ExportIpfsOutput(WireModel):
-    """``output.export.ipfs``: where the exported video and its NFT metadata were pinned."""
-
-    video_file_cid: str
-    video_file_url: str | None = None
-    video_file_gateway_url: str | None = None
-    nft_metadata_cid: str | None = None
-    nft_metadata_url: str | None = None
-    nft_metadata_gateway_url: str | None = None
-
-
-class ExportOutput(WireModel):
-    """``output.export``. ``ipfs`` is optional: an export to a custom URL pins nothing."""
-
-    ipfs: ExportIpfsOutput | None = None
-
-
-class ExportDataIpfsOutput(WireModel):
-    """``output.exportData.ipfs``: the CID of the stored data."""
-
-    cid: str
-
-
-class ExportDataOutput(WireModel):
-    """``output.exportData``. ``ipfs`` is required: IPFS is export-data's only destination."""
-
-    ipfs: ExportDataIpfsOutput
-
-
-class InputVideo(WireModel):
-    """``output.transcodeFile.input_video``: what the transcoder read."""
-
-    duration: float | None = None
-    size: float | None = None
-
-
-class TranscodeFileOutput(WireModel):
-    """``output.transcodeFile`` (not in the public schema, but sent): where renditions went."""
-
-    base_url: str | None = None
-    hls: OutputPath | None = None
-    mp4: list[OutputPath] | None = None
-    # Snake case on the wire: these keys come straight from the transcoder.
-    request_id: str | None = Field(default=None, alias="request_id")
-    input_video: InputVideo | None = Field(default=None, alias="input_video")
-
-
-class ClipOutput(WireModel):
-    """``output.clip``, and the ``asset`` of the older ``output.import`` / ``output.transcode``."""
-
-    video_file_path: str | None = None
-    metadata_file_path: str | None = None
-    asset_spec: AssetSpec | None = None
-
-
-class LegacyAssetOutput(WireModel):
-    """``output.import`` / ``output.transcode`` of the older shape: ``{"asset": ...}``."""
-
-    asset: ClipOutput | None = None

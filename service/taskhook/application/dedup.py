@@ -86,10 +86,6 @@ class PublishOnce:
         if self._pending:
             await asyncio.gather(*self._pending.values(), return_exceptions=True)
 
-    @property
-    def in_progress(self) -> int:
-        return len(self._pending)
-
     async def _publish(self, key: str, publish: Callable[[], Awaitable[None]]) -> None:
         try:
             await publish()

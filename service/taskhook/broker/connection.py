@@ -1,0 +1,106 @@
+"""The one way taskhook's processes hold a broker connection: open it, watch it, ride out outages.
+
+``Supervisor`` keeps a connection for as long as it runs. Each time it is connected it runs a
+*session* (the publisher's or a consumer's) until the connection is lost or the caller stops it,
+then connects again after a pause that grows while the broker stays away. The publisher, the
+consumer runner and the operator tools all connect through ``connect`` here.
+"""
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+
+import aio_pika
+from aio_pika.abc import AbstractConnection
+from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 5.0
+RECONNECT_FIRST_DELAY_S = 0.5
+RECONNECT_MAX_DELAY_S = 15.0
+# What "the broker failed" looks like from here. TimeoutError is an OSError: a connect or a
+# declaration that took too long is one of these too.
+BROKER_ERRORS = (AMQPError, ConnectionError, OSError, ChannelInvalidStateError)
+
+Session = Callable[[AbstractConnection, asyncio.Event], Awaitable[None]]
+"""Runs on an open connection until it returns; the event is set when the connection is lost."""
+
+
+def reconnect_delays() -> Iterator[float]:
+    """0.5 s, 1 s, 2 s, ... capped at 15 s: quick after a blip, gentle during a long outage."""
+    for attempt in itertools.count():
+        yield min(RECONNECT_FIRST_DELAY_S * 2 ** min(attempt, 16), RECONNECT_MAX_DELAY_S)
+
+
+async def connect(url: str, name: str) -> AbstractConnection:
+    """An open connection named ``name`` (as the broker's management UI shows it).
+
+    Raises one of ``BROKER_ERRORS``; their text can carry the URL, so say only their type.
+    """
+    return await aio_pika.connect(
+        url, timeout=CONNECT_TIMEOUT_S, client_properties={"connection_name": name}
+    )
+
+
+async def close_quietly(connection: AbstractConnection | None) -> None:
+    """Close ``connection`` if it is open; a connection already broken has nothing to say."""
+    if connection is None or connection.is_closed:
+        return
+    try:
+        await connection.close()
+    except BROKER_ERRORS:
+        log.debug("closing a broken connection failed", exc_info=True)
+
+
+class Supervisor:
+    """Connects to ``url`` and runs sessions on it until ``stop`` is set, reconnecting as needed.
+
+    ``fields`` go on every log line it writes, to say whose connection it is.
+    """
+
+    def __init__(self, url: str, *, name: str, fields: Mapping[str, str]) -> None:
+        self._url = url
+        self._name = name
+        self._fields = dict(fields)
+
+    async def run(self, session: Session, stop: asyncio.Event) -> None:
+        """Return once ``stop`` is set and the session in progress, if any, has returned."""
+        delays = reconnect_delays()
+        while not stop.is_set():
+            try:
+                connection = await connect(self._url, self._name)
+            except Exception as e:  # whatever it was, the next try may work
+                await self._pause(stop, next(delays), "broker connection failed", e)
+                continue
+            try:
+                if stop.is_set():  # aio-pika can swallow a cancellation that lands in connect()
+                    return
+                await session(connection, _lost(connection))
+                delays = reconnect_delays()
+            except Exception as e:  # a declaration refused, a channel closed while opening...
+                await self._pause(stop, next(delays), "broker session failed", e)
+            finally:
+                await close_quietly(connection)
+
+    async def _pause(self, stop: asyncio.Event, delay: float, what: str, error: Exception) -> None:
+        fields = {**self._fields, "error": type(error).__name__, "retry_in_s": delay}
+        log.warning(what, extra=fields)
+        await wait_for_either(stop, timeout_s=delay)
+
+
+def _lost(connection: AbstractConnection) -> asyncio.Event:
+    lost = asyncio.Event()
+    connection.close_callbacks.add(lambda *_: lost.set())
+    return lost
+
+
+async def wait_for_either(*events: asyncio.Event, timeout_s: float | None = None) -> None:
+    """Return as soon as any of ``events`` is set, or after ``timeout_s``."""
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,53 @@
+"""Declaring a topology on the broker: the one module that turns ``Declarations`` into AMQP.
+
+Every declaration is idempotent, so every process declares what it uses each time it connects.
+"""
+
+from aio_pika import ExchangeType
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+from pamqp.common import FieldTable
+
+from taskhook.broker.topology import ConsumerTopology, Declarations, Topology
+from taskhook.broker.topology import FieldTable as Arguments
+
+
+async def declare(
+    channel: AbstractChannel, declarations: Declarations
+) -> tuple[dict[str, AbstractExchange], dict[str, AbstractQueue]]:
+    """Declare everything idempotently; the exchanges and queues by name."""
+    exchanges = {
+        spec.name: await channel.declare_exchange(
+            spec.name, ExchangeType(spec.type), durable=True, arguments=_table(spec.arguments)
+        )
+        for spec in declarations.exchanges
+    }
+    queues = {
+        spec.name: await channel.declare_queue(
+            spec.name, durable=True, arguments=_table(spec.arguments)
+        )
+        for spec in declarations.queues
+    }
+    for binding in declarations.bindings:
+        await queues[binding.queue].bind(
+            exchanges[binding.exchange], routing_key=binding.routing_key
+        )
+    return exchanges, queues
+
+
+async def declare_topology(channel: AbstractChannel, topology: Topology) -> AbstractExchange:
+    """Declare the events exchange and its held-back queues; return the events exchange."""
+    exchanges, _ = await declare(channel, topology.declarations())
+    return exchanges[topology.exchange]
+
+
+async def declare_consumer_topology(
+    channel: AbstractChannel, topology: ConsumerTopology
+) -> AbstractQueue:
+    """Declare the events exchange and the consumer's queues; return its queue."""
+    _, queues = await declare(channel, topology.declarations())
+    return queues[topology.queue]
+
+
+def _table(arguments: Arguments) -> FieldTable:
+    table: FieldTable = {**arguments}
+    return table

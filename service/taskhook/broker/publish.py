@@ -1,0 +1,94 @@
+"""The one way taskhook publishes: persistent, mandatory, and awaited until the broker confirms.
+
+The ingest, the consumers' retry and dead-letter forwarding, and ``taskhook replay`` all publish
+through ``publish_or_fail``, so a message is either confirmed or reported as ``PublishFailed``
+with a cause the HTTP layer and the tools know how to word.
+"""
+
+import asyncio
+from datetime import UTC, datetime
+from typing import cast
+
+from aio_pika.abc import AbstractChannel, AbstractConnection
+from aio_pika.exceptions import DeliveryError, PublishError
+from aiormq.channel import Channel as UnderlayChannel
+from pamqp import commands as spec
+
+from taskhook.broker.connection import BROKER_ERRORS
+from taskhook.core.errors import PublishCause, PublishFailed
+from taskhook.core.message import OutgoingMessage
+
+PERSISTENT = 2  # AMQP delivery mode: written to disk (a quorum queue keeps every message anyway)
+APP_ID = "taskhook"
+
+
+async def publish_confirmed(
+    channel: UnderlayChannel, exchange: str, message: OutgoingMessage
+) -> None:
+    """Publish ``message`` (mandatory, persistent) and return once the broker confirmed it.
+
+    Raises aiormq's ``PublishError`` if it was returned as unroutable, ``DeliveryError`` if
+    nacked. aiormq itself, not aio-pika's Exchange: a Message object and its properties cost as
+    much again as the publish. ``wait=False`` frees the channel for the next publish as soon as
+    this one is queued for the socket, instead of after the socket drained.
+    """
+    await channel.basic_publish(
+        message.body,
+        exchange=exchange,
+        routing_key=message.routing_key,
+        properties=amqp_properties(message),
+        mandatory=True,
+        wait=False,
+    )
+
+
+async def publish_or_fail(
+    channel: UnderlayChannel, exchange: str, message: OutgoingMessage, *, timeout_s: float
+) -> None:
+    """``publish_confirmed`` within ``timeout_s``; every way it can fail is ``PublishFailed``."""
+    cause: PublishCause
+    try:
+        async with asyncio.timeout(timeout_s):
+            await publish_confirmed(channel, exchange, message)
+        return
+    except TimeoutError:
+        cause, detail = "publish-timeout", "the broker did not confirm in time"
+    except PublishError:
+        cause, detail = "publish-unroutable", "the broker returned the message as unroutable"
+    except DeliveryError:
+        cause, detail = "publish-nacked", "the broker refused the message"
+    except BROKER_ERRORS as e:
+        cause, detail = (
+            "broker-unavailable",
+            f"the broker connection failed ({type(e).__name__})",
+        )
+    raise PublishFailed(cause, detail)
+
+
+def amqp_properties(message: OutgoingMessage) -> spec.Basic.Properties:
+    """Every AMQP property of ``message``: persistent, and nothing left to the client library."""
+    timestamp = (
+        datetime.fromtimestamp(message.timestamp_ms / 1000, tz=UTC)
+        if message.timestamp_ms is not None
+        else None
+    )
+    return spec.Basic.Properties(
+        content_type=message.content_type,
+        delivery_mode=PERSISTENT,
+        message_id=message.message_id,
+        message_type=message.type,
+        headers=dict(message.headers),
+        timestamp=timestamp,
+        app_id=APP_ID,
+    )
+
+
+async def open_confirm_channel(connection: AbstractConnection) -> AbstractChannel:
+    """A channel on which every publish is confirmed, and an unroutable one is returned."""
+    return await connection.channel(publisher_confirms=True, on_return_raises=True)
+
+
+async def publishing_side(channel: AbstractChannel) -> UnderlayChannel:
+    """The aiormq channel under ``channel`` (from ``open_confirm_channel``), which
+    ``publish_or_fail`` takes: the concrete class, whose ``basic_publish`` takes ``wait``."""
+    return cast(UnderlayChannel, await channel.get_underlay_channel())

@@ -1,0 +1,49 @@
+"""The ``taskhook`` command: its grammar, and the one place a failure becomes an exit status.
+
+Each command group lives in a module of its own and registers its commands with ``add_commands``.
+A command returns its exit status; what it cannot do it raises, and ``main`` says so in one line:
+a configuration that cannot work exits 2, a broker an operator tool cannot use exits 1.
+"""
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from taskhook.bootstrap import BadConfiguration
+from taskhook.cli import consume, operate, serve, tasks
+from taskhook.cli.options import ToolCommand
+
+EXIT_BAD_CONFIG = 2
+EXIT_FAILED = 1
+
+
+def parser() -> argparse.ArgumentParser:
+    """Every ``taskhook`` command and its options; nothing is run here."""
+    root = argparse.ArgumentParser(
+        prog="taskhook", description="Livepeer task webhooks in, RabbitMQ messages out."
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+    for group in (serve, consume, tasks, operate):
+        group.add_commands(commands)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    tool = isinstance(args.run, ToolCommand)
+    if tool:
+        # Their failures are said in one line of our own; the libraries would add a traceback.
+        for library in ("aio_pika", "aiormq"):
+            logging.getLogger(library).setLevel(logging.CRITICAL + 1)
+    try:
+        status: int = args.run(args)
+    except BadConfiguration as e:
+        print(f"taskhook: bad configuration: {e}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    except Exception as e:
+        if not tool or not isinstance(e, ToolCommand.FAILURES):
+            raise
+        print(f"taskhook {args.command}: {ToolCommand.reason(e)}", file=sys.stderr)
+        return EXIT_FAILED
+    return status

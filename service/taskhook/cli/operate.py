@@ -1,0 +1,155 @@
+"""The operator tools: ``send``, ``tail``, ``inspect``, ``replay`` and ``topology``."""
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from taskhook import bootstrap
+from taskhook.cli.options import ToolCommand, positive_float, positive_int
+from taskhook.core.events import TASK_EVENTS
+from taskhook.settings import CommonSettings, ConsumerSettings, SenderSettings
+from taskhook.tools.samples import SAMPLE_TYPES
+
+DEFAULT_URL = "http://127.0.0.1:8080/webhooks/livepeer"
+DEFAULT_INSPECT_LIMIT = 100
+EXIT_USAGE = 2
+
+
+def add_commands(commands: Any) -> None:
+    _add_send(commands)
+    tail = commands.add_parser("tail", help="bind a temporary queue and print what is published")
+    tail.add_argument("patterns", nargs="*", default=["#"], help="binding keys (default: #)")
+    tail.add_argument("--exchange", help="default: TASKHOOK_EXCHANGE, else livepeer.tasks")
+    tail.set_defaults(run=ToolCommand(run_tail))
+    _add_held(commands)
+    topology = commands.add_parser(
+        "topology", help="declare the exchanges, queues and bindings (idempotent) and print them"
+    )
+    topology.add_argument(
+        "consumers",
+        nargs="*",
+        help="consumers, by name or module:attribute, whose queues to include (default: all)",
+    )
+    topology.set_defaults(run=ToolCommand(run_topology))
+
+
+def _add_send(commands: Any) -> None:
+    send = commands.add_parser(
+        "send",
+        help="sign deliveries as Livepeer does and POST them",
+        description="Without FILE, a made-up task of --type: one --event, or with --count N "
+        "its whole life in N deliveries (spawned, running updates, then --event if final, "
+        "else completed). A FILE is sent as it is, --count times, with a fresh timestamp.",
+    )
+    send.add_argument("file", nargs="?", type=Path, help="a delivery to send, as JSON")
+    send.add_argument("--event", choices=TASK_EVENTS, default="task.completed")
+    send.add_argument("--type", choices=SAMPLE_TYPES, default="upload", help="the task's type")
+    send.add_argument("--count", type=positive_int, default=1, help="deliveries (default: 1)")
+    send.add_argument(
+        "--rate", type=positive_float, help="deliveries a second (default: one after another)"
+    )
+    send.add_argument("--url", default=DEFAULT_URL, help=f"default: {DEFAULT_URL}")
+    send.add_argument(
+        "--secret", help="default: the first TASKHOOK_WEBHOOK_SECRETS, or the dev one"
+    )
+    send.set_defaults(run=run_send)
+
+
+def _add_held(commands: Any) -> None:
+    queue_help = "livepeer.tasks.rejected, livepeer.tasks.unrouted or taskhook.<consumer>.dead"
+    inspect = commands.add_parser(
+        "inspect", help="list the messages a held-back queue holds, removing nothing"
+    )
+    inspect.add_argument("queue", help=queue_help)
+    inspect.add_argument(
+        "--limit",
+        type=positive_int,
+        default=DEFAULT_INSPECT_LIMIT,
+        help=f"at most this many, from the oldest (default: {DEFAULT_INSPECT_LIMIT})",
+    )
+    inspect.add_argument("--json", action="store_true", help="the whole messages, one per line")
+    inspect.set_defaults(run=ToolCommand(run_held))
+    replay = commands.add_parser(
+        "replay", help="publish held-back messages again, removing each once confirmed"
+    )
+    replay.add_argument("queue", help=queue_help)
+    replay.add_argument("--limit", type=positive_int, help="at most this many, from the oldest")
+    replay.add_argument(
+        "--dry-run", action="store_true", help="say what would happen; move nothing"
+    )
+    replay.set_defaults(run=ToolCommand(run_held))
+
+
+def run_send(args: argparse.Namespace) -> int:
+    import orjson
+    import uvloop
+
+    from taskhook.tools import send
+
+    if args.file is None:
+        documents = send.sample_life(args.type, args.event, args.count)
+    else:
+        try:
+            document = orjson.loads(args.file.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as e:
+            print(f"taskhook send: cannot read {args.file}: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        if not isinstance(document, dict):
+            print(f"taskhook send: {args.file} is not a JSON object", file=sys.stderr)
+            return EXIT_USAGE
+        documents = send.repeated(document, args.count)
+    secret = args.secret or bootstrap.load_settings(SenderSettings).signing_secret
+    return uvloop.run(send.send(documents, url=args.url, secret=secret, rate=args.rate))
+
+
+def run_tail(args: argparse.Namespace) -> int:
+    import uvloop
+
+    from taskhook.tools.tail import tail
+
+    settings = bootstrap.load_settings(CommonSettings)
+    exchange = args.exchange or settings.exchange
+    return uvloop.run(tail(settings.amqp_url.get_secret_value(), exchange, args.patterns))
+
+
+def run_held(args: argparse.Namespace) -> int:
+    import uvloop
+
+    from taskhook.tools import held
+
+    settings = bootstrap.load_settings(CommonSettings)
+    topology = bootstrap.topology(settings)
+    queue = topology.held_queue(args.queue)
+    if queue is None:
+        print(
+            f"taskhook {args.command}: {args.queue!r} is not a queue that holds messages back: "
+            f"name {topology.rejected_queue}, {topology.unrouted_queue} or a consumer's "
+            "taskhook.<name>.dead",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    url = settings.amqp_url.get_secret_value()
+    if args.command == "inspect":
+        return uvloop.run(held.inspect(url, queue, limit=args.limit, as_json_lines=args.json))
+    return uvloop.run(held.replay(url, topology, queue, limit=args.limit, dry_run=args.dry_run))
+
+
+def run_topology(args: argparse.Namespace) -> int:
+    import uvloop
+
+    from taskhook.cli.consume import find_consumer
+    from taskhook.consumers import registry
+    from taskhook.tools.provision import provision
+
+    settings = bootstrap.load_settings(ConsumerSettings)
+    try:
+        consumers = [find_consumer(name) for name in args.consumers] or list(
+            registry.registered().values()
+        )
+    except registry.ConsumerNotFound as e:
+        print(f"taskhook topology: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    declared = bootstrap.declarations(settings, consumers)
+    print("\n".join(uvloop.run(provision(settings.amqp_url.get_secret_value(), declared))))
+    return 0

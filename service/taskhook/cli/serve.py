@@ -1,0 +1,84 @@
+"""``taskhook serve`` (the ingest) and ``taskhook schema`` (the contract it publishes)."""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from taskhook import bootstrap
+from taskhook.cli.options import positive_int
+from taskhook.http.workers import WORKER_FLAG, run_workers
+from taskhook.settings import DEV_SECRET, Settings
+
+log = logging.getLogger("taskhook")
+
+SCHEMA_PATH = Path(__file__).parents[1] / "schema" / "event.schema.json"
+
+
+def add_commands(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="run the webhook endpoint")
+    serve.add_argument(
+        "--dev", action="store_true", help=f"with no secret configured, use {DEV_SECRET!r}"
+    )
+    serve.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="processes sharing the port (SO_REUSEPORT); about one per core (default: 1)",
+    )
+    serve.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
+    serve.set_defaults(run=run_serve)
+    schema = commands.add_parser("schema", help="write the published event's JSON Schema")
+    schema.add_argument("--check", action="store_true", help="fail if the file is out of date")
+    schema.set_defaults(run=lambda args: write_schema(check=args.check))
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    # Read once here, so a bad configuration is said once, not once per worker.
+    settings = bootstrap.load_settings(Settings, dev=args.dev)
+    if args.workers > 1:
+        return run_workers(args.workers, ["--dev"] if args.dev else [])
+    return serve(settings, reuse_port=args.worker)
+
+
+def serve(settings: Settings, *, reuse_port: bool) -> int:
+    import uvloop
+
+    from taskhook.http.server import serve_until_stopped
+    from taskhook.logs import configure_logging
+
+    configure_logging(settings.log_level)
+    if settings.secret_keys == (DEV_SECRET.encode(),):
+        log.warning(
+            "DEVELOPMENT SECRET IN USE: never register this instance in Livepeer Studio",
+            extra={"dev_secret": DEV_SECRET},
+        )
+    uvloop.run(
+        serve_until_stopped(
+            bootstrap.ingest_app(settings),
+            host=settings.host,
+            port=settings.port,
+            drain_delay_s=settings.drain_delay_s,
+            grace_s=settings.shutdown_grace_s,
+            keepalive_timeout_s=settings.keepalive_timeout_s,
+            reuse_port=reuse_port,
+        )
+    )
+    return 0
+
+
+def write_schema(*, check: bool) -> int:
+    import orjson
+
+    from taskhook.core.message import published_event_schema
+
+    text = orjson.dumps(published_event_schema(), option=orjson.OPT_INDENT_2).decode() + "\n"
+    if not check:
+        SCHEMA_PATH.write_text(text)
+        print(f"wrote {SCHEMA_PATH}")
+        return 0
+    if SCHEMA_PATH.read_text() != text:
+        print(f"{SCHEMA_PATH} is out of date: run `taskhook schema`", file=sys.stderr)
+        return 1
+    return 0

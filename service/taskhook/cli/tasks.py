@@ -1,0 +1,64 @@
+"""``taskhook tasks list|show``: read what the ``tasks`` consumer recorded."""
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any, get_args
+
+from pydantic import ValidationError
+
+from taskhook import bootstrap
+from taskhook.core.task import TaskPhase, TaskType
+from taskhook.settings import ConsumerSettings
+
+EXIT_BAD_QUERY = 2
+
+
+def add_commands(commands: Any) -> None:
+    tasks = commands.add_parser("tasks", help="read what the tasks consumer recorded")
+    actions = tasks.add_subparsers(dest="tasks_command", required=True)
+    listing = actions.add_parser("list", help="the most recently updated tasks first")
+    listing.add_argument("--phase", action="append", default=[], choices=get_args(TaskPhase))
+    listing.add_argument("--type", action="append", default=[], choices=get_args(TaskType))
+    listing.add_argument("--limit", type=int, default=50, help="1 to 500 (default: 50)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.set_defaults(run=list_tasks)
+    show = actions.add_parser("show", help="one task's state and output, as JSON")
+    show.add_argument("task_id")
+    show.set_defaults(run=show_task)
+
+
+def list_tasks(args: argparse.Namespace) -> int:
+    import uvloop
+
+    from taskhook.tasks import reading
+    from taskhook.tasks.views import TaskQuery
+
+    try:
+        query = TaskQuery(phase=args.phase, type=args.type, limit=args.limit)
+    except ValidationError:
+        print("taskhook: --limit must be 1 to 500", file=sys.stderr)
+        return EXIT_BAD_QUERY
+    store = bootstrap.task_store(bootstrap.load_settings(ConsumerSettings))
+    return _reporting_missing_schema(
+        lambda: uvloop.run(reading.list_tasks(store, query, as_json=args.json))
+    )
+
+
+def show_task(args: argparse.Namespace) -> int:
+    import uvloop
+
+    from taskhook.tasks import reading
+
+    store = bootstrap.task_store(bootstrap.load_settings(ConsumerSettings))
+    return _reporting_missing_schema(lambda: uvloop.run(reading.show_task(store, args.task_id)))
+
+
+def _reporting_missing_schema(read: Callable[[], int]) -> int:
+    from taskhook.tasks.store import SchemaMissing
+
+    try:
+        return read()
+    except SchemaMissing as e:
+        print(f"taskhook: {e}", file=sys.stderr)
+        return 1
