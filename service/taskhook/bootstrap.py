@@ -111,11 +111,11 @@ def ingest_app(
         rejected_queue=topology(settings).rejected_queue,
         publish_once=PublishOnce(settings.dedup_capacity),
     )
-    return create_app(settings, ingest, chosen, metrics)
+    return create_app(settings, ingest, metrics)
 
 
 def task_store(settings: ConsumerSettings) -> "TaskStore":
     """The tasks consumer's store at ``TASKHOOK_DATABASE_URL``; nothing is opened yet."""
     from taskhook.tasks.store import TaskStore
 
-    return TaskStore.connect(settings.database_url.get_secret_value())
+    return TaskStore.from_settings(settings)

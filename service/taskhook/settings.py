@@ -3,16 +3,11 @@
 Nothing else reads the environment: every other module is handed what it needs.
 """
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic.fields import FieldInfo
-from pydantic_settings import (
-    BaseSettings,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from yarl import URL
 
 ENV_PREFIX = "TASKHOOK_"
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/"
@@ -49,9 +44,16 @@ class CommonSettings(BaseSettings):
 
     @field_validator("amqp_url")
     @classmethod
-    def _amqp_scheme(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith(("amqp://", "amqps://")):
-            raise ValueError("must be an amqp:// or amqps:// URL")
+    def _amqp_url(cls, value: SecretStr) -> SecretStr:
+        # Checked here, so a broken URL is a configuration error, not a connection that fails.
+        try:
+            url = URL(value.get_secret_value())
+            url.explicit_port  # noqa: B018  # raises for a port that is not a number
+            usable = url.scheme in ("amqp", "amqps") and bool(url.host)
+        except ValueError:
+            usable = False
+        if not usable:
+            raise ValueError("must be an amqp:// or amqps:// URL with a host and a numeric port")
         return value
 
     @field_validator("log_level", mode="before")
@@ -99,31 +101,14 @@ class Settings(CommonSettings):
         return tuple(secret.get_secret_value().encode() for secret in self.webhook_secrets)
 
 
-class _DevDefaults(PydanticBaseSettingsSource):
-    """The development secret, as the source every other one overrides."""
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return (DEV_SECRET if field_name == "webhook_secrets" else None), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return {"webhook_secrets": DEV_SECRET}
-
-
 class DevSettings(Settings):
-    """``taskhook serve --dev``: as ``Settings``, but with no secret configured the
-    development secret is used instead of refusing to start."""
+    """``taskhook serve --dev``: as ``Settings``, but with no secret configured (unset or
+    empty) the development secret is used instead of refusing to start."""
 
+    @field_validator("webhook_secrets")
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        defaults = _DevDefaults(settings_cls)
-        return init_settings, env_settings, dotenv_settings, file_secret_settings, defaults
+    def _dev_secret_unless_configured(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        return value or (SecretStr(DEV_SECRET),)
 
 
 class SenderSettings(BaseSettings):

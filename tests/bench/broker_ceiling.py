@@ -16,7 +16,7 @@ import orjson
 import uvloop
 from aiormq.channel import Channel
 
-from taskhook.broker.publish import publish_confirmed
+from taskhook.broker.confirmed import publish_confirmed
 from taskhook.core.delivery import parse_body, validate_delivery
 from taskhook.core.message import OutgoingMessage, event_message
 from tests.bench.stats import peak_rss_kib, summary

@@ -2,8 +2,10 @@
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
+import aio_pika
 import orjson
 import pytest
 from aio_pika.abc import AbstractChannel
@@ -240,3 +242,45 @@ async def test_the_consumer_process_answers_its_probes(
 
     running = await start_consumer(idle)
     assert (await running.get(path))[0] == 200
+
+
+async def test_a_retried_then_parked_copy_keeps_the_original_properties_and_headers(
+    start_consumer: ConsumerFactory, consumer_name: str, channel: AbstractChannel, exchange: str
+) -> None:
+    @consumer(consumer_name, "task.#")
+    async def failing(event: TaskEvent) -> None:
+        raise TransientError("not yet")
+
+    running = await start_consumer(failing, consumer_max_attempts=2)
+    body = task_life()[-1]
+    sent_at = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
+    own = {"webhook-id": "wh-1", "flag": True, "ratio": 0.5, "nested": {"a": 1}}
+    target = await channel.get_exchange(exchange, ensure=True)
+    await target.publish(
+        aio_pika.Message(
+            orjson.dumps(body),
+            message_id=body["id"],
+            type="task.completed",
+            content_type="application/json",
+            app_id="another-publisher",
+            timestamp=sent_at,
+            headers=own,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        ),
+        routing_key="task.completed.upload",
+    )
+    parked = await take(await declared_queue(channel, running.topology.dead_queue), WAIT_S)
+
+    assert parked.headers[retry.ATTEMPTS] == 2  # through one retry queue, then the dead queue
+    assert (parked.body, parked.message_id, parked.type) == (
+        orjson.dumps(body),
+        body["id"],
+        "task.completed",
+    )
+    assert (parked.content_type, parked.app_id, parked.timestamp) == (
+        "application/json",
+        "another-publisher",
+        sent_at,
+    )
+    assert {name: parked.headers[name] for name in own} == own
+    assert not any(name.startswith("x-death") for name in parked.headers)

@@ -13,8 +13,8 @@ from aio_pika.abc import AbstractChannel
 from aiormq.channel import Channel as UnderlayChannel
 
 from taskhook.bootstrap import consumer_topology
+from taskhook.broker.confirmed import publish_confirmed
 from taskhook.broker.declare import declare_topology
-from taskhook.broker.publish import publish_confirmed
 from taskhook.broker.topology import Topology
 from taskhook.consumers import PermanentError, TaskEvent, consumer
 from taskhook.core.delivery import validate_delivery

@@ -51,6 +51,8 @@ def test_no_secret_refuses_to_start_unless_unsigned_is_allowed(
         ("TASKHOOK_EXCHANGE", "has space"),
         ("TASKHOOK_LOG_LEVEL", "chatty"),
         ("TASKHOOK_AMQP_URL", "http://guest:hunter2@broker/"),
+        ("TASKHOOK_AMQP_URL", "amqp://guest:hunter2@broker:port/"),
+        ("TASKHOOK_AMQP_URL", "amqp://guest:hunter2@/"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable_not_the_value(
@@ -71,6 +73,8 @@ def test_dev_mode_uses_the_printed_dev_secret_only_when_none_is_configured(
     assert load_settings(Settings, dev=True).secret_keys == (b"taskhook-dev-secret",)
     with pytest.raises(BadConfiguration, match="TASKHOOK_WEBHOOK_SECRETS"):
         load_settings(Settings)
+    monkeypatch.setenv("TASKHOOK_WEBHOOK_SECRETS", "")  # set, but to nothing
+    assert load_settings(Settings, dev=True).secret_keys == (b"taskhook-dev-secret",)
     monkeypatch.setenv("TASKHOOK_WEBHOOK_SECRETS", "real")
     assert load_settings(Settings, dev=True).secret_keys == (b"real",)
 

@@ -61,6 +61,11 @@ class Ingest:
         self._publish_once = publish_once
         self._clock_ms = clock_ms
 
+    @property
+    def publisher(self) -> Publisher:
+        """Where it publishes; whoever runs the ingest starts and closes it."""
+        return self._publisher
+
     async def receive(self, body: bytes, signature: str | None) -> Receipt:
         """Take one delivery's raw bytes and its ``Livepeer-Signature`` header.
 

@@ -24,8 +24,9 @@ RECONNECT_MAX_DELAY_S = 15.0
 # declaration that took too long is one of these too.
 BROKER_ERRORS = (AMQPError, ConnectionError, OSError, ChannelInvalidStateError)
 
-Session = Callable[[AbstractConnection, asyncio.Event], Awaitable[None]]
-"""Runs on an open connection until it returns; the event is set when the connection is lost."""
+Session = Callable[[AbstractConnection, asyncio.Event, asyncio.Event], Awaitable[None]]
+"""Runs on an open connection, given the events ``lost`` (the connection or a channel the session
+watches closed) and ``stop`` (the caller's), and returns once either is set."""
 
 
 def reconnect_delays() -> Iterator[float]:
@@ -57,13 +58,23 @@ async def close_quietly(connection: AbstractConnection | None) -> None:
 class Supervisor:
     """Connects to ``url`` and runs sessions on it until ``stop`` is set, reconnecting as needed.
 
-    ``fields`` go on every log line it writes, to say whose connection it is.
+    A failure of a kind in ``retry_on`` (the broker's errors by default) is logged and tried
+    again after a pause; any other propagates and ends ``run``. ``fields`` go on every log line
+    it writes, to say whose connection it is.
     """
 
-    def __init__(self, url: str, *, name: str, fields: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str,
+        fields: Mapping[str, str],
+        retry_on: tuple[type[Exception], ...] = BROKER_ERRORS,
+    ) -> None:
         self._url = url
         self._name = name
         self._fields = dict(fields)
+        self._retry_on = retry_on
 
     async def run(self, session: Session, stop: asyncio.Event) -> None:
         """Return once ``stop`` is set and the session in progress, if any, has returned."""
@@ -71,22 +82,25 @@ class Supervisor:
         while not stop.is_set():
             try:
                 connection = await connect(self._url, self._name)
-            except Exception as e:  # whatever it was, the next try may work
+            except self._retry_on as e:
                 await self._pause(stop, next(delays), "broker connection failed", e)
                 continue
+            failure: Exception | None = None
             try:
                 if stop.is_set():  # aio-pika can swallow a cancellation that lands in connect()
                     return
-                await session(connection, _lost(connection))
+                await session(connection, _lost(connection), stop)
                 delays = reconnect_delays()
-            except Exception as e:  # a declaration refused, a channel closed while opening...
-                await self._pause(stop, next(delays), "broker session failed", e)
+            except self._retry_on as e:  # a declaration refused, a channel closed while opening...
+                failure = e
             finally:
                 await close_quietly(connection)
+            if failure is not None:  # closed first: nothing is held open while waiting
+                await self._pause(stop, next(delays), "broker session failed", failure)
 
     async def _pause(self, stop: asyncio.Event, delay: float, what: str, error: Exception) -> None:
         fields = {**self._fields, "error": type(error).__name__, "retry_in_s": delay}
-        log.warning(what, extra=fields)
+        log.warning(what, extra=fields, exc_info=log.isEnabledFor(logging.DEBUG))
         await wait_for_either(stop, timeout_s=delay)
 
 

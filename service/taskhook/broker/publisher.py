@@ -13,9 +13,9 @@ import time
 from aio_pika.abc import AbstractChannel, AbstractConnection
 from aiormq.channel import Channel as UnderlayChannel
 
+from taskhook.broker.confirmed import open_confirm_channel, publish_or_fail
 from taskhook.broker.connection import Supervisor, wait_for_either
-from taskhook.broker.declare import declare
-from taskhook.broker.publish import open_confirm_channel, publish_or_fail, publishing_side
+from taskhook.broker.declare import declare_topology
 from taskhook.broker.topology import Topology
 from taskhook.core.errors import PublishFailed
 from taskhook.core.message import OutgoingMessage
@@ -43,8 +43,9 @@ class AmqpPublisher:
         self._max_in_flight = max_in_flight
         self._metrics = metrics
         self._in_flight = 0
+        # Any failure, not only the broker's: until the channel is back, every publish is a 503.
         self._supervisor = Supervisor(
-            url, name=CONNECTION_NAME, fields={"exchange": topology.exchange}
+            url, name=CONNECTION_NAME, fields={"exchange": topology.exchange}, retry_on=(Exception,)
         )
         self._channel: AbstractChannel | None = None
         self._underlay: UnderlayChannel | None = None
@@ -99,16 +100,16 @@ class AmqpPublisher:
                 time.perf_counter() - started
             )
 
-    async def _session(self, connection: AbstractConnection, lost: asyncio.Event) -> None:
-        channel = await open_confirm_channel(connection)
-        channel.close_callbacks.add(lambda *_: lost.set())
-        await declare(channel, self._topology.declarations())
-        self._underlay = await publishing_side(channel)
+    async def _session(
+        self, connection: AbstractConnection, lost: asyncio.Event, stop: asyncio.Event
+    ) -> None:
+        channel, self._underlay = await open_confirm_channel(connection, lost)
+        await declare_topology(channel, self._topology)
         self._channel = channel
         self._metrics.broker_connected.set(1)
         log.info("broker connected", extra={"exchange": self._topology.exchange})
         try:
-            await wait_for_either(lost, self._stop)
+            await wait_for_either(lost, stop)
         finally:
             self._forget_channel()
         if lost.is_set():

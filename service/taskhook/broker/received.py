@@ -15,4 +15,5 @@ def received(message: AbstractIncomingMessage) -> ReceivedMessage:
         headers=dict(message.headers),
         timestamp_ms=round(message.timestamp.timestamp() * 1000) if message.timestamp else None,
         content_type=message.content_type,
+        app_id=message.app_id,
     )

@@ -27,9 +27,11 @@ read held-back queues know which queues those are.
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-from taskhook.core.held import HeldQueue
+if TYPE_CHECKING:
+    from taskhook.core.held import HeldQueue
+
 
 FieldTable = dict[str, str | int]
 """Declaration arguments, as AMQP carries them."""
@@ -122,8 +124,11 @@ class Topology:
             bindings=(BindingSpec(self.unrouted_exchange, self.unrouted_queue),),
         )
 
-    def held_queue(self, name: str) -> HeldQueue | None:
+    def held_queue(self, name: str) -> "HeldQueue | None":
         """What holds messages back under ``name``, or None if that is no such queue."""
+        # Imported here: the services that declare this topology never read held-back queues.
+        from taskhook.core.held import HeldQueue
+
         if name == self.rejected_queue:
             return HeldQueue(name, "rejected", self.exchange)
         if name == self.unrouted_queue:

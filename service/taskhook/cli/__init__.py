@@ -12,10 +12,7 @@ from collections.abc import Sequence
 
 from taskhook.bootstrap import BadConfiguration
 from taskhook.cli import consume, operate, serve, tasks
-from taskhook.cli.options import ToolCommand
-
-EXIT_BAD_CONFIG = 2
-EXIT_FAILED = 1
+from taskhook.cli.options import EXIT_FAILED, EXIT_USAGE, tool_failure
 
 
 def parser() -> argparse.ArgumentParser:
@@ -23,6 +20,8 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="taskhook", description="Livepeer task webhooks in, RabbitMQ messages out."
     )
+    # An operator tool (tool=True) that cannot use the broker ends in one line, exit 1.
+    root.set_defaults(tool=False)
     commands = root.add_subparsers(dest="command", required=True)
     for group in (serve, consume, tasks, operate):
         group.add_commands(commands)
@@ -31,7 +30,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    tool = isinstance(args.run, ToolCommand)
+    tool: bool = args.tool
     if tool:
         # Their failures are said in one line of our own; the libraries would add a traceback.
         for library in ("aio_pika", "aiormq"):
@@ -40,10 +39,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         status: int = args.run(args)
     except BadConfiguration as e:
         print(f"taskhook: bad configuration: {e}", file=sys.stderr)
-        return EXIT_BAD_CONFIG
+        return EXIT_USAGE
     except Exception as e:
-        if not tool or not isinstance(e, ToolCommand.FAILURES):
+        reason = tool_failure(e) if tool else None
+        if reason is None:
             raise
-        print(f"taskhook {args.command}: {ToolCommand.reason(e)}", file=sys.stderr)
+        print(f"taskhook {args.command}: {reason}", file=sys.stderr)
         return EXIT_FAILED
     return status

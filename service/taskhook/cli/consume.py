@@ -7,14 +7,13 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from taskhook import bootstrap
+from taskhook.cli.options import EXIT_FAILED, EXIT_USAGE
 from taskhook.settings import ConsumerSettings
 
 if TYPE_CHECKING:
     from taskhook.consumers.consumer import Consumer
 
 log = logging.getLogger("taskhook")
-
-EXIT_UNKNOWN_CONSUMER = 2
 
 
 def add_commands(commands: Any) -> None:
@@ -39,7 +38,7 @@ def run_consume(args: argparse.Namespace) -> int:
         consumer = find_consumer(args.consumer)
     except registry.ConsumerNotFound as e:
         print(f"taskhook: {e}", file=sys.stderr)
-        return EXIT_UNKNOWN_CONSUMER
+        return EXIT_USAGE
     configure_logging(settings.log_level)
     topology = bootstrap.consumer_topology(consumer, settings)
     try:
@@ -50,7 +49,7 @@ def run_consume(args: argparse.Namespace) -> int:
             extra={"consumer": consumer.name, "error": type(e).__name__, "detail": str(e)[:500]},
             exc_info=log.isEnabledFor(logging.DEBUG),
         )
-        return 1
+        return EXIT_FAILED
     return 0
 
 

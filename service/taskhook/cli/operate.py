@@ -6,14 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from taskhook import bootstrap
-from taskhook.cli.options import ToolCommand, positive_float, positive_int
+from taskhook.cli.options import EXIT_USAGE, positive_float, positive_int
 from taskhook.core.events import TASK_EVENTS
 from taskhook.settings import CommonSettings, ConsumerSettings, SenderSettings
 from taskhook.tools.samples import SAMPLE_TYPES
 
 DEFAULT_URL = "http://127.0.0.1:8080/webhooks/livepeer"
 DEFAULT_INSPECT_LIMIT = 100
-EXIT_USAGE = 2
 
 
 def add_commands(commands: Any) -> None:
@@ -21,7 +20,7 @@ def add_commands(commands: Any) -> None:
     tail = commands.add_parser("tail", help="bind a temporary queue and print what is published")
     tail.add_argument("patterns", nargs="*", default=["#"], help="binding keys (default: #)")
     tail.add_argument("--exchange", help="default: TASKHOOK_EXCHANGE, else livepeer.tasks")
-    tail.set_defaults(run=ToolCommand(run_tail))
+    tail.set_defaults(run=run_tail, tool=True)
     _add_held(commands)
     topology = commands.add_parser(
         "topology", help="declare the exchanges, queues and bindings (idempotent) and print them"
@@ -31,7 +30,7 @@ def add_commands(commands: Any) -> None:
         nargs="*",
         help="consumers, by name or module:attribute, whose queues to include (default: all)",
     )
-    topology.set_defaults(run=ToolCommand(run_topology))
+    topology.set_defaults(run=run_topology, tool=True)
 
 
 def _add_send(commands: Any) -> None:
@@ -69,7 +68,7 @@ def _add_held(commands: Any) -> None:
         help=f"at most this many, from the oldest (default: {DEFAULT_INSPECT_LIMIT})",
     )
     inspect.add_argument("--json", action="store_true", help="the whole messages, one per line")
-    inspect.set_defaults(run=ToolCommand(run_held))
+    inspect.set_defaults(run=run_held, tool=True)
     replay = commands.add_parser(
         "replay", help="publish held-back messages again, removing each once confirmed"
     )
@@ -78,7 +77,7 @@ def _add_held(commands: Any) -> None:
     replay.add_argument(
         "--dry-run", action="store_true", help="say what would happen; move nothing"
     )
-    replay.set_defaults(run=ToolCommand(run_held))
+    replay.set_defaults(run=run_held, tool=True)
 
 
 def run_send(args: argparse.Namespace) -> int:

@@ -1,29 +1,25 @@
-"""What the command modules share: option types, and how an operator tool's failure is worded."""
+"""What the command modules share: exit statuses, option types, and the operator tools' failures."""
 
 import argparse
-from collections.abc import Callable
-from dataclasses import dataclass
 
-from taskhook.broker.connection import BROKER_ERRORS
-from taskhook.tools.broker import ToolFailed
-
-Command = Callable[[argparse.Namespace], int]
+EXIT_FAILED = 1  # it could not be done now: the broker, the database, a file
+EXIT_USAGE = 2  # it can never work as asked: a bad configuration, option or name
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCommand:
-    """An operator command that talks to the broker: its failures end in one line, exit 1."""
+def tool_failure(error: Exception) -> str | None:
+    """What an operator tool says in one line when ``error`` stopped it, or None for a bug.
 
-    run: Command
-    FAILURES = (ToolFailed, *BROKER_ERRORS)
+    Our own reason, or only the type of a broker error: its text can carry the URL.
+    """
+    # Imported here: only the commands that talk to the broker pay for importing aio-pika.
+    from taskhook.broker.connection import BROKER_ERRORS
+    from taskhook.tools.broker import ToolFailed
 
-    def __call__(self, args: argparse.Namespace) -> int:
-        return self.run(args)
-
-    @staticmethod
-    def reason(error: Exception) -> str:
-        """Our own reason, or only the type of a broker error (its text can carry the URL)."""
-        return str(error) if isinstance(error, ToolFailed) else type(error).__name__
+    if isinstance(error, ToolFailed):
+        return str(error)
+    if isinstance(error, BROKER_ERRORS):
+        return type(error).__name__
+    return None
 
 
 def positive_int(text: str) -> int:

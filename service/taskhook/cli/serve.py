@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from taskhook import bootstrap
-from taskhook.cli.options import positive_int
+from taskhook.cli.options import EXIT_FAILED, positive_int
 from taskhook.http.workers import WORKER_FLAG, run_workers
 from taskhook.settings import DEV_SECRET, Settings
 
@@ -80,5 +80,5 @@ def write_schema(*, check: bool) -> int:
         return 0
     if SCHEMA_PATH.read_text() != text:
         print(f"{SCHEMA_PATH} is out of date: run `taskhook schema`", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     return 0

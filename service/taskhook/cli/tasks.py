@@ -8,10 +8,9 @@ from typing import Any, get_args
 from pydantic import ValidationError
 
 from taskhook import bootstrap
+from taskhook.cli.options import EXIT_FAILED, EXIT_USAGE
 from taskhook.core.task import TaskPhase, TaskType
 from taskhook.settings import ConsumerSettings
-
-EXIT_BAD_QUERY = 2
 
 
 def add_commands(commands: Any) -> None:
@@ -38,7 +37,7 @@ def list_tasks(args: argparse.Namespace) -> int:
         query = TaskQuery(phase=args.phase, type=args.type, limit=args.limit)
     except ValidationError:
         print("taskhook: --limit must be 1 to 500", file=sys.stderr)
-        return EXIT_BAD_QUERY
+        return EXIT_USAGE
     store = bootstrap.task_store(bootstrap.load_settings(ConsumerSettings))
     return _reporting_missing_schema(
         lambda: uvloop.run(reading.list_tasks(store, query, as_json=args.json))
@@ -61,4 +60,4 @@ def _reporting_missing_schema(read: Callable[[], int]) -> int:
         return read()
     except SchemaMissing as e:
         print(f"taskhook: {e}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED

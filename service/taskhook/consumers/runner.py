@@ -1,7 +1,8 @@
 """Running one consumer against RabbitMQ, so that a message is settled only after its handler.
 
-``ConsumerRunner`` keeps a connection open (reconnecting by itself after any outage), declares the
-consumer's topology, and hands each message to the handler. Then, and only then, it settles it:
+``ConsumerRunner`` keeps a connection open through the connection supervisor, declares the
+consumer's topology each time it connects, and hands each message to the handler. Then, and only
+then, it settles it:
 
 - the handler returned: ack;
 - it failed and may succeed later: a copy goes to a retry queue (confirmed), then ack;
@@ -22,9 +23,9 @@ from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 from aiormq.channel import Channel as UnderlayChannel
 from pydantic import ValidationError
 
+from taskhook.broker.confirmed import open_confirm_channel
 from taskhook.broker.connection import Supervisor, wait_for_either
 from taskhook.broker.declare import declare_consumer_topology
-from taskhook.broker.publish import open_confirm_channel, publishing_side
 from taskhook.broker.topology import ConsumerTopology
 from taskhook.clock import now_ms
 from taskhook.consumers.consumer import Consumer, Handler, PermanentError
@@ -66,7 +67,6 @@ class ConsumerRunner:
         self._idle.set()
         self._consuming = False
         self._stopping = False
-        self._stop = asyncio.Event()
 
     @property
     def ready(self) -> bool:
@@ -75,20 +75,20 @@ class ConsumerRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, then finish the messages in hand and return."""
-        self._stop = stop
         await self._supervisor.run(self._consume, stop)
         log.info("consumer stopped", extra={"consumer": self._consumer.name})
 
-    async def _consume(self, connection: AbstractConnection, lost: asyncio.Event) -> None:
-        channel = await open_confirm_channel(connection)
-        channel.close_callbacks.add(lambda *_: lost.set())
+    async def _consume(
+        self, connection: AbstractConnection, lost: asyncio.Event, stop: asyncio.Event
+    ) -> None:
+        channel, publishing = await open_confirm_channel(connection, lost)
         await channel.set_qos(prefetch_count=self._prefetch)
         queue = await declare_consumer_topology(channel, self.topology)
-        tag = await queue.consume(partial(self._on_message, await publishing_side(channel)))
+        tag = await queue.consume(partial(self._on_message, publishing))
         self._set_consuming(True)
         log.info("consuming", extra={"consumer": self._consumer.name, "queue": queue.name})
         try:
-            await wait_for_either(self._stop, lost)
+            await wait_for_either(stop, lost)
         finally:
             self._set_consuming(False)
         if lost.is_set():

@@ -1,13 +1,15 @@
 """Settling one consumed message: ack it, give it back, or move a copy elsewhere first."""
 
 import logging
+from dataclasses import replace
 
 from aio_pika.abc import AbstractIncomingMessage
 from aiormq.channel import Channel as UnderlayChannel
 
+from taskhook.broker.confirmed import publish_or_fail
 from taskhook.broker.connection import BROKER_ERRORS
-from taskhook.broker.publish import publish_or_fail
 from taskhook.broker.received import received
+from taskhook.clock import now_ms
 from taskhook.core.errors import PublishFailed
 from taskhook.core.message import carried_headers, copy_message
 
@@ -32,6 +34,8 @@ async def forward(
     copy = copy_message(
         original, routing_key=queue, headers={**carried_headers(original), **headers}
     )
+    if copy.timestamp_ms is None:  # a copy says when it was made, if not when it was first sent
+        copy = replace(copy, timestamp_ms=now_ms())
     try:
         await publish_or_fail(channel, DEFAULT_EXCHANGE, copy, timeout_s=FORWARD_TIMEOUT_S)
     except PublishFailed as e:

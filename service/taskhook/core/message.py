@@ -8,7 +8,7 @@ from the parsed delivery itself so unknown keys pass through untouched.
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from pydantic import Field, TypeAdapter
@@ -25,8 +25,7 @@ CAUSE_HEADER = "x-taskhook-cause"
 REASON_HEADER = "x-taskhook-reason"
 # Set by RabbitMQ on dead-lettering and delivery; stale on a copy we publish ourselves.
 BROKER_HEADER_PREFIXES = ("x-death", "x-first-death", "x-last-death", "x-delivery-count")
-
-H = TypeVar("H")
+APP_ID = "taskhook"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +36,10 @@ class OutgoingMessage:
     body: bytes
     message_id: str
     type: str
-    headers: Mapping[str, str | int] = field(default_factory=dict)
+    headers: Mapping[str, object] = field(default_factory=dict)
     timestamp_ms: int | None = None
     content_type: str = "application/json"
+    app_id: str = APP_ID
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +53,7 @@ class ReceivedMessage:
     headers: Mapping[str, object] | None = None
     timestamp_ms: int | None = None
     content_type: str | None = None
+    app_id: str | None = None
 
     def header(self, name: str) -> object:
         return (self.headers or {}).get(name)
@@ -164,10 +165,10 @@ def body_digest(body: bytes) -> str:
 
 
 def copy_message(
-    message: ReceivedMessage, *, routing_key: str, headers: Mapping[str, str | int] | None = None
+    message: ReceivedMessage, *, routing_key: str, headers: Mapping[str, object] | None = None
 ) -> OutgoingMessage:
-    """A copy of ``message`` to publish again under ``routing_key``: same body, id and type,
-    and ``headers`` (by default its own, less those the broker set)."""
+    """A copy of ``message`` to publish again under ``routing_key``: same body, id, type and
+    properties, and ``headers`` (by default its own, less those the broker set)."""
     return OutgoingMessage(
         routing_key=routing_key,
         body=message.body,
@@ -176,19 +177,15 @@ def copy_message(
         headers=carried_headers(message) if headers is None else headers,
         timestamp_ms=message.timestamp_ms,
         content_type=message.content_type or "application/json",
+        app_id=message.app_id or APP_ID,
     )
 
 
-def carried_headers(message: ReceivedMessage) -> dict[str, str | int]:
-    """The headers a copy of ``message`` carries over: its own, not the broker's."""
-    own = own_headers(message.headers or {})
-    return {name: value for name, value in own.items() if isinstance(value, str | int)}
-
-
-def own_headers(headers: Mapping[str, H]) -> dict[str, H]:
-    """``headers`` without those RabbitMQ set: what a copy we publish ourselves carries over."""
+def carried_headers(message: ReceivedMessage) -> dict[str, object]:
+    """The headers a copy of ``message`` carries over: its own, not those RabbitMQ set (they
+    are stale on a copy we publish ourselves)."""
     return {
         name: value
-        for name, value in headers.items()
+        for name, value in (message.headers or {}).items()
         if not name.startswith(BROKER_HEADER_PREFIXES)
     }

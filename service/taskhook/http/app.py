@@ -23,10 +23,9 @@ from taskhook.settings import Settings
 WEBHOOK_PATH = "/webhooks/livepeer"
 
 
-def create_app(
-    settings: Settings, ingest: Ingest, publisher: Publisher, metrics: Metrics
-) -> web.Application:
-    """The app around ``ingest`` and its ``publisher``, which the app starts and closes."""
+def create_app(settings: Settings, ingest: Ingest, metrics: Metrics) -> web.Application:
+    """The app around ``ingest``, whose publisher the app starts and closes."""
+    publisher = ingest.publisher
     # The body is read in chunks under our own limit; aiohttp's limit is a second fence.
     app = web.Application(
         middlewares=[answer_with_problems], client_max_size=settings.max_body_bytes

@@ -28,7 +28,7 @@ PRUNE_EVERY_S = 3600.0
 @asynccontextmanager
 async def open_tasks(settings: ConsumerSettings) -> AsyncIterator[Running[TaskEvent]]:
     """Migrate the database, keep the inbox pruned, and record every event."""
-    store = TaskStore.connect(settings.database_url.get_secret_value())
+    store = TaskStore.from_settings(settings)
     try:
         await store.migrate()
         pruning = asyncio.create_task(_prune_inbox(store), name="tasks-inbox-pruning")

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from taskhook.clock import now_ms
 from taskhook.core.message import PublishedTaskEvent
+from taskhook.settings import ConsumerSettings
 from taskhook.tasks.records import TaskRecord, record_of
 from taskhook.tasks.tables import inbox, tasks
 from taskhook.tasks.views import TaskQuery
@@ -69,6 +70,11 @@ class TaskStore:
         else:
             engine = create_async_engine(url, pool_pre_ping=True)
         return cls(engine)
+
+    @classmethod
+    def from_settings(cls, settings: ConsumerSettings) -> "TaskStore":
+        """The store at ``TASKHOOK_DATABASE_URL``: the tasks consumer opens it, the CLI reads it."""
+        return cls.connect(settings.database_url.get_secret_value())
 
     async def close(self) -> None:
         await self._engine.dispose()

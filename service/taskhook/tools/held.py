@@ -17,8 +17,8 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import ChannelNotFoundEntity
 from aiormq.channel import Channel as UnderlayChannel
 
+from taskhook.broker.confirmed import open_confirm_channel, publish_or_fail
 from taskhook.broker.declare import declare_topology
-from taskhook.broker.publish import open_confirm_channel, publish_or_fail, publishing_side
 from taskhook.broker.received import received
 from taskhook.broker.topology import Topology
 from taskhook.core.errors import PublishFailed
@@ -41,7 +41,7 @@ GET_TIMEOUT_S = 10.0
 
 async def inspect(url: str, queue: HeldQueue, *, limit: int, as_json_lines: bool) -> int:
     """Print up to ``limit`` messages from the head of ``queue``; remove nothing."""
-    async with _borrowed(url, queue.name) as (_, source, held_back):
+    async with _borrowed(url, queue.name) as (_, _, source, held_back):
         messages = [received(m) async for m in _take_all(source, held_back, keep=limit)]
     print(f"{queue.name}: {held_back} held back, showing {len(messages)}", file=sys.stderr)
     if as_json_lines:
@@ -62,10 +62,9 @@ async def replay(
     Those that must stay are left where they were. Stops at the first publish that fails.
     """
     moved = stayed = 0
-    async with _borrowed(url, queue.name) as (channel, source, held_back):
+    async with _borrowed(url, queue.name) as (channel, underlay, source, held_back):
         if queue.kind != "dead" and not dry_run:
             await declare_topology(channel, topology)
-        underlay = await publishing_side(channel)
         # What was there at the start: a copy that lands back in this queue (an event still
         # unrouted) is not taken again.
         async for incoming in _take_all(source, held_back, keep=limit or held_back):
@@ -93,19 +92,20 @@ async def replay(
 @asynccontextmanager
 async def _borrowed(
     url: str, name: str
-) -> AsyncIterator[tuple[AbstractChannel, AbstractQueue, int]]:
-    """A confirm channel, the queue ``name`` and how many messages it holds ready.
+) -> AsyncIterator[tuple[AbstractChannel, UnderlayChannel, AbstractQueue, int]]:
+    """A confirm channel (and its publishing side), the queue ``name`` and how many messages it
+    holds ready.
 
     Closing the connection gives back every message taken and not acknowledged.
     """
     async with await connect(url) as connection:
-        channel = await open_confirm_channel(connection)
+        channel, underlay = await open_confirm_channel(connection)
         try:
             queue = await channel.declare_queue(name, passive=True)
         except ChannelNotFoundEntity:
             raise ToolFailed(f"no queue {name!r} on this broker") from None
         declared = queue.declaration_result
-        yield channel, queue, declared.message_count or 0
+        yield channel, underlay, queue, declared.message_count or 0
 
 
 async def _take_all(

@@ -13,13 +13,13 @@ from aio_pika.abc import AbstractChannel, AbstractConnection
 from aio_pika.exceptions import DeliveryError, PublishError
 from aiormq.channel import Channel as UnderlayChannel
 from pamqp import commands as spec
+from pamqp.common import FieldTable
 
 from taskhook.broker.connection import BROKER_ERRORS
 from taskhook.core.errors import PublishCause, PublishFailed
 from taskhook.core.message import OutgoingMessage
 
 PERSISTENT = 2  # AMQP delivery mode: written to disk (a quorum queue keeps every message anyway)
-APP_ID = "taskhook"
 
 
 async def publish_confirmed(
@@ -77,18 +77,19 @@ def amqp_properties(message: OutgoingMessage) -> spec.Basic.Properties:
         delivery_mode=PERSISTENT,
         message_id=message.message_id,
         message_type=message.type,
-        headers=dict(message.headers),
+        headers=cast(FieldTable, dict(message.headers)),
         timestamp=timestamp,
-        app_id=APP_ID,
+        app_id=message.app_id,
     )
 
 
-async def open_confirm_channel(connection: AbstractConnection) -> AbstractChannel:
-    """A channel on which every publish is confirmed, and an unroutable one is returned."""
-    return await connection.channel(publisher_confirms=True, on_return_raises=True)
-
-
-async def publishing_side(channel: AbstractChannel) -> UnderlayChannel:
-    """The aiormq channel under ``channel`` (from ``open_confirm_channel``), which
-    ``publish_or_fail`` takes: the concrete class, whose ``basic_publish`` takes ``wait``."""
-    return cast(UnderlayChannel, await channel.get_underlay_channel())
+async def open_confirm_channel(
+    connection: AbstractConnection, lost: asyncio.Event | None = None
+) -> tuple[AbstractChannel, UnderlayChannel]:
+    """A channel on which every publish is confirmed and an unroutable one is returned, and its
+    aiormq side, which ``publish_or_fail`` takes. ``lost`` is set if the channel closes."""
+    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    if lost is not None:
+        channel.close_callbacks.add(lambda *_: lost.set())
+    # The concrete class: its basic_publish takes `wait` (see publish_confirmed).
+    return channel, cast(UnderlayChannel, await channel.get_underlay_channel())
