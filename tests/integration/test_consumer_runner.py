@@ -9,6 +9,7 @@ import aio_pika
 import orjson
 import pytest
 from aio_pika.abc import AbstractChannel
+from pamqp.common import FieldTable
 
 from taskhook.consumers import PermanentError, TaskEvent, TransientError, consumer
 from taskhook.core import retry
@@ -254,7 +255,7 @@ async def test_a_retried_then_parked_copy_keeps_the_original_properties_and_head
     running = await start_consumer(failing, consumer_max_attempts=2)
     body = task_life()[-1]
     sent_at = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
-    own = {"webhook-id": "wh-1", "flag": True, "ratio": 0.5, "nested": {"a": 1}}
+    own: FieldTable = {"webhook-id": "wh-1", "flag": True, "ratio": 0.5, "nested": {"a": 1}}
     target = await channel.get_exchange(exchange, ensure=True)
     await target.publish(
         aio_pika.Message(
