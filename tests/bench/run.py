@@ -1,11 +1,14 @@
-"""``make bench``: the HTTP ceiling, the broker ceiling and taskhook, side by side, in one run.
+"""``make bench``: taskhook against the handler a user would write instead, in one run.
 
-Each is measured at the same concurrencies with the same signed deliveries (every task event
-and type, about 1 KB each), by load generators in processes of their own: wrk for closed-loop
-runs, ``open_loop.py`` for the fixed-rate one. Every answer is counted, and every delivery
-taskhook accepted is counted again in the queue bound to its exchange. Writes
-``docs/bench/results.json``, ``results.md`` and ``throughput.png``; asserts nothing (shared
-machines are noisy: read the ratios within one run).
+Both servers run side by side for the whole run and take turns under load: at each concurrency,
+pairs of runs alternate which one goes first, so drift on a shared machine falls on both alike.
+The same signed deliveries (every task event and type, about 1 KB each) are sent by load
+generators in processes of their own: wrk for closed-loop runs, ``open_loop.py`` for the
+fixed-rate one. Every answer is counted, and every delivery either server accepted is counted
+again in the quorum queue bound to the exchange. ``--ceilings`` adds the bare HTTP and broker
+ceilings, ``--workers`` taskhook with one and two workers. Writes ``docs/bench/results.json``,
+``results.md`` and ``throughput.png``; asserts nothing (shared machines are noisy: read the
+ratios within one run).
 """
 
 import argparse
@@ -14,12 +17,14 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,17 +39,19 @@ from tests.bench.stats import process_rss_kib
 HERE = Path(__file__).parent
 SECRET = b"bench-secret"
 AMQP_URL = os.environ.get("TASKHOOK_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-HTTP_PORT, TASKHOOK_PORT = 18091, 18092
+HTTP_PORT, TASKHOOK_PORT, PEER_PORT = 18091, 18092, 18093
 # More unique deliveries than taskhook can take in a run, so none is sent twice.
 MAX_RATE_PER_S = 8000
-OPEN_LOOP_CAPACITY_CONNECTIONS = 16
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--concurrency", default="4,16,64", help="comma-separated levels")
+    parser.add_argument("--concurrency", default="16,64", help="comma-separated levels")
+    parser.add_argument("--pairs", type=int, default=3, help="alternating pairs per level")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per measurement")
-    parser.add_argument("--share", type=float, default=0.7, help="open-loop rate / capacity")
+    parser.add_argument("--share", type=float, default=0.7, help="open-loop rate / peer's rate")
+    parser.add_argument("--ceilings", action="store_true", help="also the HTTP and broker ceilings")
+    parser.add_argument("--workers", action="store_true", help="also taskhook with 1 and 2 workers")
     parser.add_argument("--out", type=Path, default=Path("docs/bench"))
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -52,7 +59,7 @@ def main() -> None:
     levels = [int(level) for level in args.concurrency.split(",")]
     with tempfile.TemporaryDirectory() as scratch:
         bench = Bench(Path(scratch), args.duration)
-        results = asyncio.run(bench.measure(levels, args.share))
+        results = asyncio.run(bench.measure(levels, args))
     write_report(results, args.out)
     print((args.out / "results.md").read_text())
 
@@ -64,23 +71,69 @@ class Bench:
         self.exchange = f"bench.{uuid.uuid4().hex[:8]}"
         self.queue = f"{self.exchange}.all"
 
-    async def measure(self, levels: list[int], share: float) -> dict[str, Any]:
+    async def measure(self, levels: list[int], args: argparse.Namespace) -> dict[str, Any]:
         connection = await aio_pika.connect(AMQP_URL)
         channel = await connection.channel()
         await self.declare(channel)
         try:
             results: dict[str, Any] = {"machine": machine(), "duration_s": self.duration_s}
-            results["http"] = self.http_ceiling(levels)
-            results["broker"] = [await self.broker_ceiling(channel, level) for level in levels]
-            results |= await self.taskhook(channel, levels, share)
-            results["workers"] = await self.workers(channel, max(levels))
+            results |= await self.compare(channel, levels, args.pairs, args.share)
+            if args.ceilings:
+                results["http"] = self.http_ceiling(levels)
+                results["broker"] = [await self.broker_ceiling(channel, n) for n in levels]
+            if args.workers:
+                results["workers"] = await self.workers(channel, max(levels))
         finally:
-            for name in (self.queue, f"{self.exchange}.unrouted", f"{self.exchange}.rejected"):
-                await channel.queue_delete(name)
-            for name in (self.exchange, f"{self.exchange}.unrouted"):
-                await channel.exchange_delete(name)
+            await self.remove(channel)
             await connection.close()
         return results
+
+    async def remove(self, channel: AbstractChannel) -> None:
+        """Delete everything the run declared, the services' topology included."""
+        for name in (self.queue, f"{self.exchange}.unrouted", f"{self.exchange}.rejected"):
+            await channel.queue_delete(name)
+        for name in (self.exchange, f"{self.exchange}.unrouted"):
+            await channel.exchange_delete(name)
+
+    async def compare(
+        self, channel: AbstractChannel, levels: list[int], pairs: int, share: float
+    ) -> dict[str, Any]:
+        """taskhook and the peer at each level, alternating; then both in the open loop."""
+        started = time.perf_counter()
+        with running(self.serve_command(), TASKHOOK_PORT, "/readyz", self.exchange) as own:
+            ready_s = time.perf_counter() - started
+            time.sleep(1)
+            idle_rss = process_rss_kib(own.pid, "VmRSS")
+            with running(self.peer_command(), PEER_PORT, "/readyz", self.exchange) as peer:
+                servers = {"peer": (peer.pid, PEER_PORT), "taskhook": (own.pid, TASKHOOK_PORT)}
+                runs = []
+                for level in levels:
+                    for pair in range(pairs):
+                        for name in alternating(list(servers), pair):
+                            pid, port = servers[name]
+                            figures = self.costed(pid, port, level, self.deliveries())
+                            figures |= await self.accounted(channel, figures)
+                            runs.append(figures | {"server": name, "pair": pair})
+                peer_rate = median(
+                    run["per_s"]
+                    for run in runs
+                    if run["server"] == "peer" and run["concurrency"] == levels[0]
+                )
+                rate = round(peer_rate * share, 1)
+                open_loop = {}
+                for name in alternating(list(servers), 0):
+                    figures = self.open_loop(servers[name][1], "--rate", str(rate))
+                    open_loop[name] = figures | await self.accounted(channel, figures)
+            peak_rss = process_rss_kib(own.pid)
+        return {
+            "runs": runs,
+            "open_loop": {"share": share, "of_peer_per_s": peer_rate, **open_loop},
+            "process": {
+                "ready_s": round(ready_s, 3),
+                "idle_rss_kib": idle_rss,
+                "peak_rss_kib": peak_rss,
+            },
+        }
 
     async def declare(self, channel: AbstractChannel) -> None:
         exchange = await channel.declare_exchange(
@@ -129,33 +182,6 @@ class Bench:
         figures["in_queue"] = await self.drain(channel)
         return figures
 
-    async def taskhook(
-        self, channel: AbstractChannel, levels: list[int], share: float
-    ) -> dict[str, Any]:
-        started = time.perf_counter()
-        with running(self.serve_command(), TASKHOOK_PORT, "/readyz", self.exchange) as server:
-            ready_s = time.perf_counter() - started
-            time.sleep(1)
-            idle_rss = process_rss_kib(server.pid, "VmRSS")
-            runs = []
-            for level in levels:
-                figures = self.costed(server.pid, TASKHOOK_PORT, level, self.deliveries())
-                runs.append(figures | await self.accounted(channel, figures))
-            # The open loop's generator costs more CPU than wrk, on the same two cores: its rate
-            # is a share of what it gets itself, in a closed loop, not of what wrk got.
-            capacity = self.open_loop("--closed", str(OPEN_LOOP_CAPACITY_CONNECTIONS))
-            capacity |= await self.accounted(channel, capacity)
-            open_loop = self.open_loop("--rate", str(round(capacity["per_s"] * share, 1)))
-            open_loop |= await self.accounted(channel, open_loop)
-            open_loop |= {"share": share, "capacity": capacity}
-            peak_rss = process_rss_kib(server.pid)
-        return {
-            "taskhook": runs,
-            "open_loop": open_loop,
-            "process": {"ready_s": round(ready_s, 3), "idle_rss_kib": idle_rss},
-            "peak_rss_kib": peak_rss,
-        }
-
     async def workers(self, channel: AbstractChannel, level: int) -> list[dict[str, Any]]:
         figures = []
         for count in (1, 2):
@@ -167,6 +193,9 @@ class Bench:
 
     def serve_command(self) -> list[str]:
         return [str(Path(sys.executable).parent / "taskhook"), "serve"]
+
+    def peer_command(self) -> list[str]:
+        return [sys.executable, "-m", "tests.bench.plain_handler", "--port", str(PEER_PORT)]
 
     def costed(self, pid: int, port: int, level: int, deliveries: Path) -> dict[str, Any]:
         """A wrk run, and the CPU that the server ``pid`` spent per request during it."""
@@ -205,13 +234,13 @@ class Bench:
             "statuses": result["statuses"],
         }
 
-    def open_loop(self, *load: str) -> dict[str, Any]:
+    def open_loop(self, port: int, *load: str) -> dict[str, Any]:
         command = [
             sys.executable,
             "-m",
             "tests.bench.open_loop",
             "--port",
-            str(TASKHOOK_PORT),
+            str(port),
             "--deliveries",
             str(self.deliveries()),
             *load,
@@ -236,6 +265,15 @@ class Bench:
         count = declared.declaration_result.message_count or 0
         await declared.purge()
         return count
+
+
+def alternating(names: list[str], pair: int) -> list[str]:
+    """``names`` in order for even pairs, reversed for odd ones: each goes first as often."""
+    return names if pair % 2 == 0 else names[::-1]
+
+
+def median(values: Iterable[float]) -> float:
+    return float(statistics.median(values))
 
 
 def output_of(command: list[str]) -> str:
