@@ -61,28 +61,46 @@ async def test_a_failed_publish_fails_every_waiter_and_is_not_remembered() -> No
     assert await once.run("k", working) is Outcome.PUBLISHED  # the retry is published
 
 
-async def test_a_waiter_that_goes_away_does_not_cancel_the_publish_for_the_others() -> None:
+async def test_a_copy_that_goes_away_does_not_cancel_the_publish_for_the_others() -> None:
     once, publish = PublishOnce(10), Publishes()
+    first = asyncio.create_task(once.run("k", publish))
+    await asyncio.sleep(0)
     leaving = asyncio.create_task(once.run("k", publish))
-    staying = asyncio.create_task(once.run("k", publish))
     await asyncio.sleep(0)
     leaving.cancel()
     publish.release.set()
-    assert await staying is Outcome.PUBLISHED
+    assert await first is Outcome.PUBLISHED
     assert await once.run("k", publish) is Outcome.DUPLICATE
+    assert publish.count == 1
+
+
+async def test_when_the_publishing_arrival_is_cancelled_its_copies_fail_and_nothing_is_kept() -> (
+    None
+):
+    once, publish = PublishOnce(10), Publishes()
+    first = asyncio.create_task(once.run("k", publish))
+    await asyncio.sleep(0)
+    copy = asyncio.create_task(once.run("k", publish))
+    await asyncio.sleep(0)
+    first.cancel()
+    with pytest.raises(PublishFailed) as failed:
+        await copy
+    assert failed.value.cause == "publish-interrupted"
+    publish.release.set()
+    assert await once.run("k", publish) is Outcome.PUBLISHED  # not remembered: sent again
 
 
 async def test_wait_idle_returns_once_started_publishes_have_ended() -> None:
     once, publish = PublishOnce(10), Publishes(fail=True)
-    waiter = asyncio.create_task(once.run("k", publish))
+    publishing = asyncio.create_task(once.run("k", publish))
     await asyncio.sleep(0)
-    waiter.cancel()
     idle = asyncio.create_task(once.wait_idle())
     await asyncio.sleep(0)
     assert not idle.done()
     publish.release.set()
     await idle
-    assert publish.count == 1
+    with pytest.raises(PublishFailed):
+        await publishing
 
 
 @pytest.mark.parametrize(("capacity", "remembered"), [(2, ["c", "b"]), (0, [])])

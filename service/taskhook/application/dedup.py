@@ -12,6 +12,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
+from taskhook.core.errors import PublishFailed
+
 # Livepeer retries for about 24 h; remembering a little longer covers its whole schedule.
 REMEMBER_FOR_S = 25 * 3600
 
@@ -54,7 +56,14 @@ class Remembered:
 
 
 class PublishOnce:
-    """Runs a publish for a key at most once while it is remembered, and once at a time."""
+    """Runs a publish for a key at most once while it is remembered, and once at a time.
+
+    The first arrival of a key publishes in its own task (no task of its own: most events arrive
+    alone, and a task per request costs more than the check). A copy that arrives while that
+    publish is in progress waits on a future made only then, and gets the same outcome, its
+    exception included. If the first arrival is cancelled, so is its publish, and every copy
+    waiting on it fails with ``CancelledPublish``: nothing was confirmed, so the sender retries.
+    """
 
     def __init__(
         self,
@@ -64,32 +73,52 @@ class PublishOnce:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._confirmed = Remembered(capacity, remember_for_s, clock) if capacity else None
-        self._pending: dict[str, asyncio.Task[None]] = {}
+        # Per key in progress: the futures of the copies waiting for it (usually none).
+        self._pending: dict[str, list[asyncio.Future[None]]] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def run(self, key: str, publish: Callable[[], Awaitable[None]]) -> Outcome:
-        """Publish unless ``key`` was confirmed before; join a publish of ``key`` in progress.
-
-        Every caller waiting on the same publish gets its outcome, including its exception. The
-        publish runs in its own task, so a caller that goes away does not cancel it for the rest.
-        """
+        """Publish unless ``key`` was confirmed before; join a publish of ``key`` in progress."""
         if self._confirmed is not None and key in self._confirmed:
             return Outcome.DUPLICATE
-        pending = self._pending.get(key)
-        if pending is None:
-            pending = asyncio.create_task(self._publish(key, publish))
-            self._pending[key] = pending
-        await asyncio.shield(pending)
+        waiting = self._pending.get(key)
+        if waiting is not None:
+            joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            waiting.append(joined)
+            # Shielded: a copy that goes away leaves the publish and the other copies alone.
+            await asyncio.shield(joined)
+            return Outcome.PUBLISHED
+        self._pending[key] = waiting = []
+        self._idle.clear()
+        try:
+            await publish()
+        except BaseException as e:
+            _settle(waiting, e if isinstance(e, Exception) else _interrupted())
+            raise
+        finally:
+            del self._pending[key]
+            if not self._pending:
+                self._idle.set()
+        if self._confirmed is not None:
+            self._confirmed.add(key)
+        _settle(waiting, None)
         return Outcome.PUBLISHED
 
     async def wait_idle(self) -> None:
         """Wait until every publish in progress has finished, however it ended."""
-        if self._pending:
-            await asyncio.gather(*self._pending.values(), return_exceptions=True)
+        await self._idle.wait()
 
-    async def _publish(self, key: str, publish: Callable[[], Awaitable[None]]) -> None:
-        try:
-            await publish()
-            if self._confirmed is not None:
-                self._confirmed.add(key)
-        finally:
-            del self._pending[key]
+
+def _interrupted() -> PublishFailed:
+    return PublishFailed("publish-interrupted", "the publish of this event was interrupted")
+
+
+def _settle(waiting: list[asyncio.Future[None]], error: Exception | None) -> None:
+    for future in waiting:
+        if future.done():  # its copy went away
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)

@@ -21,6 +21,7 @@ PublishCause = Literal[
     "publish-timeout",
     "publish-nacked",
     "publish-unroutable",
+    "publish-interrupted",
     "overloaded",
 ]
 

@@ -41,6 +41,7 @@ PROBLEMS: dict[str, ProblemKind] = {
     "publish-timeout": ProblemKind(503, "Message broker did not confirm in time"),
     "publish-nacked": ProblemKind(503, "Message broker refused the message"),
     "publish-unroutable": ProblemKind(503, "Message broker could not route the message"),
+    "publish-interrupted": ProblemKind(503, "Publish of this event was interrupted"),
     "overloaded": ProblemKind(503, "Too many deliveries in progress"),
     "not-ready": ProblemKind(503, "Not ready"),
     "not-found": ProblemKind(404, "Not found"),
