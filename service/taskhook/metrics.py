@@ -1,6 +1,7 @@
 """Prometheus metrics, in a registry of their own so each app (and each test) gets fresh ones."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -16,6 +17,24 @@ class Metrics:
     publish_seconds: Histogram
     publishes_in_flight: Gauge
     broker_connected: Gauge
+    # Each request counts twice; resolving label values to a child takes a lock and a lookup
+    # every time, so each child is resolved once and kept (the label values are few and fixed).
+    _children: dict[tuple[object, ...], Any] = field(default_factory=dict, repr=False)
+
+    def answered(self, outcome: str, cause: str) -> None:
+        """Count one webhook answer."""
+        self._child(self.requests, outcome, cause).inc()
+
+    def published(self, destination: str, result: str, seconds: float) -> None:
+        """Record how long one publish took to be confirmed (or to fail)."""
+        self._child(self.publish_seconds, destination, result).observe(seconds)
+
+    def _child(self, family: Counter | Histogram, *values: str) -> Any:
+        key = (id(family), *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(*values)
+        return child
 
     @classmethod
     def create(cls) -> "Metrics":

@@ -23,14 +23,20 @@ PERSISTENT = 2  # AMQP delivery mode: written to disk (a quorum queue keeps ever
 
 
 async def publish_confirmed(
-    channel: UnderlayChannel, exchange: str, message: OutgoingMessage
+    channel: UnderlayChannel,
+    exchange: str,
+    message: OutgoingMessage,
+    *,
+    timeout_s: float | None = None,
 ) -> None:
     """Publish ``message`` (mandatory, persistent) and return once the broker confirmed it.
 
     Raises aiormq's ``PublishError`` if it was returned as unroutable, ``DeliveryError`` if
     nacked. aiormq itself, not aio-pika's Exchange: a Message object and its properties cost as
     much again as the publish. ``wait=False`` frees the channel for the next publish as soon as
-    this one is queued for the socket, instead of after the socket drained.
+    this one is queued for the socket, instead of after the socket drained. Past ``timeout_s``
+    it raises ``TimeoutError``: aiormq's own timer, which also takes back a publish that never
+    reached the socket, so no second timer is armed around it.
     """
     await channel.basic_publish(
         message.body,
@@ -39,6 +45,7 @@ async def publish_confirmed(
         properties=amqp_properties(message),
         mandatory=True,
         wait=False,
+        timeout=timeout_s,
     )
 
 
@@ -48,8 +55,7 @@ async def publish_or_fail(
     """``publish_confirmed`` within ``timeout_s``; every way it can fail is ``PublishFailed``."""
     cause: PublishCause
     try:
-        async with asyncio.timeout(timeout_s):
-            await publish_confirmed(channel, exchange, message)
+        await publish_confirmed(channel, exchange, message, timeout_s=timeout_s)
         return
     except TimeoutError:
         cause, detail = "publish-timeout", "the broker did not confirm in time"

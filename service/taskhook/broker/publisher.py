@@ -96,9 +96,7 @@ class AmqpPublisher:
         finally:
             self._in_flight -= 1
             self._metrics.publishes_in_flight.dec()
-            self._metrics.publish_seconds.labels(destination, result).observe(
-                time.perf_counter() - started
-            )
+            self._metrics.published(destination, result, time.perf_counter() - started)
 
     async def _session(
         self, connection: AbstractConnection, lost: asyncio.Event, stop: asyncio.Event

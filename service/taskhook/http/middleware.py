@@ -60,7 +60,7 @@ async def _answer(
 def count_answer(metrics: Metrics, status: int, cause: str) -> str:
     """Count one answer by outcome and cause; returns the outcome."""
     outcome = OUTCOME_BY_STATUS.get(status) or ("refused" if status < 500 else "failed")
-    metrics.requests.labels(outcome, cause).inc()
+    metrics.answered(outcome, cause)
     return outcome
 
 
