@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings
 
 from taskhook import cli
 from taskhook.bootstrap import consumer_topology, ingest_app, task_store
+from taskhook.consumers import Running
 from taskhook.consumers.app import create_consumer_app
 from taskhook.consumers.runner import ConsumerRunner
 from taskhook.metrics import ConsumerMetrics
@@ -110,7 +111,7 @@ def consumer_routes() -> dict[object, str]:
     metrics = ConsumerMetrics.create()
     store = task_store(settings)  # opens nothing yet
     runner = ConsumerRunner(
-        tasks, _never_called, consumer_topology(tasks, settings), settings, metrics
+        tasks, Running(_never_called), consumer_topology(tasks, settings), settings, metrics
     )
     app = create_consumer_app(runner, metrics, read_routes(store))
     return {

@@ -85,6 +85,7 @@ async def test_bad_reads_get_a_problem_answer(
     assert (got_status, body["type"], body["status"]) == (status, problem, status)
 
 
+@pytest.mark.parametrize("handler", ["one by one", "batch"])
 @pytest.mark.parametrize("hang", ["before-commit", "after-commit"])
 async def test_a_consumer_killed_mid_handler_gets_the_message_again_and_the_effect_is_once(
     start_consumer: ConsumerFactory,
@@ -93,6 +94,7 @@ async def test_a_consumer_killed_mid_handler_gets_the_message_again_and_the_effe
     exchange: str,
     tmp_path: Path,
     hang: str,
+    handler: str,
 ) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'tasks.sqlite3'}"
     marker, port = tmp_path / "hanging", free_port()
@@ -106,6 +108,7 @@ async def test_a_consumer_killed_mid_handler_gets_the_message_again_and_the_effe
             TASKHOOK_CONSUMER_PORT=str(port),
             TASKHOOK_CONSUMER_RETRY_DELAYS_S="0.2",
             HANG=hang,
+            HANG_BATCH="1" if handler == "batch" else "",
             HANG_MARKER=str(marker),
             HANG_CONSUMER_NAME=consumer_name,
         ),

@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from taskhook.tasks.store import SchemaMissing, TaskStore
-from taskhook.tasks.tables import metadata
+from taskhook.tasks.tables import inbox, metadata, tasks
 from taskhook.tasks.views import TaskQuery
 from tests.support.lifecycle import (
     EXPECTED_OUTPUTS,
@@ -167,3 +167,37 @@ async def test_a_migrated_sqlite_file_is_in_wal_mode_so_readers_never_wait(tmp_p
         await store.close()
     with closing(sqlite3.connect(path)) as reader:
         assert reader.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_a_batch_has_the_effect_of_its_events_recorded_one_by_one(
+    store: TaskStore, seed: int
+) -> None:
+    shuffler = random.Random(seed)
+    lives = [task_life(task_type) for task_type in sorted(EXPECTED_OUTPUTS)] + [failed_life()]
+    deliveries = [body for life in lives for body in life]
+    deliveries += shuffler.sample(deliveries, k=8)  # copies of some messages, in the same batch
+    shuffler.shuffle(deliveries)
+    events = [as_event(body) for body in deliveries]
+    task_ids = [life[0]["task"]["id"] for life in lives]
+
+    one_by_one = [await store.record(event) for event in events]
+    expected = [await stored_state(store, task_id) for task_id in task_ids]
+    await forget_everything(store)
+    split = shuffler.randrange(1, len(events))
+    batched = await store.record_many(events[:split]) + await store.record_many(events[split:])
+
+    assert batched == one_by_one
+    assert [await stored_state(store, task_id) for task_id in task_ids] == expected
+
+
+async def stored_state(store: TaskStore, task_id: str) -> dict[str, Any]:
+    row = await store.get(task_id)
+    assert row is not None
+    return {name: value for name, value in row.items() if name != "recorded_at"}
+
+
+async def forget_everything(store: TaskStore) -> None:
+    async with store._engine.begin() as connection:
+        await connection.execute(tasks.delete())
+        await connection.execute(inbox.delete())

@@ -24,6 +24,7 @@ TaskEvent = PublishedTaskEvent
 
 E = TypeVar("E", bound=PublishedTaskEvent | PublishedEvent)
 Handler = Callable[[E], Awaitable[None]]
+BatchHandler = Callable[[Sequence[E]], Awaitable[None]]
 
 
 class PermanentError(Exception):
@@ -39,10 +40,17 @@ class TransientError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Running(Generic[E]):
-    """A started consumer: its handler, and any read-only routes its process should serve."""
+    """A started consumer: its handler, and any read-only routes its process should serve.
+
+    ``batch``, when given, takes several events at once, in delivery order, and must apply all
+    of them or none (one transaction, say): the messages are acknowledged together once it
+    returns. If it raises, each of its events goes through ``handler`` on its own, with the
+    usual retries and dead queue, so one bad event never holds back the others.
+    """
 
     handler: Handler[E]
     routes: Sequence[web.AbstractRouteDef] = ()
+    batch: BatchHandler[E] | None = None
 
 
 Opener = Callable[[ConsumerSettings], AbstractAsyncContextManager[Running[E]]]

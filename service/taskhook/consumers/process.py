@@ -30,7 +30,7 @@ async def run_consumer(
     """
     metrics = ConsumerMetrics.create()
     async with consumer.open(settings) as running:
-        runner = ConsumerRunner(consumer, running.handler, topology, settings, metrics)
+        runner = ConsumerRunner(consumer, running, topology, settings, metrics)
         app = create_consumer_app(runner, metrics, running.routes)
         http = web.AppRunner(app, handle_signals=False, access_log=None)
         await http.setup()

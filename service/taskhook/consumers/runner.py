@@ -1,12 +1,9 @@
 """Running one consumer against RabbitMQ, so that a message is settled only after its handler.
 
 ``ConsumerRunner`` keeps a connection open through the connection supervisor, declares the
-consumer's topology each time it connects, and hands each message to the handler. Then, and only
-then, it settles it:
-
-- the handler returned: ack;
-- it failed and may succeed later: a copy goes to a retry queue (confirmed), then ack;
-- it can never succeed, or attempts ran out: a copy goes to the dead queue (confirmed), then ack.
+consumer's topology each time it connects, and hands each message to ``Handling`` (one at a
+time up to the concurrency, or in batches for a consumer with a batch handler), which settles it
+only once its handler is done.
 
 A crash or outage before the ack leaves the message unacked, and the broker delivers it again:
 nothing is lost, and a handler must be idempotent. Acks are sent only on the channel the message
@@ -15,23 +12,21 @@ came from, so a message from before a reconnect is never acked twice.
 
 import asyncio
 import logging
-import time
 from functools import partial
 from typing import Any
 
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 from aiormq.channel import Channel as UnderlayChannel
-from pydantic import ValidationError
 
 from taskhook.broker.confirmed import open_confirm_channel
 from taskhook.broker.connection import Supervisor, wait_for_either
 from taskhook.broker.declare import declare_consumer_topology
 from taskhook.broker.topology import ConsumerTopology
-from taskhook.clock import now_ms
-from taskhook.consumers.consumer import Consumer, Handler, PermanentError
-from taskhook.consumers.settle import ack, forward, give_back
-from taskhook.core.delivery import describe_problems, summarize_problems
-from taskhook.core.retry import Failure, RetryLater, RetryPolicy, attempts_made, decide
+from taskhook.consumers.batches import Batches
+from taskhook.consumers.consumer import Consumer, Running
+from taskhook.consumers.handling import Handling
+from taskhook.consumers.settle import give_back
+from taskhook.core.retry import RetryPolicy
 from taskhook.metrics import ConsumerMetrics
 from taskhook.settings import ConsumerSettings
 
@@ -44,13 +39,12 @@ class ConsumerRunner:
     def __init__(
         self,
         consumer: Consumer[Any],
-        handler: Handler[Any],
+        running: Running[Any],
         topology: ConsumerTopology,
         settings: ConsumerSettings,
         metrics: ConsumerMetrics,
     ) -> None:
         self._consumer = consumer
-        self._handler = handler
         self._supervisor = Supervisor(
             settings.amqp_url.get_secret_value(),
             name=f"taskhook.{consumer.name}",
@@ -59,7 +53,13 @@ class ConsumerRunner:
         self._prefetch = settings.consumer_prefetch
         self._grace_s = settings.consumer_shutdown_grace_s
         self._slots = asyncio.Semaphore(settings.consumer_concurrency)
-        self._policy = RetryPolicy(settings.retry_delays_ms, settings.consumer_max_attempts)
+        policy = RetryPolicy(settings.retry_delays_ms, settings.consumer_max_attempts)
+        self._handling = Handling(
+            consumer, running.handler, running.batch, topology, policy, metrics
+        )
+        # A batch can only hold what the broker has handed over.
+        self._batch_size = min(settings.consumer_batch_size, settings.consumer_prefetch)
+        self._batch_wait_s = settings.consumer_batch_wait_ms / 1000
         self._metrics = metrics
         self.topology = topology
         self._in_flight = 0
@@ -84,7 +84,11 @@ class ConsumerRunner:
         channel, publishing = await open_confirm_channel(connection, lost)
         await channel.set_qos(prefetch_count=self._prefetch)
         queue = await declare_consumer_topology(channel, self.topology)
-        tag = await queue.consume(partial(self._on_message, publishing))
+        batches = self._batches(publishing)
+        if batches is None:
+            tag = await queue.consume(partial(self._on_message, publishing))
+        else:
+            tag = await queue.consume(partial(self._on_batched, batches))
         self._set_consuming(True)
         log.info("consuming", extra={"consumer": self._consumer.name, "queue": queue.name})
         try:
@@ -94,9 +98,15 @@ class ConsumerRunner:
         if lost.is_set():
             # Messages in hand are cancelled with the channel; unacked, they come back.
             log.warning("broker connection lost", extra={"consumer": self._consumer.name})
+            if batches is not None:
+                self._track(-batches.abandon())
             return
         self._stopping = True
         await queue.cancel(tag)
+        if batches is not None:
+            for message in await batches.close():  # another replica can take them now
+                await give_back(message)
+                self._track(-1)
         await self._finish_in_flight()
 
     async def _finish_in_flight(self) -> None:
@@ -109,6 +119,24 @@ class ConsumerRunner:
                 extra={"consumer": self._consumer.name, "in_flight": self._in_flight},
             )
 
+    def _batches(self, channel: UnderlayChannel) -> Batches[AbstractIncomingMessage] | None:
+        if self._handling.batch is None or self._batch_size == 1:
+            return None
+
+        async def handle(batch: list[AbstractIncomingMessage]) -> None:
+            try:
+                await self._handling.batch_of(channel, batch)
+            finally:
+                self._track(-len(batch))
+
+        return Batches(handle, size=self._batch_size, wait_s=self._batch_wait_s)
+
+    async def _on_batched(
+        self, batches: Batches[AbstractIncomingMessage], message: AbstractIncomingMessage
+    ) -> None:
+        self._track(+1)
+        batches.put(message)
+
     async def _on_message(self, channel: UnderlayChannel, message: AbstractIncomingMessage) -> None:
         self._track(+1)
         try:
@@ -116,63 +144,9 @@ class ConsumerRunner:
                 if self._stopping:  # prefetched, not started: another replica can take it now
                     await give_back(message)
                     return
-                await self._process(channel, message)
+                await self._handling.one(channel, message)
         finally:
             self._track(-1)
-
-    async def _process(self, channel: UnderlayChannel, message: AbstractIncomingMessage) -> None:
-        attempt = attempts_made(message.headers) + 1
-        started = time.perf_counter()
-        failure = await self._run_handler(message)
-        fields = {
-            "consumer": self._consumer.name,
-            "message_id": message.message_id,
-            "routing_key": message.routing_key,
-            "attempt": attempt,
-            "handler_ms": round((time.perf_counter() - started) * 1000, 2),
-        }
-        if failure is None:
-            await ack(message)
-            self._count("handled")
-            log.info("message handled", extra=fields)
-            return
-        verdict = decide(
-            failure,
-            attempt=attempt,
-            policy=self._policy,
-            headers=dict(message.headers),
-            routing_key=message.routing_key or "",
-            now_ms=now_ms(),
-        )
-        fields |= {"error": failure.error_type, "failure": failure.kind}
-        if isinstance(verdict, RetryLater):
-            queue, outcome = self.topology.retry_queue(verdict.delay_ms), "retried"
-            fields["retry_in_ms"] = verdict.delay_ms
-        else:
-            queue, outcome = self.topology.dead_queue, "dead-lettered"
-            fields["dead_reason"] = verdict.reason
-        if await forward(channel, message, queue, verdict.headers):
-            self._count(outcome)
-            log.warning(f"message {outcome}", extra=fields)
-
-    async def _run_handler(self, message: AbstractIncomingMessage) -> Failure | None:
-        try:
-            event = self._consumer.parse(message.body)
-        except ValidationError as e:
-            return Failure("invalid", "ValidationError", summarize_problems(describe_problems(e)))
-        started = time.perf_counter()
-        failure: Failure | None = None
-        try:
-            await self._handler(event)
-        except PermanentError as e:
-            failure = Failure("permanent", type(e).__name__, str(e))
-        except Exception as e:  # any other failure may pass: retry it later
-            failure = Failure("transient", type(e).__name__, str(e))
-            log.debug("handler failed", exc_info=True)
-        self._metrics.handler_seconds.labels(
-            self._consumer.name, "ok" if failure is None else failure.kind
-        ).observe(time.perf_counter() - started)
-        return failure
 
     def _track(self, change: int) -> None:
         self._in_flight += change
@@ -185,6 +159,3 @@ class ConsumerRunner:
     def _set_consuming(self, consuming: bool) -> None:
         self._consuming = consuming
         self._metrics.broker_connected.labels(self._consumer.name).set(int(consuming))
-
-    def _count(self, outcome: str) -> None:
-        self._metrics.messages.labels(self._consumer.name, outcome).inc()

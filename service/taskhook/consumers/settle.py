@@ -49,9 +49,10 @@ async def forward(
     return True
 
 
-async def ack(message: AbstractIncomingMessage) -> None:
+async def ack(message: AbstractIncomingMessage, *, multiple: bool = False) -> None:
+    """Ack ``message`` (and with ``multiple``, every unsettled one delivered before it)."""
     try:
-        await message.ack()
+        await message.ack(multiple=multiple)
     except BROKER_ERRORS as e:
         log.warning(
             "ack failed; the broker will deliver the message again",

@@ -7,7 +7,7 @@ Run it with ``taskhook consume tasks``; read what it keeps with ``taskhook tasks
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from taskhook.clock import now_ms
@@ -36,8 +36,11 @@ async def open_tasks(settings: ConsumerSettings) -> AsyncIterator[Running[TaskEv
         async def record(event: TaskEvent) -> None:
             await store.record(event)
 
+        async def record_batch(events: Sequence[TaskEvent]) -> None:
+            await store.record_many(events)  # one transaction: all or nothing
+
         try:
-            yield Running(record, routes=read_routes(store))
+            yield Running(record, routes=read_routes(store), batch=record_batch)
         finally:
             pruning.cancel()
             with contextlib.suppress(asyncio.CancelledError):

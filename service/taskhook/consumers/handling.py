@@ -1,0 +1,169 @@
+"""What the runner does with each message it is handed: run the handler, then settle it.
+
+- the handler returned: ack;
+- it failed and may succeed later: a copy goes to a retry queue (confirmed), then ack;
+- it can never succeed, or attempts ran out: a copy goes to the dead queue (confirmed), then ack.
+
+With a batch handler, a batch's valid events are applied in one call and acknowledged together
+(one ``multiple`` ack, after the call returned); its invalid messages are parked first, and if
+the call fails, every message of the batch goes through the one-by-one path above.
+"""
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from aio_pika.abc import AbstractIncomingMessage
+from aiormq.channel import Channel as UnderlayChannel
+from pydantic import ValidationError
+
+from taskhook.broker.topology import ConsumerTopology
+from taskhook.clock import now_ms
+from taskhook.consumers.consumer import BatchHandler, Consumer, Handler, PermanentError
+from taskhook.consumers.settle import ack, forward
+from taskhook.core.delivery import describe_problems, summarize_problems
+from taskhook.core.retry import Failure, RetryLater, RetryPolicy, attempts_made, decide
+from taskhook.metrics import ConsumerMetrics
+
+log = logging.getLogger(__name__)
+
+
+class Handling:
+    """Runs one consumer's handlers on messages and settles each message accordingly."""
+
+    def __init__(
+        self,
+        consumer: Consumer[Any],
+        handler: Handler[Any],
+        batch: BatchHandler[Any] | None,
+        topology: ConsumerTopology,
+        policy: RetryPolicy,
+        metrics: ConsumerMetrics,
+    ) -> None:
+        self._consumer = consumer
+        self._handler = handler
+        self.batch = batch
+        self._topology = topology
+        self._policy = policy
+        self._metrics = metrics
+
+    async def one(self, channel: UnderlayChannel, message: AbstractIncomingMessage) -> None:
+        """Handle ``message`` alone and settle it."""
+        started = time.perf_counter()
+        await self._settle(channel, message, await self._run_handler(message), started)
+
+    async def batch_of(
+        self, channel: UnderlayChannel, messages: Sequence[AbstractIncomingMessage]
+    ) -> None:
+        """Handle ``messages`` (in delivery order, nothing else unsettled before the last) and
+        settle every one of them."""
+        assert self.batch is not None
+        valid, events = [], []
+        for message in messages:
+            try:
+                events.append(self._consumer.parse(message.body))
+                valid.append(message)
+            except ValidationError as e:
+                invalid = Failure("invalid", "ValidationError", _problems(e))
+                await self._settle(channel, message, invalid, time.perf_counter())
+        if not valid:
+            return
+        started = time.perf_counter()
+        try:
+            await self.batch(events)
+        except Exception as e:  # one bad event, or the store away: one by one, with retries
+            log.warning(
+                "batch failed; handling its messages one by one",
+                extra={
+                    "consumer": self._consumer.name,
+                    "error": type(e).__name__,
+                    "messages": len(valid),
+                },
+            )
+            for message in valid:
+                await self.one(channel, message)
+            return
+        await self._acked_together(valid, time.perf_counter() - started)
+
+    async def _acked_together(
+        self, messages: list[AbstractIncomingMessage], seconds: float
+    ) -> None:
+        self._metrics.handler_seconds.labels(self._consumer.name, "ok").observe(seconds)
+        await ack(messages[-1], multiple=True)
+        self._metrics.messages.labels(self._consumer.name, "handled").inc(len(messages))
+        log.info(
+            "batch handled",
+            extra={
+                "consumer": self._consumer.name,
+                "messages": len(messages),
+                "first_message_id": messages[0].message_id,
+                "last_message_id": messages[-1].message_id,
+                "handler_ms": round(seconds * 1000, 2),
+            },
+        )
+
+    async def _settle(
+        self,
+        channel: UnderlayChannel,
+        message: AbstractIncomingMessage,
+        failure: Failure | None,
+        started: float,
+    ) -> None:
+        attempt = attempts_made(message.headers) + 1
+        fields = {
+            "consumer": self._consumer.name,
+            "message_id": message.message_id,
+            "routing_key": message.routing_key,
+            "attempt": attempt,
+            "handler_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        if failure is None:
+            await ack(message)
+            self._count("handled")
+            log.info("message handled", extra=fields)
+            return
+        verdict = decide(
+            failure,
+            attempt=attempt,
+            policy=self._policy,
+            headers=dict(message.headers),
+            routing_key=message.routing_key or "",
+            now_ms=now_ms(),
+        )
+        fields |= {"error": failure.error_type, "failure": failure.kind}
+        if isinstance(verdict, RetryLater):
+            queue, outcome = self._topology.retry_queue(verdict.delay_ms), "retried"
+            fields["retry_in_ms"] = verdict.delay_ms
+        else:
+            queue, outcome = self._topology.dead_queue, "dead-lettered"
+            fields["dead_reason"] = verdict.reason
+        if await forward(channel, message, queue, verdict.headers):
+            self._count(outcome)
+            log.warning(f"message {outcome}", extra=fields)
+
+    async def _run_handler(self, message: AbstractIncomingMessage) -> Failure | None:
+        try:
+            event = self._consumer.parse(message.body)
+        except ValidationError as e:
+            return Failure("invalid", "ValidationError", _problems(e))
+        started = time.perf_counter()
+        failure: Failure | None = None
+        try:
+            await self._handler(event)
+        except PermanentError as e:
+            failure = Failure("permanent", type(e).__name__, str(e))
+        except Exception as e:  # any other failure may pass: retry it later
+            failure = Failure("transient", type(e).__name__, str(e))
+            log.debug("handler failed", exc_info=True)
+        self._metrics.handler_seconds.labels(
+            self._consumer.name, "ok" if failure is None else failure.kind
+        ).observe(time.perf_counter() - started)
+        return failure
+
+    def _count(self, outcome: str) -> None:
+        self._metrics.messages.labels(self._consumer.name, outcome).inc()
+
+
+def _problems(error: ValidationError) -> str:
+    return summarize_problems(describe_problems(error))

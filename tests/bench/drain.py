@@ -1,0 +1,140 @@
+"""How fast one consumer process drains a queue filled in advance: the tasks consumer on SQLite
+and on PostgreSQL, and the toolkit alone (a handler that does nothing).
+
+The queue is filled before the consumer starts, with whole task lives of every type (one in ten
+failing), so the figure is the consumer's own pace, not the ingest's. It is timed from when the
+consumer answers ``/readyz`` until its ``/metrics`` count every message settled.
+"""
+
+import asyncio
+import itertools
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import orjson
+
+from taskhook.bootstrap import consumer_topology
+from taskhook.broker.confirmed import open_confirm_channel, publish_confirmed
+from taskhook.broker.declare import declare_consumer_topology
+from taskhook.consumers.consumer import Consumer
+from taskhook.core.message import OutgoingMessage
+from taskhook.settings import ConsumerSettings
+from tests.support.lifecycle import failed_life, task_life
+
+TYPES = ("upload", "export", "export-data", "transcode-file", "clip")
+SETTLED = re.compile(r"^taskhook_consumer_messages_total\{[^}]*\} ([0-9.e+]+)$", re.MULTILINE)
+FILL_IN_FLIGHT = 64
+PORT = 18094
+
+
+def lives() -> Iterator[dict[str, Any]]:
+    """Task events in the order Livepeer emits them, life after life; every tenth life fails."""
+    for number in itertools.count():
+        task_type = TYPES[number % len(TYPES)]
+        yield from failed_life(task_type) if number % 10 == 9 else task_life(task_type)
+
+
+async def fill(url: str, consumer: Consumer[Any], exchange: str, count: int) -> str:
+    """Declare ``consumer``'s queues on ``exchange`` and publish ``count`` events; its queue."""
+    topology = consumer_topology(consumer, ConsumerSettings(amqp_url=url, exchange=exchange))
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel, publishing = await open_confirm_channel(connection)
+        await declare_consumer_topology(channel, topology)
+        events = itertools.islice(lives(), count)
+        slots = asyncio.Semaphore(FILL_IN_FLIGHT)
+
+        async def publish(body: dict[str, Any]) -> None:
+            async with slots:
+                message = OutgoingMessage(
+                    routing_key=f"{body['event']}.{body['task']['type']}",
+                    body=orjson.dumps(body),
+                    message_id=body["id"],
+                    type=body["event"],
+                )
+                await publish_confirmed(publishing, exchange, message)
+
+        await asyncio.gather(*(publish(body) for body in events))
+    return topology.queue
+
+
+def drain(command: list[str], environment: dict[str, str], count: int) -> dict[str, Any]:
+    """Run the consumer until it has settled ``count`` messages; its pace."""
+    process = subprocess.Popen(  # our own command
+        command,
+        env={**os.environ, **environment, "TASKHOOK_CONSUMER_PORT": str(PORT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_ready()
+        started, cpu_started = time.perf_counter(), _cpu_seconds(process.pid)
+        while (settled := _settled()) < count:
+            if process.poll() is not None:
+                raise RuntimeError(f"the consumer exited ({process.returncode})")
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        cpu = _cpu_seconds(process.pid) - cpu_started
+    finally:
+        process.terminate()
+        process.wait(30)
+    return {
+        "count": settled,
+        "seconds": round(elapsed, 2),
+        "per_s": round(settled / elapsed, 1),
+        "cpu_us_per_message": round(cpu / settled * 1e6),
+    }
+
+
+def _wait_ready(timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/readyz", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.02)
+    raise TimeoutError("the consumer did not get ready")
+
+
+def _settled() -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics", timeout=2) as answer:
+        page = answer.read().decode()
+    return int(sum(float(value) for value in SETTLED.findall(page)))
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def delete(url: str, exchange: str, consumer: Consumer[Any]) -> None:
+    """Remove the queues and exchanges one drain declared."""
+    topology = consumer_topology(consumer, ConsumerSettings(amqp_url=url, exchange=exchange))
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        declared = topology.declarations()
+        for queue in declared.queues:
+            await channel.queue_delete(queue.name)
+        for exchange_spec in declared.exchanges:
+            await channel.exchange_delete(exchange_spec.name)
+
+
+def consume_command(reference: str) -> list[str]:
+    return [sys.executable, "-m", "taskhook", "consume", reference]
+
+
+def private_exchange() -> str:
+    return f"bench-drain.{uuid.uuid4().hex[:8]}"
