@@ -61,11 +61,13 @@ schema: $(VENV)/.installed
 	$(BIN)/taskhook schema
 
 # Not part of `make test`: several minutes of full load, and figures rather than verdicts.
+# PostgreSQL for the tasks consumer's drain on it.
 bench: $(VENV)/.installed broker
+	scripts/ensure-postgres $(INSTALL_BROKER)
 	$(BIN)/pip install --quiet --require-hashes -r requirements/bench.txt
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
 		|| { echo "bench: needs wrk (sudo apt-get install wrk)" >&2; exit 1; }
-	$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
+	$(TEST_ENV) $(BIN)/python -m tests.bench.run $(BENCH_ARGS)
 
 broker:
 	scripts/ensure-rabbitmq $(AMQP_URL) $(INSTALL_BROKER)

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -28,6 +29,7 @@ from taskhook.broker.declare import declare_consumer_topology
 from taskhook.consumers.consumer import Consumer
 from taskhook.core.message import OutgoingMessage
 from taskhook.settings import ConsumerSettings
+from taskhook.tasks.consumer import tasks
 from tests.support.lifecycle import failed_life, task_life
 
 TYPES = ("upload", "export", "export-data", "transcode-file", "clip")
@@ -138,3 +140,40 @@ def consume_command(reference: str) -> list[str]:
 
 def private_exchange() -> str:
     return f"bench-drain.{uuid.uuid4().hex[:8]}"
+
+
+async def drain_all(url: str, count: int) -> dict[str, Any]:
+    """``count`` events drained by each of: the tasks consumer on SQLite and on PostgreSQL, and
+    the toolkit alone, one by one and in batches. Default settings throughout."""
+    from tests.bench.noop_consumer import noop, noop_batches
+    from tests.support.databases import fresh_postgres_database
+
+    with tempfile.TemporaryDirectory() as scratch:
+        sqlite = f"sqlite+aiosqlite:///{scratch}/tasks.sqlite3"
+        figures = {
+            "count": count,
+            "tasks (SQLite)": await _drained(url, tasks, "tasks", count, sqlite),
+        }
+    async with fresh_postgres_database() as postgres:
+        figures["tasks (PostgreSQL)"] = await _drained(url, tasks, "tasks", count, postgres)
+    for name, consumer in (
+        ("toolkit alone, one by one", noop),
+        ("toolkit alone, in batches", noop_batches),
+    ):
+        reference = f"tests.bench.noop_consumer:{'noop' if consumer is noop else 'noop_batches'}"
+        figures[name] = await _drained(url, consumer, reference, count, "")
+    return figures
+
+
+async def _drained(
+    url: str, consumer: Consumer[Any], reference: str, count: int, database_url: str
+) -> dict[str, Any]:
+    exchange = private_exchange()
+    environment = {"TASKHOOK_AMQP_URL": url, "TASKHOOK_EXCHANGE": exchange}
+    if database_url:
+        environment["TASKHOOK_DATABASE_URL"] = database_url
+    try:
+        await fill(url, consumer, exchange, count)
+        return await asyncio.to_thread(drain, consume_command(reference), environment, count)
+    finally:
+        await delete(url, exchange, consumer)

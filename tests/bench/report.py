@@ -62,6 +62,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {peer['lost']:.0f} / {own['lost']:.0f} |"
         )
     lines += ["", *open_loop_lines(results["open_loop"]), "", *process_lines(results), ""]
+    if "drain" in results:
+        lines += [*drain_lines(results["drain"], levels), ""]
     lines += ["Every run, in the order run:", "", *run_lines(results["runs"]), ""]
     if "http" in results:
         lines += [*ceiling_lines(results), ""]
@@ -92,6 +94,27 @@ def process_lines(results: dict[str, Any]) -> list[str]:
         f"taskhook process: ready {process['ready_s']:.2f} s after start (broker up); idle RSS "
         f"{process['idle_rss_kib'] / 1024:.0f} MiB, peak {process['peak_rss_kib'] / 1024:.0f} MiB."
     ]
+
+
+def drain_lines(drain: dict[str, Any], levels: dict[int, dict[str, dict[str, float]]]) -> list[str]:
+    """The consumers' pace against the ingest's own closed-loop throughput from this run."""
+    first = next(iter(levels))
+    ingest = levels[first]["taskhook"]["per_s"]
+    out = [
+        f"Consumers draining {drain['count']:,} task events queued in advance, one process, "
+        f"default settings, against the ingest's {ingest:,.0f} req/s at {first} in flight above:",
+        "",
+        "| consumer | msg/s | CPU µs/msg | / ingest |",
+        "|---|---|---|---|",
+    ]
+    for name, figures in drain.items():
+        if name == "count":
+            continue
+        out.append(
+            f"| {name} | **{figures['per_s']:,.0f}** | {figures['cpu_us_per_message']} "
+            f"| {figures['per_s'] / ingest:.1f}x |"
+        )
+    return out
 
 
 def run_lines(runs: list[dict[str, Any]]) -> list[str]:

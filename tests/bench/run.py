@@ -33,6 +33,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel
 
 from tests.bench.deliveries import write_signed
+from tests.bench.drain import drain_all
 from tests.bench.report import write_report
 from tests.bench.stats import process_rss_kib
 
@@ -52,6 +53,9 @@ def main() -> None:
     parser.add_argument("--share", type=float, default=0.7, help="open-loop rate / peer's rate")
     parser.add_argument("--ceilings", action="store_true", help="also the HTTP and broker ceilings")
     parser.add_argument("--workers", action="store_true", help="also taskhook with 1 and 2 workers")
+    parser.add_argument(
+        "--drain", type=int, default=20_000, help="events the consumers drain (0: skip them)"
+    )
     parser.add_argument("--out", type=Path, default=Path("docs/bench"))
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -78,6 +82,8 @@ class Bench:
         try:
             results: dict[str, Any] = {"machine": machine(), "duration_s": self.duration_s}
             results |= await self.compare(channel, levels, args.pairs, args.share)
+            if args.drain:
+                results["drain"] = await drain_all(AMQP_URL, args.drain)
             if args.ceilings:
                 results["http"] = self.http_ceiling(levels)
                 results["broker"] = [await self.broker_ceiling(channel, n) for n in levels]

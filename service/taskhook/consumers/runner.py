@@ -61,6 +61,8 @@ class ConsumerRunner:
         self._batch_size = min(settings.consumer_batch_size, settings.consumer_prefetch)
         self._batch_wait_s = settings.consumer_batch_wait_ms / 1000
         self._metrics = metrics
+        # Set on every message in and out: the labelled child is looked up once.
+        self._in_flight_gauge = metrics.in_flight.labels(consumer.name)
         self.topology = topology
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -150,7 +152,7 @@ class ConsumerRunner:
 
     def _track(self, change: int) -> None:
         self._in_flight += change
-        self._metrics.in_flight.labels(self._consumer.name).set(self._in_flight)
+        self._in_flight_gauge.set(self._in_flight)
         if self._in_flight:
             self._idle.clear()
         else:
