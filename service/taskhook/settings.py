@@ -132,12 +132,12 @@ class ConsumerSettings(CommonSettings):
     database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
     consumer_host: str = "0.0.0.0"  # noqa: S104  # as for the ingest
     consumer_port: int = Field(default=8081, ge=0, le=65535)
-    # Room for the batch being handled and the next one filling up behind it.
-    consumer_prefetch: int = Field(default=256, ge=1, le=65535)
+    # A consumer with a batch handler takes at least twice its batch size: room for the batch
+    # being handled and the next one filling up behind it.
+    consumer_prefetch: int = Field(default=32, ge=1, le=65535)
     consumer_concurrency: int = Field(default=8, ge=1)
     # For consumers with a batch handler (the tasks consumer has one): at most this many events
-    # per batch (never more than the prefetch hands over), and the one wait for a batch to fill
-    # when fewer have arrived.
+    # per batch (1: one by one), and the one wait for a batch to fill when fewer have arrived.
     consumer_batch_size: int = Field(default=100, ge=1, le=10_000)
     consumer_batch_wait_ms: float = Field(default=10.0, ge=0, le=1000)
     consumer_max_attempts: int = Field(default=5, ge=1)

@@ -90,19 +90,6 @@ async def test_when_the_publishing_arrival_is_cancelled_its_copies_fail_and_noth
     assert await once.run("k", publish) is Outcome.PUBLISHED  # not remembered: sent again
 
 
-async def test_wait_idle_returns_once_started_publishes_have_ended() -> None:
-    once, publish = PublishOnce(10), Publishes(fail=True)
-    publishing = asyncio.create_task(once.run("k", publish))
-    await asyncio.sleep(0)
-    idle = asyncio.create_task(once.wait_idle())
-    await asyncio.sleep(0)
-    assert not idle.done()
-    publish.release.set()
-    await idle
-    with pytest.raises(PublishFailed):
-        await publishing
-
-
 @pytest.mark.parametrize(("capacity", "remembered"), [(2, ["c", "b"]), (0, [])])
 async def test_memory_is_bounded_oldest_first(capacity: int, remembered: list[str]) -> None:
     once, publish = PublishOnce(capacity), Publishes()

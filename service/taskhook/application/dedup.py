@@ -58,11 +58,13 @@ class Remembered:
 class PublishOnce:
     """Runs a publish for a key at most once while it is remembered, and once at a time.
 
-    The first arrival of a key publishes in its own task (no task of its own: most events arrive
-    alone, and a task per request costs more than the check). A copy that arrives while that
-    publish is in progress waits on a future made only then, and gets the same outcome, its
-    exception included. If the first arrival is cancelled, so is its publish, and every copy
-    waiting on it fails with ``CancelledPublish``: nothing was confirmed, so the sender retries.
+    The first arrival of a key publishes itself, in its own request (most events arrive alone,
+    and a task per request cost more than the check). A copy that arrives while that publish is
+    in progress waits on a future made only then, and gets the same outcome, its exception
+    included; a copy that goes away changes nothing for the others. If the first arrival is
+    cancelled (only a shutdown past its grace does that), so is its publish, and every copy
+    waiting on it fails with ``PublishFailed`` (publish-interrupted): nothing was confirmed, so
+    the sender retries.
     """
 
     def __init__(
@@ -75,8 +77,6 @@ class PublishOnce:
         self._confirmed = Remembered(capacity, remember_for_s, clock) if capacity else None
         # Per key in progress: the futures of the copies waiting for it (usually none).
         self._pending: dict[str, list[asyncio.Future[None]]] = {}
-        self._idle = asyncio.Event()
-        self._idle.set()
 
     async def run(self, key: str, publish: Callable[[], Awaitable[None]]) -> Outcome:
         """Publish unless ``key`` was confirmed before; join a publish of ``key`` in progress."""
@@ -86,11 +86,9 @@ class PublishOnce:
         if waiting is not None:
             joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             waiting.append(joined)
-            # Shielded: a copy that goes away leaves the publish and the other copies alone.
-            await asyncio.shield(joined)
+            await joined  # cancelled with its request; the publish goes on for the others
             return Outcome.PUBLISHED
         self._pending[key] = waiting = []
-        self._idle.clear()
         try:
             await publish()
         except BaseException as e:
@@ -98,16 +96,10 @@ class PublishOnce:
             raise
         finally:
             del self._pending[key]
-            if not self._pending:
-                self._idle.set()
         if self._confirmed is not None:
             self._confirmed.add(key)
         _settle(waiting, None)
         return Outcome.PUBLISHED
-
-    async def wait_idle(self) -> None:
-        """Wait until every publish in progress has finished, however it ended."""
-        await self._idle.wait()
 
 
 def _interrupted() -> PublishFailed:

@@ -86,10 +86,6 @@ class Ingest:
         )
         return Receipt(outcome=outcome, delivery=delivery)
 
-    async def wait_idle(self) -> None:
-        """Wait for publishes already started, so a shutdown confirms what it accepted."""
-        await self._publish_once.wait_idle()
-
     def _authenticate(self, body: bytes, signature: str | None) -> int | None:
         if not self._secrets:  # settings only allow this with TASKHOOK_ALLOW_UNSIGNED=true
             return None

@@ -7,7 +7,6 @@ before the batch's last one is settled by then, in this batch or an earlier one.
 """
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
@@ -18,54 +17,66 @@ T = TypeVar("T")
 
 
 class Batches(Generic[T]):
-    """Hands what ``put`` receives to ``handle`` in batches, until closed.
+    """Hands what ``put`` receives to ``handle`` in batches, until closed or abandoned.
 
-    ``handle`` settles every item of its batch, whatever happens; if it raises nonetheless, the
-    error is logged and the next batch is handled (the items it left are redelivered when the
-    connection closes).
+    ``handle`` must settle every item of its batch. If it raises nonetheless, some items may be
+    left unsettled, and a later ``multiple`` ack would take them along: so no further batch is
+    handled, and ``broken`` is called (the runner drops the channel, and the broker delivers
+    every unsettled message again).
     """
 
     def __init__(
-        self, handle: Callable[[list[T]], Awaitable[None]], *, size: int, wait_s: float
+        self,
+        handle: Callable[[list[T]], Awaitable[None]],
+        *,
+        size: int,
+        wait_s: float,
+        broken: Callable[[], object],
     ) -> None:
         self._handle = handle
         self._size = size
         self._wait_s = wait_s
+        self._broken = broken
         self._waiting: asyncio.Queue[T] = asyncio.Queue()
         self._gathered: list[T] = []
-        self._handling = asyncio.Lock()
+        self._handling = False
+        self.closed = False
         self._task = asyncio.create_task(self._run(), name="consumer-batches")
 
     def put(self, item: T) -> None:
         self._waiting.put_nowait(item)
 
-    async def close(self) -> list[T]:
-        """Stop after the batch in hand; what was not handled, in delivery order."""
-        async with self._handling:  # the batch in hand is finished first
+    def close(self) -> list[T]:
+        """Take no more; what was not handed over yet, in delivery order.
+
+        A batch being handled goes on to its end: the caller waits for it (with its grace).
+        """
+        self.closed = True
+        if not self._handling:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
         left, self._gathered = self._gathered, []
         while not self._waiting.empty():
             left.append(self._waiting.get_nowait())
         return left
 
     def abandon(self) -> int:
-        """Stop at once (the connection is gone, and with it every ack): how many were dropped."""
+        """Stop at once, the batch in hand too: how many not handed over were dropped."""
         self._task.cancel()
-        dropped = len(self._gathered) + self._waiting.qsize()
-        self._gathered = []
-        return dropped
+        return len(self.close())
 
     async def _run(self) -> None:
-        while True:
+        while not self.closed:
             await self._gather()
-            async with self._handling:
-                batch, self._gathered = self._gathered, []
-                try:
-                    await self._handle(batch)
-                except Exception as e:  # handle settles everything; this is a bug of ours
-                    log.error("a batch was not settled", extra={"error": type(e).__name__})
+            batch, self._gathered = self._gathered, []
+            self._handling = True
+            try:
+                await self._handle(batch)
+            except Exception as e:  # a bug of ours: stop before an ack takes its leftovers along
+                log.error("a batch was not settled", extra={"error": type(e).__name__})
+                self.closed = True
+                self._broken()
+            finally:
+                self._handling = False
 
     async def _gather(self) -> None:
         self._gathered.append(await self._waiting.get())

@@ -89,7 +89,7 @@ class Handling:
     async def _acked_together(
         self, messages: list[AbstractIncomingMessage], seconds: float
     ) -> None:
-        self._metrics.handler_seconds.labels(self._consumer.name, "ok").observe(seconds)
+        self._metrics.handler_seconds.labels(self._consumer.name, "batch").observe(seconds)
         await ack(messages[-1], multiple=True)
         self._metrics.messages.labels(self._consumer.name, "handled").inc(len(messages))
         log.info(

@@ -12,6 +12,7 @@ came from, so a message from before a reconnect is never acked twice.
 
 import asyncio
 import logging
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -57,8 +58,12 @@ class ConsumerRunner:
         self._handling = Handling(
             consumer, running.handler, running.batch, topology, policy, metrics
         )
-        # A batch can only hold what the broker has handed over.
-        self._batch_size = min(settings.consumer_batch_size, settings.consumer_prefetch)
+        self._batch_size = settings.consumer_batch_size
+        # With a batch handler, room for the batch in hand and the next one filling behind it.
+        batching = running.batch is not None and self._batch_size > 1
+        self._prefetch_for_batches = (
+            max(settings.consumer_prefetch, 2 * self._batch_size) if batching else 0
+        )
         self._batch_wait_s = settings.consumer_batch_wait_ms / 1000
         self._metrics = metrics
         # Set on every message in and out: the labelled child is looked up once.
@@ -84,32 +89,34 @@ class ConsumerRunner:
         self, connection: AbstractConnection, lost: asyncio.Event, stop: asyncio.Event
     ) -> None:
         channel, publishing = await open_confirm_channel(connection, lost)
-        await channel.set_qos(prefetch_count=self._prefetch)
+        await channel.set_qos(prefetch_count=self._prefetch_for_batches or self._prefetch)
         queue = await declare_consumer_topology(channel, self.topology)
-        batches = self._batches(publishing)
-        if batches is None:
-            tag = await queue.consume(partial(self._on_message, publishing))
-        else:
-            tag = await queue.consume(partial(self._on_batched, batches))
-        self._set_consuming(True)
-        log.info("consuming", extra={"consumer": self._consumer.name, "queue": queue.name})
+        batches = self._batches(publishing, broken=lost.set)
         try:
-            await wait_for_either(stop, lost)
-        finally:
-            self._set_consuming(False)
-        if lost.is_set():
-            # Messages in hand are cancelled with the channel; unacked, they come back.
-            log.warning("broker connection lost", extra={"consumer": self._consumer.name})
+            if batches is None:
+                tag = await queue.consume(partial(self._on_message, publishing))
+            else:
+                tag = await queue.consume(partial(self._on_batched, batches))
+            self._set_consuming(True)
+            log.info("consuming", extra={"consumer": self._consumer.name, "queue": queue.name})
+            try:
+                await wait_for_either(stop, lost)
+            finally:
+                self._set_consuming(False)
+            if lost.is_set():
+                # Messages in hand are cancelled with the channel; unacked, they come back.
+                log.warning("broker connection lost", extra={"consumer": self._consumer.name})
+                return
+            self._stopping = True
+            await queue.cancel(tag)
             if batches is not None:
+                for message in batches.close():  # another replica can take them now
+                    await give_back(message)
+                    self._track(-1)
+            await self._finish_in_flight()
+        finally:
+            if batches is not None:  # whatever is left is redelivered: its channel goes
                 self._track(-batches.abandon())
-            return
-        self._stopping = True
-        await queue.cancel(tag)
-        if batches is not None:
-            for message in await batches.close():  # another replica can take them now
-                await give_back(message)
-                self._track(-1)
-        await self._finish_in_flight()
 
     async def _finish_in_flight(self) -> None:
         try:
@@ -121,8 +128,10 @@ class ConsumerRunner:
                 extra={"consumer": self._consumer.name, "in_flight": self._in_flight},
             )
 
-    def _batches(self, channel: UnderlayChannel) -> Batches[AbstractIncomingMessage] | None:
-        if self._handling.batch is None or self._batch_size == 1:
+    def _batches(
+        self, channel: UnderlayChannel, *, broken: Callable[[], object]
+    ) -> Batches[AbstractIncomingMessage] | None:
+        if not self._prefetch_for_batches:
             return None
 
         async def handle(batch: list[AbstractIncomingMessage]) -> None:
@@ -131,11 +140,14 @@ class ConsumerRunner:
             finally:
                 self._track(-len(batch))
 
-        return Batches(handle, size=self._batch_size, wait_s=self._batch_wait_s)
+        return Batches(handle, size=self._batch_size, wait_s=self._batch_wait_s, broken=broken)
 
     async def _on_batched(
         self, batches: Batches[AbstractIncomingMessage], message: AbstractIncomingMessage
     ) -> None:
+        if batches.closed:  # delivered as the consumer stopped: another replica can take it
+            await give_back(message)
+            return
         self._track(+1)
         batches.put(message)
 

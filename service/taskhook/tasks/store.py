@@ -137,22 +137,32 @@ class TaskStore:
         upserts run one per claimed event in their order, so the newest snapshot wins however
         the events were ordered or grouped.
         """
+        if not events:
+            return []
         records = [record_of(each) for each in events]
         first: dict[str, int] = {}  # each message id's first event here; the rest are copies
         for index, each in enumerate(events):
             first.setdefault(each.id, index)
         now = now_ms()
-        claims = [
-            {"message_id": events[i].id, "task_id": records[i].id, "handled_at": now}
-            for i in first.values()
-        ]
+        # Rows are locked in one order (message ids, then task ids; each task's events keep
+        # theirs), so two replicas writing overlapping batches wait for each other, not deadlock.
+        claims = sorted(
+            (
+                {"message_id": events[i].id, "task_id": records[i].id, "handled_at": now}
+                for i in first.values()
+            ),
+            key=lambda claim: str(claim["message_id"]),
+        )
         async with self._writer.begin() as connection:
             claimed = set((await connection.execute(self._claim, claims)).scalars())
-            upserts = [
-                asdict(records[i]) | {"recorded_at": now}
-                for i in first.values()
-                if events[i].id in claimed
-            ]
+            upserts = sorted(
+                (
+                    asdict(records[i]) | {"recorded_at": now}
+                    for i in first.values()
+                    if events[i].id in claimed
+                ),
+                key=lambda upsert: upsert["id"],  # stable: a task's own order stays
+            )
             if upserts:  # the driver's executemany: one statement per event, in order
                 await connection.execute(self._upsert, upserts)
         return [first[each.id] == i and each.id in claimed for i, each in enumerate(events)]
