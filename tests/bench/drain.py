@@ -17,7 +17,6 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -30,6 +29,7 @@ from taskhook.consumers.consumer import Consumer
 from taskhook.core.message import OutgoingMessage
 from taskhook.settings import ConsumerSettings
 from taskhook.tasks.consumer import tasks
+from tests.bench.stats import cpu_seconds, wait_for
 from tests.support.lifecycle import failed_life, task_life
 
 TYPES = ("upload", "export", "export-data", "transcode-file", "clip")
@@ -78,14 +78,14 @@ def drain(command: list[str], environment: dict[str, str], count: int) -> dict[s
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_ready()
-        started, cpu_started = time.perf_counter(), _cpu_seconds(process.pid)
+        wait_for(PORT, "/readyz", timeout_s=30)
+        started, cpu_started = time.perf_counter(), cpu_seconds(process.pid)
         while (settled := _settled()) < count:
             if process.poll() is not None:
                 raise RuntimeError(f"the consumer exited ({process.returncode})")
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
-        cpu = _cpu_seconds(process.pid) - cpu_started
+        cpu = cpu_seconds(process.pid) - cpu_started
     finally:
         process.terminate()
         process.wait(30)
@@ -97,28 +97,10 @@ def drain(command: list[str], environment: dict[str, str], count: int) -> dict[s
     }
 
 
-def _wait_ready(timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/readyz", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.02)
-    raise TimeoutError("the consumer did not get ready")
-
-
 def _settled() -> int:
     with urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics", timeout=2) as answer:
         page = answer.read().decode()
     return int(sum(float(value) for value in SETTLED.findall(page)))
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def delete(url: str, exchange: str, consumer: Consumer[Any]) -> None:

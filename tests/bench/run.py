@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -35,7 +34,7 @@ from aio_pika.abc import AbstractChannel
 from tests.bench.deliveries import write_signed
 from tests.bench.drain import drain_all
 from tests.bench.report import write_report
-from tests.bench.stats import process_rss_kib
+from tests.bench.stats import cpu_seconds, process_rss_kib, wait_for
 
 HERE = Path(__file__).parent
 SECRET = b"bench-secret"
@@ -309,25 +308,6 @@ def running(command: list[str], port: int, ready_path: str, exchange: str = "") 
     finally:
         process.terminate()
         process.wait(30)
-
-
-def wait_for(port: int, path: str, timeout_s: float = 20) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError as error:
-            if getattr(error, "code", None) == 404:  # the bare server: up, and no such path
-                return
-        time.sleep(0.02)
-    raise TimeoutError(f"nothing ready on port {port}")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def machine() -> dict[str, Any]:

@@ -1,7 +1,11 @@
-"""Figures every measurement reports the same way."""
+"""Figures every measurement reports the same way, and the processes they are read from."""
 
+import os
 import resource
 import statistics
+import time
+import urllib.request
+from pathlib import Path
 
 
 def summary(
@@ -31,3 +35,24 @@ def process_rss_kib(pid: int, field: str = "VmHWM") -> int:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     raise LookupError(field)
+
+
+def wait_for(port: int, path: str, timeout_s: float = 20) -> None:
+    """Return once ``path`` on ``port`` answers 200 (or 404: up, with no such path)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError as error:
+            if getattr(error, "code", None) == 404:  # the bare server: up, and no such path
+                return
+        time.sleep(0.02)
+    raise TimeoutError(f"nothing ready on port {port}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """The user and system CPU that process ``pid`` has spent so far, all threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
