@@ -119,7 +119,7 @@ def shown_commands(text: str) -> list[list[str]]:
 @every_page
 def test_every_command_a_page_shows_is_one_the_cli_takes(page: Path) -> None:
     for words in shown_commands(page.read_text()):
-        parse_command(words)
+        assert parse_command(words).command == words[0]
 
 
 def test_the_docs_show_every_operator_command() -> None:

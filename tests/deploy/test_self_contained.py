@@ -15,7 +15,10 @@ import pytest
 
 from tests.deploy.dockerfile import ROOT
 
-OUTSIDE = ("../shared", "shared/livepeer", "WEBHOOKS.md", "STUDIO_API.md")
+# Spelled in pieces, so that a search of the repository for them finds only real references.
+SHARED = "shared"
+REFERENCE_PAGES = ("WEBHOOKS", "STUDIO_API")
+OUTSIDE = (f"../{SHARED}", f"{SHARED}/livepeer", *(f"{page}.md" for page in REFERENCE_PAGES))
 THIS_FILE = Path(__file__).relative_to(ROOT).as_posix()
 
 
@@ -31,10 +34,9 @@ def repository_files() -> list[str]:
 
 
 def test_no_file_names_anything_outside_the_repository() -> None:
-    """Code, tests and docs alike: the wire format is described in docs/livepeer-webhooks.md."""
+    """Code, tests and docs alike (this file too): the wire format is described in
+    docs/livepeer-webhooks.md."""
     for name in repository_files():
-        if name == THIS_FILE:
-            continue
         try:
             text = (ROOT / name).read_text()
         except UnicodeDecodeError:
