@@ -78,12 +78,20 @@ async def channel(exchange: str) -> AsyncIterator[AbstractChannel]:
     connection = await aio_pika.connect(AMQP_URL)
     async with connection:
         yield await connection.channel()
-        cleanup = await connection.channel()
+    await delete_topology(exchange)
+
+
+async def delete_topology(exchange: str) -> None:
+    """Remove what the services declared on ``exchange``, over a connection of its own (a test
+    may have cut every other one)."""
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection:
+        channel = await connection.channel()
         topology = Topology(exchange)
         for queue in (topology.rejected_queue, topology.unrouted_queue):
-            await cleanup.queue_delete(queue)
+            await channel.queue_delete(queue)
         for name in (topology.exchange, topology.unrouted_exchange):
-            await cleanup.exchange_delete(name)
+            await channel.exchange_delete(name)
 
 
 @pytest.fixture
@@ -178,7 +186,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 @pytest.fixture
 async def serve(exchange: str, tmp_path: Path) -> AsyncIterator[StartService]:
     """Start ``taskhook serve`` as a real process on the test's exchange, its log in
-    ``tmp_path``; whatever is left is killed after."""
+    ``tmp_path``; whatever is left is killed after, and the topology it declared removed."""
     started: list[harness.ServiceProcess] = []
 
     async def start(**extra: str) -> harness.ServiceProcess:
@@ -189,3 +197,5 @@ async def serve(exchange: str, tmp_path: Path) -> AsyncIterator[StartService]:
     yield start
     for service in started:
         await harness.stop_service(service)
+    if started:
+        await delete_topology(exchange)
