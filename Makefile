@@ -80,12 +80,19 @@ $(VENV)/.installed: pyproject.toml requirements/dev.txt
 	$(BIN)/pip check
 	touch $@
 
+$(BIN)/uv: requirements/dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	touch $@
+
 # Pin pyproject.toml's ranges to exact versions with hashes: after changing a dependency, or to
 # take upgrades on purpose (`make lock UPGRADE=--upgrade`). The image installs runtime.txt,
 # `make test` dev.txt, `make bench` bench.txt.
 LOCK := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 	--custom-compile-command "make lock" --quiet $(UPGRADE)
-lock: $(VENV)/.installed
+# Needs only uv, not taskhook installed: after a dependency is added to pyproject.toml, the
+# venv cannot pass `pip check` until the lock files have it.
+lock: $(BIN)/uv
 	$(LOCK) -o requirements/runtime.txt
 	$(LOCK) --extra dev -o requirements/dev.txt
 	$(LOCK) --extra dev --extra bench -o requirements/bench.txt
