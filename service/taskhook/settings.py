@@ -21,6 +21,7 @@ MAX_PUBLISH_TIMEOUT_S = 25.0
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///taskhook-tasks.sqlite3"
 # Quick enough to ride out a blip, long enough to outlast a database failover.
 DEFAULT_RETRY_DELAYS_S = (5.0, 30.0, 300.0)
+DEFAULT_STUDIO_URL = "https://livepeer.studio/api"
 # A retry queue holds a message in the broker; a day is longer than any outage worth waiting for.
 MAX_RETRY_DELAY_S = 86_400.0
 
@@ -163,3 +164,24 @@ class ConsumerSettings(CommonSettings):
     @property
     def retry_delays_ms(self) -> tuple[int, ...]:
         return tuple(round(delay * 1000) for delay in self.consumer_retry_delays_s)
+
+
+class ReconcileSettings(CommonSettings):
+    """What ``taskhook reconcile`` reads: Studio's API and a key of the webhook's project."""
+
+    # A backend key of the project the webhook belongs to: the lists are scoped to its project.
+    studio_api_key: SecretStr = Field(min_length=1)
+    studio_url: str = DEFAULT_STUDIO_URL
+    publish_timeout_s: float = Field(default=10.0, gt=0, le=MAX_PUBLISH_TIMEOUT_S)
+
+    @field_validator("studio_url")
+    @classmethod
+    def _studio_url(cls, value: str) -> str:
+        try:
+            url = URL(value)
+            usable = url.scheme in ("http", "https") and bool(url.host)
+        except ValueError:
+            usable = False
+        if not usable:
+            raise ValueError("must be an http:// or https:// URL, like " + DEFAULT_STUDIO_URL)
+        return value

@@ -20,6 +20,7 @@ LAYERS = {
     "metrics": 1,
     "application": 2,
     "broker": 2,
+    "studio": 2,
     "http": 3,
     "tools": 4,
     "consumers": 4,
@@ -31,11 +32,12 @@ LAYERS = {
 # What each layer must not reach, whatever the layers above say: the pure core touches no I/O
 # library, and the application rules know neither HTTP nor AMQP.
 NO_IO = ("aiohttp", "aio_pika", "aiormq", "pamqp", "sqlalchemy", "alembic", "uvloop")
-EDGES = ("taskhook.broker", "taskhook.http")
+EDGES = ("taskhook.broker", "taskhook.http", "taskhook.studio")
 FORBIDDEN = {
     "core": NO_IO,
     "application": NO_IO + EDGES,
     "broker.topology": ("aio_pika", "aiormq"),
+    "studio": ("aio_pika", "aiormq", "taskhook.broker"),
 }
 
 

@@ -73,6 +73,18 @@ class Ingest:
         the rejected queue first), or ``PublishFailed`` (nothing confirmed: the sender must retry).
         """
         signed_at = self._authenticate(body, signature)
+        return await self._accept(body, signed_at=signed_at, origin=None)
+
+    async def admit(self, body: bytes, *, origin: str) -> Receipt:
+        """Take a delivery whose origin was proven another way: read from Livepeer Studio's API
+        with the project's key, by ``taskhook reconcile``.
+
+        Everything ``receive`` does but the signature check; the published message carries
+        ``origin`` in its ``x-taskhook-reconciled`` header. Raises as ``receive`` does.
+        """
+        return await self._accept(body, signed_at=None, origin=origin)
+
+    async def _accept(self, body: bytes, *, signed_at: int | None, origin: str | None) -> Receipt:
         try:
             document = parse_body(body)
             if signed_at is not None:
@@ -81,8 +93,9 @@ class Ingest:
         except (BodyNotJson, DeliveryInvalid) as refusal:
             await self._keep_refused(body, refusal)
             raise
+        message = event_message(delivery, reconciled=origin)
         outcome = await self._publish_once.run(
-            delivery.dedup_key, lambda: self._publisher.publish_event(event_message(delivery))
+            delivery.dedup_key, lambda: self._publisher.publish_event(message)
         )
         return Receipt(outcome=outcome, delivery=delivery)
 

@@ -116,3 +116,31 @@ class AmqpPublisher:
     def _forget_channel(self) -> None:
         self._channel = self._underlay = None
         self._metrics.broker_connected.set(0)
+
+
+class ChannelPublisher:
+    """Publishes on a confirm channel its owner opened and will close: for a command that runs
+    once (``taskhook reconcile``), where a broker that goes away ends the run rather than being
+    waited for. Each publish returns once confirmed and raises ``PublishFailed`` otherwise."""
+
+    def __init__(self, channel: UnderlayChannel, topology: Topology, *, timeout_s: float) -> None:
+        self._channel = channel
+        self._topology = topology
+        self._timeout_s = timeout_s
+
+    @property
+    def ready(self) -> bool:
+        return not self._channel.is_closed
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def publish_event(self, message: OutgoingMessage) -> None:
+        exchange = self._topology.exchange
+        await publish_or_fail(self._channel, exchange, message, timeout_s=self._timeout_s)
+
+    async def publish_rejected(self, message: OutgoingMessage) -> None:
+        await publish_or_fail(self._channel, "", message, timeout_s=self._timeout_s)

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from taskhook.bootstrap import BadConfiguration
-from taskhook.cli import consume, operate, serve, tasks
+from taskhook.cli import consume, operate, reconcile, serve, tasks
 from taskhook.cli.options import EXIT_FAILED, EXIT_USAGE, tool_failure
 
 
@@ -23,7 +23,7 @@ def parser() -> argparse.ArgumentParser:
     # An operator tool (tool=True) that cannot use the broker ends in one line, exit 1.
     root.set_defaults(tool=False)
     commands = root.add_subparsers(dest="command", required=True)
-    for group in (serve, consume, tasks, operate):
+    for group in (serve, consume, tasks, operate, reconcile):
         group.add_commands(commands)
     return root
 

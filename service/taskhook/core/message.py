@@ -16,6 +16,7 @@ from pydantic import Field, TypeAdapter
 from taskhook.core.delivery import Delivery, NonEmpty, summarize_problems
 from taskhook.core.errors import DeliveryInvalid, DeliveryRefused
 from taskhook.core.limits import MAX_HEADER_CHARS
+from taskhook.core.recovery import RECONCILED_HEADER
 from taskhook.core.task import Task
 from taskhook.core.wire import Millis, WireModel
 
@@ -106,8 +107,9 @@ def routing_key(event: str, task_type: str | None) -> str:
     return f"{event}.{task_type}" if task_type else event
 
 
-def event_message(delivery: Delivery) -> OutgoingMessage:
-    """The message that announces a valid delivery to downstream services."""
+def event_message(delivery: Delivery, *, reconciled: str | None = None) -> OutgoingMessage:
+    """The message that announces a valid delivery to downstream services; ``reconciled``
+    says where ``taskhook reconcile`` found it, None for a live delivery."""
     envelope, document = delivery.envelope, delivery.document
     # `timestamp` is left out on purpose: it changes on every retry, and the same event should
     # always produce the same body.
@@ -126,6 +128,8 @@ def event_message(delivery: Delivery) -> OutgoingMessage:
             "task-type": task.type,
             "task-phase": task.snapshot.status.phase,
         }
+    if reconciled is not None:
+        headers[RECONCILED_HEADER] = reconciled
     return OutgoingMessage(
         routing_key=routing_key(envelope.event, task.type if task else None),
         body=orjson.dumps(body),

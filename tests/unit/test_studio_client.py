@@ -1,0 +1,146 @@
+"""The Studio client against a local fake of Studio's API, quirks and failures included."""
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from taskhook.core.recovery import StudioFailed, StudioRefused
+from taskhook.studio.client import StudioClient
+from tests.support.studio import API_KEY, FakeStudio
+
+NOW = 1_800_000_000_000
+
+
+def task(number: int, updated_at: int) -> dict[str, Any]:
+    return {
+        "id": f"task-{number:03}",
+        "type": "upload",
+        "createdAt": NOW,
+        "status": {"phase": "running", "updatedAt": updated_at},
+    }
+
+
+@pytest.fixture
+def studio() -> FakeStudio:
+    return FakeStudio()
+
+
+@pytest.fixture
+async def client(studio: FakeStudio) -> AsyncIterator[StudioClient]:
+    server = TestServer(studio.app())
+    await server.start_server()
+    async with aiohttp.ClientSession() as session:
+        yield StudioClient(
+            session, str(server.make_url("/api")), API_KEY, page_size=3, backoff_s=0.01
+        )
+    await server.close()
+
+
+async def all_tasks(client: StudioClient, since_ms: int = 0) -> list[tuple[str, int]]:
+    return [(t["id"], t["status"]["updatedAt"]) async for t in client.tasks(since_ms)]
+
+
+async def test_tasks_are_read_oldest_change_first_by_watermark_never_by_the_link(
+    client: StudioClient, studio: FakeStudio
+) -> None:
+    studio.tasks = [task(n, NOW + n) for n in range(10)]
+    studio.tasks.append(task(99, NOW - 1))  # before the window
+    assert await all_tasks(client, NOW) == [(f"task-{n:03}", NOW + n) for n in range(10)]
+    assert not any("cursor" in asked for asked in studio.requests)  # Link: http://, undefined
+
+
+async def test_a_full_page_of_one_updated_at_is_got_past_with_a_larger_page(
+    client: StudioClient, studio: FakeStudio
+) -> None:
+    studio.tasks = [task(n, NOW) for n in range(7)] + [task(50, NOW + 5)]
+    assert sorted(await all_tasks(client)) == sorted(
+        (t["id"], t["status"]["updatedAt"]) for t in studio.tasks
+    )
+    assert any("limit=12" in asked for asked in studio.requests)
+
+
+async def test_a_task_that_changes_while_pages_are_read_is_seen_again_in_its_new_state(
+    client: StudioClient, studio: FakeStudio
+) -> None:
+    studio.tasks = [task(n, NOW + n) for n in range(6)]
+    changed = False
+
+    def update_the_first_task() -> None:  # offset paging would now skip a row
+        nonlocal changed
+        if not changed:
+            changed = True
+            studio.tasks[0]["status"] = {"phase": "completed", "updatedAt": NOW + 100}
+
+    studio.between_pages = update_the_first_task
+    seen = await all_tasks(client)
+    assert seen[:6] == [(f"task-{n:03}", NOW + n) for n in range(6)]
+    assert seen[6:] == [("task-000", NOW + 100)]
+
+
+async def test_delivery_logs_are_read_from_the_window_on(
+    client: StudioClient, studio: FakeStudio
+) -> None:
+    studio.logs["wh"] = [{"id": f"log-{n}", "createdAt": NOW + n} for n in range(5)]
+    studio.logs["other"] = [{"id": "log-x", "createdAt": NOW + 1}]
+    read = [row["id"] async for row in client.delivery_logs("wh", NOW + 2)]
+    assert read == ["log-2", "log-3", "log-4"]
+
+
+async def test_429_and_5xx_are_retried_and_retry_after_is_honoured(
+    client: StudioClient, studio: FakeStudio
+) -> None:
+    studio.tasks = [task(1, NOW)]
+    studio.failures = [("/api/task", 429, {"Retry-After": "1"}), ("/api/task", 500, {})]
+    started = time.monotonic()
+    assert await all_tasks(client) == [("task-001", NOW)]
+    assert time.monotonic() - started >= 1.0
+    assert len(studio.requests) == 3
+
+
+async def test_a_studio_that_keeps_failing_ends_in_one_line(
+    client: StudioClient, studio: FakeStudio
+) -> None:
+    studio.failures = [("/api/task", 503, {})] * 6
+    with pytest.raises(StudioFailed, match=r"^GET /task: Studio answered 503: Internal server"):
+        await all_tasks(client)
+    assert len(studio.requests) == 6
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_a_refused_key_is_said_with_the_setting_to_change_and_never_echoed(
+    studio: FakeStudio, status: int
+) -> None:
+    studio.failures = [("/api/", status, {})] if status == 403 else []
+    server = TestServer(studio.app())
+    await server.start_server()
+    async with aiohttp.ClientSession() as session:
+        client = StudioClient(session, str(server.make_url("/api")), "a-wrong-key", backoff_s=0.01)
+        with pytest.raises(StudioRefused) as refused:
+            await client.webhook_ids()
+    await server.close()
+    assert "TASKHOOK_STUDIO_API_KEY" in str(refused.value)
+    assert f"({status}" in str(refused.value)
+    assert "a-wrong-key" not in str(refused.value)
+    assert len(studio.requests) == 1  # not retried
+
+
+async def test_a_bad_request_is_not_retried_and_says_studio_s_reason(
+    client: StudioClient, studio: FakeStudio
+) -> None:
+    studio.failures = [("/api/webhook", 400, {})]
+    with pytest.raises(StudioFailed, match=r"^Studio answered GET /webhook with 400: "):
+        await client.webhook_ids()
+    assert len(studio.requests) == 1
+
+
+async def test_an_unreachable_studio_is_said_without_its_url(studio: FakeStudio) -> None:
+    async with aiohttp.ClientSession() as session:
+        client = StudioClient(
+            session, "http://127.0.0.1:9/api", API_KEY, attempts=2, backoff_s=0.01
+        )
+        with pytest.raises(StudioFailed, match=r"could not be reached \(ClientConnectorError\)"):
+            await client.webhook_ids()
