@@ -81,13 +81,20 @@ class FakeStudio:
         return webhook
 
     async def fire(
-        self, webhook: Row, document: Row, *, secret: str | None = None, at_ms: int | None = None
+        self,
+        webhook: Row,
+        document: Row,
+        *,
+        secret: str | None = None,
+        at_ms: int | None = None,
+        url: str | None = None,
     ) -> Row:
-        """Send ``document`` to the webhook as Livepeer does and log the attempt, at ``at_ms``."""
+        """Send ``document`` to the webhook as Livepeer does and log the attempt, at ``at_ms``;
+        ``secret`` and ``url`` as they were then, if not as the webhook has them now."""
         at_ms = now_ms() if at_ms is None else at_ms
         body = orjson.dumps({**document, "webhookId": webhook["id"], "timestamp": at_ms})
         secret = webhook["sharedSecret"] if secret is None else secret
-        return await self._attempt(webhook["id"], webhook["url"], body, secret, at_ms)
+        return await self._attempt(webhook["id"], url or webhook["url"], body, secret, at_ms)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
