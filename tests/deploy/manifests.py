@@ -58,8 +58,19 @@ def secret_example() -> Document:
     return find("Secret", "taskhook-secrets", load_all(K8S / "secret.example.yaml"))
 
 
+def pod_template(workload: Document) -> Document:
+    """The pod a Deployment or a CronJob runs."""
+    spec = workload["spec"]
+    template: Document = (
+        spec["jobTemplate"]["spec"]["template"]
+        if workload["kind"] == "CronJob"
+        else spec["template"]
+    )
+    return template
+
+
 def container(deployment: Document) -> Document:
-    containers: list[Document] = deployment["spec"]["template"]["spec"]["containers"]
+    containers: list[Document] = pod_template(deployment)["spec"]["containers"]
     assert len(containers) == 1, "one container per pod: the probes and ports below assume it"
     return containers[0]
 

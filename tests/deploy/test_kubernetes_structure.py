@@ -21,6 +21,7 @@ from tests.deploy.manifests import (
     find,
     kustomization,
     of_kind,
+    pod_template,
     secret_example,
     selects,
 )
@@ -30,11 +31,16 @@ OVERLAY = K8S / "overlays" / "example"
 
 
 def pod_labels() -> dict[str, dict[str, str]]:
-    return {d["metadata"]["name"]: d["spec"]["template"]["metadata"]["labels"] for d in workloads()}
+    return {d["metadata"]["name"]: pod_template(d)["metadata"]["labels"] for d in pod_owners()}
 
 
 def workloads() -> list[Document]:
     return of_kind("Deployment")
+
+
+def pod_owners() -> list[Document]:
+    """Everything that runs pods: the Deployments and the reconcile CronJob."""
+    return workloads() + of_kind("CronJob")
 
 
 def test_every_manifest_file_is_listed_in_the_kustomization_and_every_listed_file_exists() -> None:
@@ -79,8 +85,8 @@ def test_the_hpa_owns_the_ingest_replica_count() -> None:
 
 def test_pods_run_as_the_image_user_with_nothing_to_escalate() -> None:
     uid, _, gid = stages()["runtime"].last("USER").arguments.partition(":")
-    for deployment in workloads():
-        pod = deployment["spec"]["template"]["spec"]
+    for deployment in pod_owners():
+        pod = pod_template(deployment)["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (
             int(uid),
@@ -96,13 +102,13 @@ def test_pods_run_as_the_image_user_with_nothing_to_escalate() -> None:
 
 def test_every_workload_runs_the_image_the_kustomization_sets() -> None:
     (image,) = kustomization()["images"]
-    for deployment in workloads():
+    for deployment in pod_owners():
         assert container(deployment)["image"].split(":")[0] == image["name"]
 
 
 def test_every_secret_key_a_pod_reads_is_in_the_secret_example() -> None:
     example = secret_example()
-    for deployment in workloads():
+    for deployment in pod_owners():
         for variable in container(deployment).get("env", []):
             if "valueFrom" in variable:
                 reference = variable["valueFrom"]["secretKeyRef"]
@@ -136,7 +142,7 @@ def render_overlay(folder: Path) -> list[Document]:
     (image,) = overlay["images"]
     for document in documents:
         document["metadata"]["namespace"] = overlay["namespace"]
-        if document["kind"] == "Deployment":
+        if document["kind"] in ("Deployment", "CronJob"):
             set_image(container(document), image)
     for patch in overlay["patches"]:
         target = find(patch["target"]["kind"], patch["target"]["name"], documents)

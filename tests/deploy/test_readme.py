@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from taskhook.metrics import ConsumerMetrics, Metrics
-from taskhook.settings import ConsumerSettings, Settings
+from taskhook.settings import ConsumerSettings, ReconcileSettings, Settings
 from tests.deploy.dockerfile import ROOT
 from tests.deploy.manifests import env_names, parse_command
 
@@ -89,17 +89,20 @@ def variables_read_elsewhere() -> set[str]:
     return found
 
 
+def every_setting() -> set[str]:
+    return env_names(Settings) | env_names(ConsumerSettings) | env_names(ReconcileSettings)
+
+
 def test_every_variable_the_docs_name_is_read_somewhere() -> None:
     named = set(VARIABLE.findall(all_text()))
     assert named, "the docs no longer name any variable: has the pattern gone stale?"
-    settings = env_names(Settings) | env_names(ConsumerSettings)
-    assert named - settings <= variables_read_elsewhere()
+    assert named - every_setting() <= variables_read_elsewhere()
 
 
 def test_the_configuration_page_lists_every_setting() -> None:
     page = (ROOT / "docs" / "configuration.md").read_text()
     listed = set(VARIABLE.findall(page))
-    assert env_names(Settings) | env_names(ConsumerSettings) <= listed
+    assert every_setting() <= listed
 
 
 def shown_commands(text: str) -> list[list[str]]:
