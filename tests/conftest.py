@@ -17,7 +17,7 @@ from yarl import URL
 from taskhook.bootstrap import ingest_app
 from taskhook.broker.topology import Topology
 from taskhook.consumers.consumer import Consumer
-from taskhook.http.app import WEBHOOK_PATH
+from taskhook.core.delivery import WEBHOOK_PATH
 from taskhook.metrics import Metrics
 from taskhook.settings import ConsumerSettings, Settings
 from tests.faults import harness

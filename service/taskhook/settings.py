@@ -174,6 +174,15 @@ class ReconcileSettings(CommonSettings):
     studio_url: str = DEFAULT_STUDIO_URL
     publish_timeout_s: float = Field(default=10.0, gt=0, le=MAX_PUBLISH_TIMEOUT_S)
 
+    @field_validator("studio_api_key")
+    @classmethod
+    def _studio_api_key(cls, value: SecretStr) -> SecretStr:
+        # A key pasted from a file often ends in a newline, which no HTTP header may carry.
+        key = value.get_secret_value().strip()
+        if not key or not key.isprintable():
+            raise ValueError("must be the API key alone, with no control characters")
+        return SecretStr(key)
+
     @field_validator("studio_url")
     @classmethod
     def _studio_url(cls, value: str) -> str:

@@ -15,9 +15,9 @@ from aiohttp.test_utils import TestServer
 
 from taskhook.broker.topology import Topology
 from taskhook.clock import now_ms
+from taskhook.core.delivery import WEBHOOK_PATH
 from taskhook.core.message import CAUSE_HEADER, REASON_HEADER
 from taskhook.core.recovery import RECONCILED_HEADER
-from taskhook.http.app import WEBHOOK_PATH
 from taskhook.tasks.consumer import tasks
 from taskhook.tools.samples import SampleTask, delivery, life
 from tests.conftest import ConsumerFactory, Service
@@ -52,12 +52,18 @@ def a_life(task_type: str, count: int, final: str, at_ms: int) -> list[dict[str,
 
 
 async def fire_life(
-    scenario: Scenario, name: str, lifetime: list[dict[str, Any]], *, tries: int = 1, **how: Any
+    scenario: Scenario,
+    name: str,
+    lifetime: list[dict[str, Any]],
+    *,
+    attempts_at: tuple[int | None, ...] = (None,),
+    **how: Any,
 ) -> None:
+    """Send each event of ``lifetime`` once per time in ``attempts_at`` (None: now)."""
     webhook = scenario.studio.webhooks[0]
     for document in lifetime:
-        for _ in range(tries):
-            await scenario.studio.fire(webhook, document, **how)
+        for at_ms in attempts_at:
+            await scenario.studio.fire(webhook, document, at_ms=at_ms, **how)
     last = lifetime[-1]["payload"]["task"]
     scenario.events[name] = [document["id"] for document in lifetime]
     scenario.task_ids[name] = last["id"]
@@ -111,25 +117,37 @@ async def drain(queue: AbstractQueue, settle_s: float = 0.5) -> list[AbstractInc
 
 
 @pytest.fixture
+async def consumer(start_consumer: ConsumerFactory, consumer_name: str) -> RunningConsumer:
+    """The tasks consumer, bound before anything is sent, as it is in production."""
+    return await start_consumer(renamed(tasks, consumer_name))
+
+
+@pytest.fixture
 async def scenario(
-    studio: tuple[FakeStudio, str], service: Service, events: AbstractQueue
+    studio: tuple[FakeStudio, str],
+    service: Service,
+    events: AbstractQueue,
+    consumer: RunningConsumer,
 ) -> Scenario:
     """Five tasks whose webhooks met every fate, and one that never had a webhook at all;
-    ``events`` is bound first, so it sees what the ingest published while they were sent."""
+    ``events`` and the tasks consumer are bound first, so they see what the ingest published
+    while they were sent."""
     fake, url = studio
     ingest_url = str(service.client.make_url(WEBHOOK_PATH))
     down_url = f"http://127.0.0.1:{free_port()}{WEBHOOK_PATH}"  # taskhook was down
     fake.add_webhook(ingest_url, SECRET)
     scene = Scenario(fake, url)
     now = now_ms()
-    day_ago = now - 25 * HOUR_MS
-    # Sent while taskhook was down, a day ago: Livepeer's retries ran out.
+    day_ago = now - 26 * HOUR_MS
+    # Livepeer's first try and its last retry (about 24.4 h later): its retries ran out an
+    # hour ago, 25 h after the event fired.
+    tried = (day_ago, day_ago + 24 * HOUR_MS + 24 * 60_000)
+    # Sent while taskhook was down, over a day ago.
     await fire_life(
         scene,
         "down",
         a_life("upload", 5, "task.completed", day_ago),
-        tries=2,
-        at_ms=day_ago,
+        attempts_at=tried,
         url=down_url,
     )
     # Sent after the secret was rotated in Studio but not here: 401, never retried.
@@ -154,7 +172,8 @@ async def scenario(
     invalid = a_life("upload", 1, "task.updated", day_ago)[0]
     invalid["payload"]["task"]["snapshot"]["status"]["phase"] = "finished"
     invalid["id"] = "invalid-event"
-    await fake.fire(fake.webhooks[0], invalid, at_ms=day_ago, url=down_url)
+    for at_ms in tried:
+        await fake.fire(fake.webhooks[0], invalid, at_ms=at_ms, url=down_url)
     return scene
 
 
@@ -163,10 +182,8 @@ async def test_lost_events_are_recovered_once_and_every_task_ends_in_its_true_st
     events: AbstractQueue,
     channel: AbstractChannel,
     exchange: str,
-    start_consumer: ConsumerFactory,
-    consumer_name: str,
+    consumer: RunningConsumer,
 ) -> None:
-    consumer = await start_consumer(renamed(tasks, consumer_name))
     live = await drain(events)  # what reached the broker while Livepeer was sending
     assert sorted(m.message_id or "" for m in live) == sorted(scenario.events["delivered"])
 
@@ -177,15 +194,20 @@ async def test_lost_events_are_recovered_once_and_every_task_ends_in_its_true_st
         "examined": 13,
         "delivered": 3,
         "retrying": 1,
+        "earlier": 0,
         "recovered": 8,
         "resent": 0,
         "invalid": 1,
-        "resynced": 5,
+        "resynced": 2,
+        "current": 3,
         "errors": 0,
     }
     first = await drain(events)
     origins = Counter(m.headers.get(RECONCILED_HEADER) for m in first)
-    assert origins == {"delivery-log": 8, "task-list": 5}
+    # Only the tasks whose current state no delivery carried: the silent one, the retrying one.
+    assert origins == {"delivery-log": 8, "task-list": 2}
+    resynced = {m.headers["task-id"] for m in first if m.headers[RECONCILED_HEADER] == "task-list"}
+    assert resynced == {scenario.task_ids["silent"], scenario.task_ids["retrying"]}
     recovered = [
         m.message_id or "" for m in first if m.headers[RECONCILED_HEADER] == "delivery-log"
     ]
@@ -205,6 +227,35 @@ async def test_lost_events_are_recovered_once_and_every_task_ends_in_its_true_st
         await wait_for_phase(consumer, task_id, scenario.final_phase[name])
 
 
+async def test_the_deliveries_alone_bring_every_task_that_had_a_webhook_to_its_final_state(
+    scenario: Scenario,
+    events: AbstractQueue,
+    exchange: str,
+    consumer: RunningConsumer,
+) -> None:
+    status, stdout, stderr = await reconcile(exchange, scenario.url, "--deliveries")
+    assert status == 0, stderr
+    assert summary_of(stdout)["recovered"] == 8
+    for name in ("down", "rotated", "delivered"):
+        await wait_for_phase(consumer, scenario.task_ids[name], scenario.final_phase[name])
+
+
+async def test_what_was_lost_before_the_window_is_left_to_the_runs_that_saw_it(
+    scenario: Scenario, events: AbstractQueue, exchange: str, channel: AbstractChannel
+) -> None:
+    await drain(events)
+    status, stdout, stderr = await reconcile(exchange, scenario.url, "--since", "30m")
+    assert status == 0, stderr
+    counts = summary_of(stdout)
+    # Refused just now, so lost inside the window: the rotated secret's three events.
+    assert (counts["earlier"], counts["recovered"], counts["invalid"]) == (6, 3, 0)
+    assert counts["resynced"] == 1  # only the task that changed in the last 30 minutes
+    resynced = [m for m in await drain(events) if m.headers[RECONCILED_HEADER] == "task-list"]
+    assert [m.headers["task-id"] for m in resynced] == [scenario.task_ids["retrying"]]
+    rejected = await declared_queue(channel, Topology(exchange).rejected_queue)
+    assert await rejected.get(fail=False) is None
+
+
 async def test_a_dry_run_lists_what_it_would_publish_and_publishes_nothing(
     scenario: Scenario, events: AbstractQueue, exchange: str
 ) -> None:
@@ -212,7 +263,7 @@ async def test_a_dry_run_lists_what_it_would_publish_and_publishes_nothing(
     status, stdout, stderr = await reconcile(exchange, scenario.url, "--dry-run")
     assert status == 0, stderr
     assert stdout.count("would-recovered") == 8
-    assert stdout.count("would-resynced") == 5
+    assert stdout.count("would-resynced") == 2
     assert stdout.count("would-kept-invalid") == 1
     assert stdout.strip().splitlines()[-1].startswith("dry run, nothing published: ")
     assert await drain(events) == []
@@ -269,9 +320,13 @@ async def assert_rejected(
 
 
 async def wait_for_phase(consumer: RunningConsumer, task_id: str, phase: str) -> None:
-    async with asyncio.timeout(15):
-        while True:
-            status, body = await consumer.get(f"/tasks/{task_id}")
-            if status == 200 and body["phase"] == phase:
-                return
-            await asyncio.sleep(0.05)
+    seen: object = None
+    try:
+        async with asyncio.timeout(15):
+            while True:
+                status, seen = await consumer.get(f"/tasks/{task_id}")
+                if status == 200 and isinstance(seen, dict) and seen["phase"] == phase:
+                    return
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        pytest.fail(f"task {task_id} never reached {phase}: the consumer shows {seen}")

@@ -10,8 +10,8 @@ from aio_pika.abc import AbstractChannel, AbstractQueue
 
 from taskhook.broker.topology import Topology
 from taskhook.clock import now_ms
+from taskhook.core.delivery import WEBHOOK_PATH
 from taskhook.core.signature import sign
-from taskhook.http.app import WEBHOOK_PATH
 from tests.conftest import Service, ServiceFactory
 from tests.support.broker import bind_queue, queue_is_empty, take
 from tests.support.deliveries import SECRET, load_sample, signed

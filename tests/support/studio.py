@@ -99,6 +99,7 @@ class FakeStudio:
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_get("/api/webhook", self._webhooks)
+        app.router.add_get("/api/webhook/{id}", self._webhook)
         app.router.add_get("/api/webhook/{id}/log", self._logs)
         app.router.add_post("/api/webhook/{id}/log/{log}/resend", self._resend)
         app.router.add_get("/api/task", self._tasks)
@@ -167,6 +168,12 @@ class FakeStudio:
 
     async def _webhooks(self, request: web.Request) -> web.Response:
         return self._page(request, self.webhooks, WEBHOOK_FIELDS, "id-false")
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        for webhook in self.webhooks:
+            if webhook["id"] == request.match_info["id"]:
+                return web.json_response(webhook)  # sharedSecret included, as Studio does
+        raise Refused(404, "not found")
 
     async def _logs(self, request: web.Request) -> web.Response:
         records = self.logs.get(request.match_info["id"], [])  # unknown webhook: 200 []

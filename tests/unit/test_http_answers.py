@@ -11,8 +11,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from taskhook.bootstrap import ingest_app
+from taskhook.core.delivery import WEBHOOK_PATH
 from taskhook.core.message import OutgoingMessage
-from taskhook.http.app import WEBHOOK_PATH
 from taskhook.settings import Settings
 from tests.support.deliveries import SECRET, load_sample, signed
 

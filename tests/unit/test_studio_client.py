@@ -1,5 +1,6 @@
 """The Studio client against a local fake of Studio's API, quirks and failures included."""
 
+import email.utils
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -9,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from taskhook.core.recovery import StudioFailed, StudioRefused
-from taskhook.studio.client import StudioClient
+from taskhook.studio.client import StudioClient, _retry_after_s
 from tests.support.studio import API_KEY, FakeStudio
 
 NOW = 1_800_000_000_000
@@ -104,10 +105,10 @@ async def test_429_and_5xx_are_retried_and_retry_after_is_honoured(
 async def test_a_studio_that_keeps_failing_ends_in_one_line(
     client: StudioClient, studio: FakeStudio
 ) -> None:
-    studio.failures = [("/api/task", 503, {})] * 6
+    studio.failures = [("/api/task", 503, {})] * 5
     with pytest.raises(StudioFailed, match=r"^GET /task: Studio answered 503: Internal server"):
         await all_tasks(client)
-    assert len(studio.requests) == 6
+    assert len(studio.requests) == 5  # the client's attempts
 
 
 @pytest.mark.parametrize("status", [401, 403])
@@ -120,7 +121,7 @@ async def test_a_refused_key_is_said_with_the_setting_to_change_and_never_echoed
     async with aiohttp.ClientSession() as session:
         client = StudioClient(session, str(server.make_url("/api")), "a-wrong-key", backoff_s=0.01)
         with pytest.raises(StudioRefused) as refused:
-            await client.webhook_ids()
+            await client.webhooks()
     await server.close()
     assert "TASKHOOK_STUDIO_API_KEY" in str(refused.value)
     assert f"({status}" in str(refused.value)
@@ -133,7 +134,7 @@ async def test_a_bad_request_is_not_retried_and_says_studio_s_reason(
 ) -> None:
     studio.failures = [("/api/webhook", 400, {})]
     with pytest.raises(StudioFailed, match=r"^Studio answered GET /webhook with 400: "):
-        await client.webhook_ids()
+        await client.webhooks()
     assert len(studio.requests) == 1
 
 
@@ -143,4 +144,40 @@ async def test_an_unreachable_studio_is_said_without_its_url(studio: FakeStudio)
             session, "http://127.0.0.1:9/api", API_KEY, attempts=2, backoff_s=0.01
         )
         with pytest.raises(StudioFailed, match=r"could not be reached \(ClientConnectorError\)"):
-            await client.webhook_ids()
+            await client.webhooks()
+
+
+async def test_a_webhook_of_another_project_or_none_is_said_so(
+    client: StudioClient, studio: FakeStudio
+) -> None:
+    webhook = studio.add_webhook("https://hooks.example/webhooks/livepeer", "s")
+    assert (await client.webhook(webhook["id"]))["url"] == webhook["url"]
+    with pytest.raises(StudioFailed, match=r"^webhook nope is not one of this key's project$"):
+        await client.webhook("nope")
+
+
+async def test_webhooks_are_listed_whole_with_or_without_created_at(
+    client: StudioClient, studio: FakeStudio
+) -> None:
+    for number in range(3):
+        studio.add_webhook(f"https://hooks.example/{number}", "s")
+    del studio.webhooks[1]["createdAt"]
+    assert sorted(w["id"] for w in await client.webhooks()) == sorted(
+        w["id"] for w in studio.webhooks
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("7", 7.0), (None, None), ("soon", None), (+30, 30.0), (-30, 0.0)],
+)
+def test_retry_after_is_read_as_seconds_or_as_a_date(
+    value: str | int | None, seconds: float | None
+) -> None:
+    if isinstance(value, int):  # an HTTP date this many seconds from now
+        value = email.utils.formatdate(time.time() + value, usegmt=True)
+    waited = _retry_after_s(value)
+    if seconds is None:
+        assert waited is None
+    else:
+        assert waited == pytest.approx(seconds, abs=1.5)

@@ -1,9 +1,9 @@
 """``taskhook reconcile``: recover what Livepeer's webhooks never delivered, free of HTTP and AMQP.
 
 Two jobs (docs/reconcile.md). Deliveries: the events Studio's delivery logs show Livepeer gave
-up on are published from their stored bodies, through the ingest's own path. Tasks: every task
-that changed in the window is published again in its current state, under an id derived from
-that state, so downstream services drop what they already have.
+up on within the window are published from their stored bodies, through the ingest's own path.
+Tasks: every task that changed in the window is published in its current state, under an id
+derived from that state, unless the logs show that state was delivered (or this run recovered it).
 
 The run goes on past one failed webhook or event and counts it as an error; it stops at once
 when Studio refuses the key (nothing else could work) or the broker fails a publish.
@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from taskhook.application.dedup import Outcome
 from taskhook.application.ingest import Receipt
-from taskhook.core.delivery import summarize_problems
+from taskhook.core.delivery import WEBHOOK_PATH, summarize_problems
 from taskhook.core.errors import BodyNotJson, DeliveryInvalid, PublishFailed
 from taskhook.core.message import OutgoingMessage, routing_key
 from taskhook.core.recovery import (
@@ -25,14 +25,20 @@ from taskhook.core.recovery import (
     EventHistory,
     Ledger,
     StudioFailed,
+    TaskState,
     UnreadableLog,
     Verdict,
     attempt_from_log,
     resync_delivery,
+    task_state,
 )
 
 # Progress on stderr at most this often: enough to see a long run move, not a line per page.
 PROGRESS_EVERY_S = 2.0
+# Logs are read from this long before the window: an event Livepeer gave up on inside the
+# window has an attempt there (its retries are at most an hour apart, the last ends ~24.4 h
+# after it fired, and it counts as lost at 25 h).
+LOG_LOOKBACK_MS = 2 * 3600 * 1000
 
 
 class Studio(Protocol):
@@ -42,7 +48,9 @@ class Studio(Protocol):
     failed for good (after retrying what was worth retrying).
     """
 
-    async def webhook_ids(self) -> list[str]: ...
+    async def webhooks(self) -> list[Mapping[str, Any]]: ...
+
+    async def webhook(self, webhook_id: str) -> Mapping[str, Any]: ...
 
     def delivery_logs(self, webhook_id: str, since_ms: int) -> AsyncIterator[Mapping[str, Any]]: ...
 
@@ -77,7 +85,9 @@ class NoPublisher:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What one run does; ``webhooks`` empty means every webhook of the key's project."""
+    """What one run does. ``since_ms`` starts the window: events Livepeer gave up on, and tasks
+    that changed, since then. ``webhooks`` empty means the project's webhooks that point at a
+    taskhook (their URL's path is taskhook's webhook path)."""
 
     since_ms: int
     deliveries: bool = True
@@ -95,10 +105,12 @@ class Summary:
     examined: int = 0  # events found in the delivery logs
     delivered: int = 0  # of those, answered 2xx at some attempt: already in the broker
     retrying: int = 0  # still being retried by Livepeer: left alone
+    earlier: int = 0  # lost before the window: the run whose window held it dealt with it
     recovered: int = 0  # lost, published from the stored body
     resent: int = 0  # lost, resent by Studio on request, and the resend succeeded
     invalid: int = 0  # lost, failed validation, kept in the rejected queue with the reason
     resynced: int = 0  # tasks published in their current state
+    current: int = 0  # tasks whose current state was delivered, or recovered by this run
     errors: int = 0  # could not be done; each was reported
 
     def line(self) -> str:
@@ -133,6 +145,8 @@ class Reconciler:
         self._progress = progress
         self._clock_ms = clock_ms
         self._last_progress = 0.0
+        # Task states the logs show delivered, or this run published: not re-synced again.
+        self._known: set[TaskState] = set()
 
     async def run(self, plan: Plan, summary: Summary) -> None:
         """Count into ``summary`` as it goes, so it tells how far a run that stopped got.
@@ -140,22 +154,57 @@ class Reconciler:
         Raises ``StudioRefused`` or ``PublishFailed``; any other failure is counted.
         """
         if plan.deliveries:
-            for webhook_id in plan.webhooks or await self._webhooks(summary):
+            for webhook_id in await self._webhooks(plan, summary):
                 await self._deliveries(plan, webhook_id, summary)
         if plan.tasks:
             await self._tasks(plan, summary)
 
-    async def _webhooks(self, summary: Summary) -> list[str]:
+    async def _webhooks(self, plan: Plan, summary: Summary) -> list[str]:
+        """The webhooks named, each checked to be the project's; else those pointing at a
+        taskhook, since a project's other webhooks may feed other receivers."""
+        if plan.webhooks:
+            found = []
+            for webhook_id in plan.webhooks:
+                try:
+                    await self._studio.webhook(webhook_id)
+                    found.append(webhook_id)
+                except StudioFailed as e:
+                    self._error(summary, f"webhook {webhook_id}", str(e))
+            return found
         try:
-            return await self._studio.webhook_ids()
+            webhooks = await self._studio.webhooks()
         except StudioFailed as e:
             self._error(summary, "webhooks", str(e))
             return []
+        ours = [str(w["id"]) for w in webhooks if _points_at_taskhook(w) and w.get("id")]
+        if not ours:
+            why = f"none of the project's webhooks has a URL ending in {WEBHOOK_PATH}"
+            self._error(summary, "webhooks", why)
+        return ours
 
     async def _deliveries(self, plan: Plan, webhook_id: str, summary: Summary) -> None:
+        ledger = await self._read_logs(plan, webhook_id, summary)
+        now = self._clock_ms()
+        for history in ledger.histories():
+            summary.examined += 1
+            verdict = history.verdict(now)
+            if verdict is Verdict.DELIVERED:
+                summary.delivered += 1
+                self._remember(history)
+            elif verdict is Verdict.RETRYING:
+                summary.retrying += 1
+            elif history.lost_at_ms() < plan.since_ms:
+                summary.earlier += 1
+            elif plan.resend:
+                await self._resend(plan, history, summary)
+            else:
+                await self._recover(plan, history, summary)
+
+    async def _read_logs(self, plan: Plan, webhook_id: str, summary: Summary) -> Ledger:
         ledger, read = Ledger(), 0
         try:
-            async for record in self._studio.delivery_logs(webhook_id, plan.since_ms):
+            since = plan.since_ms - LOG_LOOKBACK_MS
+            async for record in self._studio.delivery_logs(webhook_id, since):
                 read += 1
                 self._tick(f"webhook {webhook_id}: {read} delivery attempts read")
                 try:
@@ -165,24 +214,14 @@ class Reconciler:
         except StudioFailed as e:
             # What was read is still judged: an event is lost whatever page it was on.
             self._error(summary, f"webhook {webhook_id}", str(e))
-        now = self._clock_ms()
-        for history in ledger.histories():
-            summary.examined += 1
-            verdict = history.verdict(now)
-            if verdict is Verdict.DELIVERED:
-                summary.delivered += 1
-            elif verdict is Verdict.RETRYING:
-                summary.retrying += 1
-            elif plan.resend:
-                await self._resend(plan, history, summary)
-            else:
-                await self._recover(plan, history, summary)
+        return ledger
 
     async def _recover(self, plan: Plan, history: EventHistory, summary: Summary) -> None:
         body = history.latest.body.encode()
         why = history.why_lost()
         if await self._admit(plan, history.key, body, FROM_DELIVERY_LOG, why, summary):
             summary.recovered += 1
+            self._remember(history)
 
     async def _resend(self, plan: Plan, history: EventHistory, summary: Summary) -> None:
         subject, why = history.key, history.why_lost()
@@ -198,8 +237,11 @@ class Reconciler:
         if record.get("success") is True:
             self._say(plan, "resent", subject, f"log {history.latest.log_id} ({why})")
             summary.resent += 1
+            self._remember(history)
         else:
-            status = (record.get("response") or {}).get("status", "no answer")
+            response = record.get("response")
+            status = response.get("status") if isinstance(response, dict) else None
+            status = status or "no answer"
             self._error(summary, subject, f"Studio resent it and the receiver answered {status}")
 
     async def _tasks(self, plan: Plan, summary: Summary) -> None:
@@ -208,6 +250,10 @@ class Reconciler:
             async for task in self._studio.tasks(plan.since_ms):
                 seen += 1
                 self._tick(f"tasks: {seen} read")
+                state = task_state(task)
+                if state is not None and state in self._known:
+                    summary.current += 1
+                    continue
                 body = resync_delivery(task, self._clock_ms())
                 subject = str(task.get("id"))
                 if await self._admit(plan, subject, body, FROM_TASK_LIST, "current state", summary):
@@ -240,6 +286,10 @@ class Reconciler:
         self._say(plan, verb, subject, f"{key} ({why})")
         return True
 
+    def _remember(self, history: EventHistory) -> None:
+        if history.latest.task_state is not None:
+            self._known.add(history.latest.task_state)
+
     def _say(self, plan: Plan, what: str, subject: str, detail: str) -> None:
         self._report(Action(f"would-{what}" if plan.dry_run else what, subject, detail))
 
@@ -252,3 +302,8 @@ class Reconciler:
         if now - self._last_progress >= PROGRESS_EVERY_S:
             self._last_progress = now
             self._progress(text)
+
+
+def _points_at_taskhook(webhook: Mapping[str, Any]) -> bool:
+    url = webhook.get("url")
+    return isinstance(url, str) and url.split("?")[0].rstrip("/").endswith(WEBHOOK_PATH)

@@ -34,14 +34,16 @@ def add_commands(commands: Any) -> None:
         type=duration_ms,
         default=DEFAULT_SINCE,
         metavar="DURATION",
-        help=f"how far back to look, like 90m, 48h or 7d (default: {DEFAULT_SINCE})",
+        help="the window: events lost and tasks changed since then, like 90m, 48h or 7d "
+        f"(default: {DEFAULT_SINCE})",
     )
     reconcile.add_argument(
         "--webhook",
         action="append",
         default=[],
         metavar="ID",
-        help="only this webhook's deliveries (repeatable; default: every webhook of the project)",
+        help="only this webhook's deliveries (repeatable; default: the project's webhooks whose "
+        "URL ends in /webhooks/livepeer)",
     )
     reconcile.add_argument(
         "--resend",

@@ -26,6 +26,9 @@ from taskhook.core.task import Task, TaskType
 from taskhook.core.wire import Millis, WireModel
 
 MAX_REPORTED_PROBLEMS = 20
+# Where Livepeer is told to send deliveries: taskhook serves it, and reconcile recognises its
+# webhooks by it.
+WEBHOOK_PATH = "/webhooks/livepeer"
 
 NonEmpty = Annotated[str, Field(min_length=1, max_length=255)]
 

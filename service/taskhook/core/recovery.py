@@ -17,9 +17,9 @@ import orjson
 
 from taskhook.core.wire import Millis
 
-# Livepeer retries a failed delivery for about a day (docs/livepeer-webhooks.md section 3);
-# an event first sent longer ago than this gets no more attempts.
-RETRY_HORIZON_MS = 24 * 3600 * 1000
+# Livepeer's 33 retries (5 s doubling, capped at 1 h; docs/livepeer-webhooks.md section 3) end
+# about 24.4 h after an event fired; past this horizon none is coming.
+RETRY_HORIZON_MS = 25 * 3600 * 1000
 # Published events that reconciliation made say so in this header: "delivery-log" for a body
 # recovered from Studio's logs, "task-list" for a task's re-synced state.
 RECONCILED_HEADER = "x-taskhook-reconciled"
@@ -49,6 +49,11 @@ class Attempt:
     body: str  # exactly what was sent
     event_id: str | None  # the body's "id"; None when the body is not JSON or has none
     event_created_at_ms: int | None  # the body's "createdAt": when the event fired
+    task_state: "TaskState | None" = None  # the task id and status.updatedAt it carries
+
+
+TaskState = tuple[str, int]
+"""A task's id and its ``status.updatedAt``: one state of one task."""
 
 
 class StudioFailed(Exception):
@@ -80,7 +85,7 @@ def attempt_from_log(record: Mapping[str, Any], webhook_id: str) -> Attempt:
         ]
         raise UnreadableLog(f"log record without {', '.join(missing)}")
     status = response.get("status") if isinstance(response, dict) else None
-    event_id, event_created_at = _identity_of(body)
+    event_id, event_created_at, task_state = _identity_of(body)
     return Attempt(
         log_id=log_id,
         webhook_id=webhook_id,
@@ -90,10 +95,13 @@ def attempt_from_log(record: Mapping[str, Any], webhook_id: str) -> Attempt:
         body=body,
         event_id=event_id,
         event_created_at_ms=event_created_at,
+        task_state=task_state,
     )
 
 
 class Verdict(enum.Enum):
+    """What the attempts logged for one event say became of it."""
+
     DELIVERED = "delivered"  # an attempt was answered 2xx: the event is in the broker already
     RETRYING = "retrying"  # Livepeer will try again: leave it to Livepeer
     LOST = "lost"  # Livepeer will never deliver it: recover it
@@ -111,6 +119,7 @@ class EventHistory:
     delivered: bool = False
 
     def add(self, attempt: Attempt) -> None:
+        """Count one more attempt at this event, in any order; the newest becomes ``latest``."""
         self.attempts += 1
         self.delivered = self.delivered or attempt.success
         self.fired_at_ms = min(self.fired_at_ms, _fired_at(attempt))
@@ -130,6 +139,12 @@ class EventHistory:
         if self.final_answer is not None or now_ms - self.fired_at_ms > RETRY_HORIZON_MS:
             return Verdict.LOST
         return Verdict.RETRYING
+
+    def lost_at_ms(self) -> int:
+        """When Livepeer gave up on it: its last answer, or the end of its retries."""
+        if self.final_answer is not None:
+            return self.latest.created_at_ms
+        return self.fired_at_ms + RETRY_HORIZON_MS
 
     @property
     def final_answer(self) -> int | None:
@@ -177,6 +192,11 @@ def _fired_at(attempt: Attempt) -> int:
     return attempt.event_created_at_ms or attempt.created_at_ms
 
 
+def task_state(task: Mapping[str, Any]) -> TaskState | None:
+    """The state a task as Studio returns it is in, if it says."""
+    return _task_state({"payload": {"task": {"id": task.get("id"), "snapshot": task}}})
+
+
 def resync_event_id(task_id: object, phase: object, updated_at: object) -> str:
     """The same id for the same state of the same task, on every run and every machine."""
     return str(uuid.uuid5(RESYNC_NAMESPACE, f"{task_id}\n{phase}\n{updated_at}"))
@@ -206,18 +226,34 @@ def resync_delivery(task: Mapping[str, Any], now_ms: int) -> bytes:
     return orjson.dumps(document)
 
 
-def _identity_of(body: str) -> tuple[str | None, Millis | None]:
+def _identity_of(body: str) -> tuple[str | None, Millis | None, TaskState | None]:
+    """The event id, when it fired, and the task state it carries, as far as ``body`` says."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return None, None
+        return None, None, None
     if not isinstance(document, dict):
-        return None, None
+        return None, None, None
     event_id, created_at = document.get("id"), document.get("createdAt")
     return (
         event_id if isinstance(event_id, str) and event_id else None,
         created_at if _is_int(created_at) else None,
+        _task_state(document),
     )
+
+
+def _task_state(document: Mapping[str, Any]) -> TaskState | None:
+    task = _at(document, "payload", "task")
+    task_id, updated_at = _at(task, "id"), _at(task, "snapshot", "status", "updatedAt")
+    if isinstance(task_id, str) and isinstance(updated_at, int):
+        return task_id, updated_at
+    return None
+
+
+def _at(value: object, *keys: str) -> object:
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 def _is_int(value: object) -> bool:

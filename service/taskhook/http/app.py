@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from taskhook.application.ingest import Ingest, Publisher
+from taskhook.core.delivery import WEBHOOK_PATH
 from taskhook.http.middleware import WEBHOOK_ROUTE, answer_with_problems
 from taskhook.http.probes import Probes, Readiness, add_probes
 from taskhook.http.state import (
@@ -19,8 +20,6 @@ from taskhook.http.state import (
 from taskhook.http.webhook import receive_webhook
 from taskhook.metrics import Metrics
 from taskhook.settings import Settings
-
-WEBHOOK_PATH = "/webhooks/livepeer"
 
 
 def create_app(settings: Settings, ingest: Ingest, metrics: Metrics) -> web.Application:

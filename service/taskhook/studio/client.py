@@ -30,12 +30,18 @@ from taskhook.core.recovery import StudioFailed, StudioRefused
 
 # Studio's largest page; a page this full of one single watermark value cannot be got past.
 MAX_PAGE = 1000
-# A resend waits for the receiver (up to Studio's own 30 s) before Studio answers.
-REQUEST_TIMEOUT_S = 60.0
-# A Retry-After longer than this is not waited for in one go: the retry counts down instead.
+# Per request: a list page comes back in a second or two. A resend waits for the receiver (up
+# to Studio's own 30 s) before Studio answers.
+REQUEST_TIMEOUT_S = 30.0
+RESEND_TIMEOUT_S = 60.0
+# A longer Retry-After is cut to this: a run that waits minutes per call is a run that hangs.
 MAX_RETRY_AFTER_S = 120.0
 
 Row = Mapping[str, Any]
+
+
+class StudioMissing(StudioFailed):
+    """404: what was asked for is not there (or not in the key's project)."""
 
 
 class _Transient(Exception):
@@ -54,7 +60,7 @@ class StudioClient:
         api_key: str,
         *,
         page_size: int = 100,
-        attempts: int = 6,
+        attempts: int = 5,
         backoff_s: float = 1.0,
     ) -> None:
         self._session = session
@@ -65,13 +71,30 @@ class StudioClient:
         self._attempts = attempts
         self._backoff_s = backoff_s
 
-    async def webhook_ids(self) -> list[str]:
-        """The ids of the key's project's webhooks."""
-        ids = []
-        async for webhook in self._scan("/webhook", field="createdAt", since_ms=0):
-            if isinstance(webhook.get("id"), str):
-                ids.append(webhook["id"])
-        return ids
+    async def webhooks(self) -> list[Row]:
+        """Every webhook of the key's project.
+
+        Read by offset pages ordered by id: the list is short and rarely changes, and
+        ``createdAt``, the only time field, is optional on a webhook.
+        """
+        found: list[Row] = []
+        while True:
+            query = {"order": "id-false", "limit": str(MAX_PAGE), "cursor": f"skip{len(found)}"}
+            page = _rows(await self._call("GET", "/webhook", query), "/webhook")
+            found += page
+            if len(page) < MAX_PAGE:
+                return found
+
+    async def webhook(self, webhook_id: str) -> Row:
+        """One webhook of the key's project; ``StudioFailed`` when there is none by that id."""
+        path = f"/webhook/{webhook_id}"
+        try:
+            found = await self._call("GET", path, {})
+        except StudioMissing:
+            raise StudioFailed(f"webhook {webhook_id} is not one of this key's project") from None
+        if not isinstance(found, dict):
+            raise StudioFailed(f"Studio answered GET {path} with something not an object")
+        return found
 
     def delivery_logs(self, webhook_id: str, since_ms: int) -> AsyncIterator[Row]:
         """Every delivery attempt of ``webhook_id`` logged since ``since_ms``, oldest first."""
@@ -90,7 +113,7 @@ class StudioClient:
         Not retried: a resend that failed after reaching the receiver must not go twice.
         """
         path = f"/webhook/{webhook_id}/log/{log_id}/resend"
-        record = await self._call("POST", path, {}, retry=False)
+        record = await self._call("POST", path, {}, retry=False, timeout_s=RESEND_TIMEOUT_S)
         if not isinstance(record, dict):
             raise StudioFailed(f"Studio answered POST {path} with something not an object")
         return record
@@ -104,9 +127,7 @@ class StudioClient:
                 "order": f"{field}-false",
                 "limit": str(limit),
             }
-            page = await self._call("GET", path, query)
-            if not isinstance(page, list) or not all(isinstance(row, dict) for row in page):
-                raise StudioFailed(f"Studio answered GET {path} with something not a list")
+            page = _rows(await self._call("GET", path, query), path)
             for row in page:
                 key = (row.get("id"), _field_of(row, field))
                 if key not in seen:
@@ -117,7 +138,13 @@ class StudioClient:
             watermark, limit = _next_page(page, field, watermark, limit, path)
 
     async def _call(
-        self, method: str, path: str, query: Mapping[str, str], *, retry: bool = True
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        *,
+        retry: bool = True,
+        timeout_s: float = REQUEST_TIMEOUT_S,
     ) -> Any:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._attempts if retry else 1),
@@ -131,19 +158,21 @@ class StudioClient:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._once(method, path, query)
+                    return await self._once(method, path, query, timeout_s)
         except _Transient as e:
             raise StudioFailed(f"{method} {path}: {e}; try again later") from None
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
-    async def _once(self, method: str, path: str, query: Mapping[str, str]) -> Any:
+    async def _once(
+        self, method: str, path: str, query: Mapping[str, str], timeout_s: float
+    ) -> Any:
         url = self._base.with_path(self._base.path + path).with_query(query)
         try:
             async with self._session.request(
                 method,
                 url,
                 headers=self._headers,
-                timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
+                timeout=aiohttp.ClientTimeout(total=timeout_s),
             ) as response:
                 body = await response.read()
                 status = response.status
@@ -154,7 +183,7 @@ class StudioClient:
         if 200 <= status < 300:
             return _json(body, f"{method} {path}")
         # Studio's 401 says "no token <key> found": the key must not reach a terminal or a log.
-        reason = _reason(body).replace(self._api_key, "<TASKHOOK_STUDIO_API_KEY>")
+        reason = _reason(body, hide=self._api_key)
         if status == 429 or status >= 500:
             raise _Transient(f"Studio answered {status}{reason}", _retry_after_s(retry_after))
         if status in (401, 403):
@@ -162,6 +191,8 @@ class StudioClient:
                 f"Studio refused the API key ({status}{reason}): set TASKHOOK_STUDIO_API_KEY "
                 "to a backend key (not a CORS-enabled one) of the webhook's project"
             )
+        if status == 404:
+            raise StudioMissing(f"Studio answered {method} {path} with 404{reason}")
         raise StudioFailed(f"Studio answered {method} {path} with {status}{reason}")
 
 
@@ -219,12 +250,20 @@ def _json(body: bytes, what: str) -> Any:
         raise StudioFailed(f"Studio answered {what} with a body that is not JSON") from None
 
 
-def _reason(body: bytes) -> str:
-    """``: not found`` from Studio's ``{"errors": [...]}`` body, or nothing."""
+def _rows(page: Any, path: str) -> list[Row]:
+    if not isinstance(page, list) or not all(isinstance(row, dict) for row in page):
+        raise StudioFailed(f"Studio answered GET {path} with something not a list of objects")
+    return page
+
+
+def _reason(body: bytes, *, hide: str) -> str:
+    """``: not found`` from Studio's ``{"errors": [...]}`` body, or nothing; ``hide`` (the key)
+    is masked before the text is cut, so no part of it survives."""
     try:
         errors = orjson.loads(body).get("errors")
     except (orjson.JSONDecodeError, AttributeError):
         return ""
     if isinstance(errors, list) and errors and isinstance(errors[0], str):
-        return f": {errors[0][:200]}"
+        text = errors[0].replace(hide, "<TASKHOOK_STUDIO_API_KEY>") if hide else errors[0]
+        return f": {text[:200]}"
     return ""
