@@ -211,15 +211,18 @@ async def test_inspect_names_the_queues_it_reads_when_given_another(exchange: st
 async def test_each_tool_says_in_one_line_that_the_broker_cannot_be_reached(
     exchange: str, command: list[str]
 ) -> None:
-    unreachable = f"amqp://guest:secret-password@127.0.0.1:{free_port()}/"
+    port = free_port()
+    unreachable = f"amqp://guest:secret-password@127.0.0.1:{port}/"
     args = [word.format(rejected=f"{exchange}.rejected") for word in command]
 
     done = await tool(exchange, *args, TASKHOOK_AMQP_URL=unreachable)
 
     assert done.code == 1
     assert done.error.strip().splitlines() == [
-        f"taskhook {args[0]}: cannot reach the broker: AMQPConnectionError"
+        f"taskhook {args[0]}: cannot reach the broker at 127.0.0.1:{port}: connection refused "
+        "(is RabbitMQ running there?)"
     ]
+    assert "secret-password" not in done.error
 
 
 # --- replay -----------------------------------------------------------------------------------
