@@ -2,17 +2,19 @@
 
 Each command group lives in a module of its own and registers its commands with ``add_commands``.
 A command returns its exit status; what it cannot do it raises, and ``main`` says so in one line:
-a configuration that cannot work exits 2, a broker an operator tool cannot use exits 1.
+a configuration that cannot work exits 2, a broker an operator tool cannot use exits 1, and
+Ctrl-C exits 130 (as a shell reports SIGINT) without a traceback.
 """
 
 import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 
 from taskhook.bootstrap import BadConfiguration
 from taskhook.cli import consume, operate, serve, tasks
-from taskhook.cli.options import EXIT_FAILED, EXIT_USAGE, tool_failure
+from taskhook.cli.options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, tool_failure
 
 
 def parser() -> argparse.ArgumentParser:
@@ -20,6 +22,7 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="taskhook", description="Livepeer task webhooks in, RabbitMQ messages out."
     )
+    root.add_argument("--version", action="version", version=f"%(prog)s {version('taskhook')}")
     # An operator tool (tool=True) that cannot use the broker ends in one line, exit 1.
     root.set_defaults(tool=False)
     commands = root.add_subparsers(dest="command", required=True)
@@ -37,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.getLogger(library).setLevel(logging.CRITICAL + 1)
     try:
         status: int = args.run(args)
+    except KeyboardInterrupt:  # Ctrl-C: the person knows why it stopped
+        return EXIT_INTERRUPTED
     except BadConfiguration as e:
         print(f"taskhook: bad configuration: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from taskhook import bootstrap
-from taskhook.cli.options import EXIT_FAILED, positive_int
+from taskhook.cli.options import EXIT_FAILED, listen_failure, positive_int
 from taskhook.http.workers import WORKER_FLAG, run_workers
 from taskhook.settings import DEV_SECRET, Settings
 
@@ -45,7 +45,7 @@ def run_serve(args: argparse.Namespace) -> int:
 def serve(settings: Settings, *, reuse_port: bool) -> int:
     import uvloop
 
-    from taskhook.http.server import serve_until_stopped
+    from taskhook.http.server import CannotListen, serve_until_stopped
     from taskhook.logs import configure_logging
 
     configure_logging(settings.log_level)
@@ -54,17 +54,22 @@ def serve(settings: Settings, *, reuse_port: bool) -> int:
             "DEVELOPMENT SECRET IN USE: never register this instance in Livepeer Studio",
             extra={"dev_secret": DEV_SECRET},
         )
-    uvloop.run(
-        serve_until_stopped(
-            bootstrap.ingest_app(settings),
-            host=settings.host,
-            port=settings.port,
-            drain_delay_s=settings.drain_delay_s,
-            grace_s=settings.shutdown_grace_s,
-            keepalive_timeout_s=settings.keepalive_timeout_s,
-            reuse_port=reuse_port,
+    try:
+        uvloop.run(
+            serve_until_stopped(
+                bootstrap.ingest_app(settings),
+                host=settings.host,
+                port=settings.port,
+                drain_delay_s=settings.drain_delay_s,
+                grace_s=settings.shutdown_grace_s,
+                keepalive_timeout_s=settings.keepalive_timeout_s,
+                reuse_port=reuse_port,
+            )
         )
-    )
+    except CannotListen as e:
+        line, status = listen_failure(e, host_setting="TASKHOOK_HOST", port_setting="TASKHOOK_PORT")
+        print(f"taskhook serve: {line}", file=sys.stderr)
+        return status
     return 0
 
 
