@@ -54,10 +54,10 @@ def show_task(args: argparse.Namespace) -> int:
 
 
 def _reporting_missing_schema(read: Callable[[], int]) -> int:
-    from taskhook.tasks.store import SchemaMissing
+    from taskhook.tasks.store import SchemaMissing, StoreUnavailable
 
     try:
         return read()
-    except SchemaMissing as e:
+    except (SchemaMissing, StoreUnavailable) as e:
         print(f"taskhook: {e}", file=sys.stderr)
         return EXIT_FAILED
