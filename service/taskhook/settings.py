@@ -114,11 +114,14 @@ class DevSettings(Settings):
 
 
 class SenderSettings(BaseSettings):
-    """What ``taskhook send`` reads: the secret to sign with, as the ingest it talks to has it."""
+    """What ``taskhook send`` reads: the secret to sign with and the port to post to, as the
+    ingest it talks to has them."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
     webhook_secrets: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    # Where the ingest on this machine listens, as it reads it: `send` posts there by default.
+    port: int = Field(default=8080, ge=0, le=65535)
 
     _split_secrets = field_validator("webhook_secrets", mode="before")(_split_secret_list)
 

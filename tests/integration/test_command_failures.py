@@ -213,3 +213,12 @@ async def test_serve_logs_which_broker_it_cannot_reach_and_why_never_the_passwor
         "(is RabbitMQ running there?)"
     )
     assert "secret-password" not in str(line)
+
+
+async def test_send_to_something_that_is_no_url_exits_2_naming_the_option() -> None:
+    done = await taskhook("send", "--url", "notaurl")
+    assert done.code == 2
+    assert done.said[-1] == (
+        "taskhook send: error: argument --url: 'notaurl' is not an http:// or https:// URL"
+    )
+    assert "Traceback" not in done.stderr

@@ -158,6 +158,18 @@ async def test_send_a_file_twice_is_one_event_and_a_duplicate(
     assert '"status":"duplicate"' in sent.lines[1]
 
 
+async def test_send_posts_to_the_port_taskhook_port_names_by_default(
+    serve: StartService, exchange: str
+) -> None:
+    service = await serve()
+    port = service.base_url.rsplit(":", 1)[1]
+
+    sent = await tool(exchange, "send", TASKHOOK_PORT=port, TASKHOOK_WEBHOOK_SECRETS=SECRET)
+
+    assert sent.code == 0, sent.error
+    assert sent.lines[0].startswith('202 task.completed {"status":"accepted"')
+
+
 async def test_send_reports_a_refusal_and_fails(serve: StartService, exchange: str) -> None:
     service = await serve()
     sent = await tool(exchange, "send", "--url", service.webhook_url, "--secret", "wrong")

@@ -28,7 +28,19 @@ def parser() -> argparse.ArgumentParser:
     commands = root.add_subparsers(dest="command", required=True)
     for group in (serve, consume, tasks, operate):
         group.add_commands(commands)
+    _describe_commands(root)
     return root
+
+
+def _describe_commands(parser: argparse.ArgumentParser) -> None:
+    """Each command's ``--help`` opens with the line the command list shows for it, unless it
+    was given a longer description of its own."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            said = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, command in action.choices.items():
+                command.description = command.description or said.get(name)
+                _describe_commands(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from taskhook import bootstrap
-from taskhook.cli.options import EXIT_USAGE, positive_float, positive_int
+from taskhook.cli.options import EXIT_USAGE, http_url, positive_float, positive_int
 from taskhook.core.events import TASK_EVENTS
 from taskhook.settings import CommonSettings, ConsumerSettings, SenderSettings
 from taskhook.tools.samples import SAMPLE_TYPES
 
-DEFAULT_URL = "http://127.0.0.1:8080/webhooks/livepeer"
+# Where `taskhook serve` on this machine listens: the port is TASKHOOK_PORT, as it reads it.
+LOCAL_URL = "http://127.0.0.1:{port}/webhooks/livepeer"
 DEFAULT_INSPECT_LIMIT = 100
 
 
@@ -42,13 +43,23 @@ def _add_send(commands: Any) -> None:
         "else completed). A FILE is sent as it is, --count times, with a fresh timestamp.",
     )
     send.add_argument("file", nargs="?", type=Path, help="a delivery to send, as JSON")
-    send.add_argument("--event", choices=TASK_EVENTS, default="task.completed")
+    send.add_argument(
+        "--event",
+        choices=TASK_EVENTS,
+        default="task.completed",
+        help="the event to make up, or the last of a --count life (default: task.completed)",
+    )
     send.add_argument("--type", choices=SAMPLE_TYPES, default="upload", help="the task's type")
     send.add_argument("--count", type=positive_int, default=1, help="deliveries (default: 1)")
     send.add_argument(
         "--rate", type=positive_float, help="deliveries a second (default: one after another)"
     )
-    send.add_argument("--url", default=DEFAULT_URL, help=f"default: {DEFAULT_URL}")
+    send.add_argument(
+        "--url",
+        type=http_url,
+        help=f"where to POST (default: {LOCAL_URL.format(port='$TASKHOOK_PORT')}, port 8080 "
+        "when unset)",
+    )
     send.add_argument(
         "--secret", help="default: the first TASKHOOK_WEBHOOK_SECRETS, or the dev one"
     )
@@ -98,8 +109,10 @@ def run_send(args: argparse.Namespace) -> int:
             print(f"taskhook send: {args.file} is not a JSON object", file=sys.stderr)
             return EXIT_USAGE
         documents = send.repeated(document, args.count)
-    secret = args.secret or bootstrap.load_settings(SenderSettings).signing_secret
-    return uvloop.run(send.send(documents, url=args.url, secret=secret, rate=args.rate))
+    settings = bootstrap.load_settings(SenderSettings)
+    url = args.url or LOCAL_URL.format(port=settings.port)
+    secret = args.secret or settings.signing_secret
+    return uvloop.run(send.send(documents, url=url, secret=secret, rate=args.rate))
 
 
 def run_tail(args: argparse.Namespace) -> int:

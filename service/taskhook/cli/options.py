@@ -53,6 +53,20 @@ def listen_failure(
     return f"cannot listen on {host}:{port}: {error.error}", EXIT_FAILED
 
 
+def http_url(text: str) -> str:
+    """``text`` if it is an http:// or https:// URL with a host (an option's type)."""
+    from yarl import URL
+
+    try:
+        url = URL(text)
+        usable = url.scheme in ("http", "https") and bool(url.host)
+    except ValueError:
+        usable = False
+    if not usable:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
+    return text
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
