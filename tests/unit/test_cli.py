@@ -52,7 +52,7 @@ def test_every_command_describes_itself_and_each_option(
 
 def test_every_command_is_walked() -> None:
     names = {" ".join(path) for path, _ in EVERY_COMMAND}
-    assert {"serve", "send", "tail", "tasks list"} <= names
+    assert {"serve", "send", "tail", "tasks list", "retire"} <= names
 
 
 @pytest.mark.parametrize(
