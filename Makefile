@@ -58,7 +58,7 @@ format: $(VENV)/.installed
 	$(BIN)/ruff format .
 
 schema: $(VENV)/.installed
-	$(BIN)/taskhook schema
+	$(BIN)/taskhook schema --output service/taskhook/schema/event.schema.json
 
 # Not part of `make test`: several minutes of full load, and figures rather than verdicts.
 # PostgreSQL for the tasks consumer's drain on it.

@@ -19,6 +19,8 @@ DEV_SECRET = "taskhook-dev-secret"  # noqa: S105
 MAX_PUBLISH_TIMEOUT_S = 25.0
 # A file beside the process: `make run` needs no database server. Production names PostgreSQL.
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///taskhook-tasks.sqlite3"
+# The async drivers the tasks store is built and tested on.
+DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 # Quick enough to ride out a blip, long enough to outlast a database failover.
 DEFAULT_RETRY_DELAYS_S = (5.0, 30.0, 300.0)
 DEFAULT_STUDIO_URL = "https://livepeer.studio/api"
@@ -113,11 +115,14 @@ class DevSettings(Settings):
 
 
 class SenderSettings(BaseSettings):
-    """What ``taskhook send`` reads: the secret to sign with, as the ingest it talks to has it."""
+    """What ``taskhook send`` reads: the secret to sign with and the port to post to, as the
+    ingest it talks to has them."""
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
 
     webhook_secrets: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    # Where the ingest on this machine listens, as it reads it: `send` posts there by default.
+    port: int = Field(default=8080, ge=0, le=65535)
 
     _split_secrets = field_validator("webhook_secrets", mode="before")(_split_secret_list)
 
@@ -144,6 +149,19 @@ class ConsumerSettings(CommonSettings):
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_retry_delays_s: Annotated[tuple[float, ...], NoDecode] = DEFAULT_RETRY_DELAYS_S
     consumer_shutdown_grace_s: float = Field(default=20.0, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr) -> SecretStr:
+        # Checked here, so a URL the tasks store cannot use is a configuration error, said
+        # before anything starts, rather than a driver's traceback on the first query.
+        scheme, separator, rest = value.get_secret_value().partition("://")
+        if scheme not in DATABASE_SCHEMES or not separator or not rest.strip("/"):
+            raise ValueError(
+                "must be sqlite+aiosqlite:///<file> or "
+                "postgresql+asyncpg://<user>:<password>@<host>/<database>"
+            )
+        return value
 
     @field_validator("consumer_retry_delays_s", mode="before")
     @classmethod

@@ -5,15 +5,19 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from taskhook.tasks.store import TaskStore
+from tests.support.databases import fresh_postgres_database
 from tests.support.lifecycle import EXPECTED_OUTPUTS, as_event, failed_life, task_life
 from tests.support.processes import START_TIMEOUT_S, clean_environment, run
 
 
-async def taskhook(*args: str, database_url: str = "") -> tuple[int, str, str]:
+async def taskhook(
+    *args: str, database_url: str = "", cwd: Path | None = None
+) -> tuple[int, str, str]:
     env = clean_environment(**({"TASKHOOK_DATABASE_URL": database_url} if database_url else {}))
-    process = await run(*args, env=env)
+    process = await run(*args, env=env, cwd=str(cwd) if cwd else None)
     stdout, stderr = await asyncio.wait_for(process.communicate(), START_TIMEOUT_S)
     assert process.returncode is not None
     return process.returncode, stdout.decode(), stderr.decode()
@@ -93,9 +97,54 @@ async def test_a_consumer_whose_database_is_unreachable_exits_1_with_one_line_an
     )
     assert status == 1
     (line,) = [json.loads(line) for line in stdout.splitlines()]
-    assert (line["message"], line["error"]) == (
+    assert (line["message"], line["error"], line["detail"]) == (
         "consumer stopped by an error",
-        "ConnectionRefusedError",
+        "StoreUnavailable",
+        "cannot open the tasks database at 127.0.0.1:1/tasks (TASKHOOK_DATABASE_URL): "
+        "connection refused (is the database server running there?)",
     )
     assert "Traceback" not in stderr
     assert "pa55word" not in stdout + stderr
+
+
+@pytest.mark.parametrize(
+    "command", [["tasks", "list"], ["tasks", "show", "t-1"], ["consume", "tasks"]]
+)
+@pytest.mark.parametrize("url", ["mysql://x", "sqlite:///tasks.db", "postgresql+asyncpg://"])
+async def test_a_database_url_the_store_cannot_use_is_a_configuration_error(
+    command: list[str], url: str
+) -> None:
+    status, stdout, stderr = await taskhook(*command, database_url=url)
+    assert status == 2
+    assert stderr.splitlines() == [
+        "taskhook: bad configuration: TASKHOOK_DATABASE_URL: must be sqlite+aiosqlite:///<file> "
+        "or postgresql+asyncpg://<user>:<password>@<host>/<database>"
+    ]
+    assert stdout == ""
+
+
+async def test_tasks_list_says_in_one_line_that_its_database_does_not_exist() -> None:
+    async with fresh_postgres_database() as url:
+        missing = str(make_url(url).set(database="taskhook_no_such_database"))
+        status, _, stderr = await taskhook("tasks", "list", database_url=missing)
+    assert status == 1
+    (line,) = stderr.splitlines()
+    assert line.startswith("taskhook: cannot open the tasks database at ")
+    assert line.endswith(
+        '/taskhook_no_such_database (TASKHOOK_DATABASE_URL): database "taskhook_no_such_database" '
+        "does not exist"
+    )
+
+
+async def test_reading_tasks_where_there_is_no_database_creates_none(tmp_path: Path) -> None:
+    status, _, stderr = await taskhook("tasks", "list", cwd=tmp_path)  # the default: a file here
+    assert status == 1
+    assert stderr.splitlines() == [
+        "taskhook: no tasks database at taskhook-tasks.sqlite3: start `taskhook consume tasks` "
+        "once, or set TASKHOOK_DATABASE_URL to where it keeps its state"
+    ]
+    assert files_in(tmp_path) == []
+
+
+def files_in(directory: Path) -> list[Path]:
+    return list(directory.iterdir())

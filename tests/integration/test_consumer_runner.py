@@ -1,6 +1,7 @@
 """The consumers toolkit on the real broker: ack after the handler, retry later, park the rest."""
 
 import asyncio
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -66,8 +67,13 @@ async def test_a_handled_event_arrives_typed_and_is_acked(
 
 
 async def test_a_transient_failure_is_retried_after_the_delay_and_then_succeeds(
-    start_consumer: ConsumerFactory, consumer_name: str, channel: AbstractChannel, exchange: str
+    start_consumer: ConsumerFactory,
+    consumer_name: str,
+    channel: AbstractChannel,
+    exchange: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="taskhook")
     attempts: list[float] = []
 
     @consumer(consumer_name, "task.#")
@@ -83,6 +89,16 @@ async def test_a_transient_failure_is_retried_after_the_delay_and_then_succeeds(
     assert await running.count("retried") == 1
     assert await running.count("handled") == 1
     assert await ready_messages(channel, running.topology.dead_queue) == 0
+    # The retry arrives under its queue's name; its log line shows the key it was published with.
+    logged = {
+        record.getMessage(): getattr(record, "routing_key", None)
+        for record in caplog.records
+        if record.getMessage() in ("message retried", "message handled")
+    }
+    assert logged == {
+        "message retried": "task.completed.upload",
+        "message handled": "task.completed.upload",
+    }
 
 
 async def test_a_poison_message_ends_in_the_dead_queue_with_why(

@@ -158,6 +158,18 @@ async def test_send_a_file_twice_is_one_event_and_a_duplicate(
     assert '"status":"duplicate"' in sent.lines[1]
 
 
+async def test_send_posts_to_the_port_taskhook_port_names_by_default(
+    serve: StartService, exchange: str
+) -> None:
+    service = await serve()
+    port = service.base_url.rsplit(":", 1)[1]
+
+    sent = await tool(exchange, "send", TASKHOOK_PORT=port, TASKHOOK_WEBHOOK_SECRETS=SECRET)
+
+    assert sent.code == 0, sent.error
+    assert sent.lines[0].startswith('202 task.completed {"status":"accepted"')
+
+
 async def test_send_reports_a_refusal_and_fails(serve: StartService, exchange: str) -> None:
     service = await serve()
     sent = await tool(exchange, "send", "--url", service.webhook_url, "--secret", "wrong")
@@ -211,15 +223,18 @@ async def test_inspect_names_the_queues_it_reads_when_given_another(exchange: st
 async def test_each_tool_says_in_one_line_that_the_broker_cannot_be_reached(
     exchange: str, command: list[str]
 ) -> None:
-    unreachable = f"amqp://guest:secret-password@127.0.0.1:{free_port()}/"
+    port = free_port()
+    unreachable = f"amqp://guest:secret-password@127.0.0.1:{port}/"
     args = [word.format(rejected=f"{exchange}.rejected") for word in command]
 
     done = await tool(exchange, *args, TASKHOOK_AMQP_URL=unreachable)
 
     assert done.code == 1
     assert done.error.strip().splitlines() == [
-        f"taskhook {args[0]}: cannot reach the broker: AMQPConnectionError"
+        f"taskhook {args[0]}: cannot reach the broker at 127.0.0.1:{port}: connection refused "
+        "(is RabbitMQ running there?)"
     ]
+    assert "secret-password" not in done.error
 
 
 # --- replay -----------------------------------------------------------------------------------

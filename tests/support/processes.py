@@ -74,7 +74,9 @@ class Running:
         return [json.loads(line) for line in stdout.decode().splitlines() if line.strip()]
 
 
-async def run(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+async def run(
+    *args: str, env: dict[str, str], cwd: str | None = None
+) -> asyncio.subprocess.Process:
     """``taskhook <args>`` in a session of its own, so that `kill_all` reaches its children."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
@@ -82,6 +84,7 @@ async def run(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
         "taskhook",
         *args,
         env=env,
+        cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,

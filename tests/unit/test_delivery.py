@@ -1,3 +1,4 @@
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -201,3 +202,13 @@ def test_the_older_task_shape_is_a_valid_delivery() -> None:
     delivery = validate_delivery(orjson.loads(orjson.dumps(document)))
     assert delivery.task is not None
     assert delivery.task.type == "import"
+
+
+def test_the_docs_bad_phase_example_is_refused_for_its_phase_alone() -> None:
+    """``docs/examples/bad-phase.json``, which docs/operations.md sends: a 422 for one field."""
+    example = Path(__file__).parents[2] / "docs" / "examples" / "bad-phase.json"
+    with pytest.raises(DeliveryInvalid) as refused:
+        validate_delivery(parse_body(example.read_bytes()))
+    assert [problem.pointer for problem in refused.value.problems] == [
+        "/payload/task/snapshot/status/phase"
+    ]

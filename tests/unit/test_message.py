@@ -100,7 +100,7 @@ def test_every_published_body_matches_the_documented_schema(name: str) -> None:
 
 def test_the_committed_schema_file_is_the_one_the_models_generate() -> None:
     committed: dict[str, Any] = orjson.loads(SCHEMA_PATH.read_bytes())
-    assert committed == published_event_schema(), "run `taskhook schema` and commit the file"
+    assert committed == published_event_schema(), "run `make schema` and commit the file"
 
 
 def test_a_rejected_message_keeps_the_raw_bytes_and_says_why() -> None:

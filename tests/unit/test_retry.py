@@ -87,3 +87,18 @@ def test_a_huge_error_message_is_cut_to_fit_a_header() -> None:
     failure = Failure("permanent", "ValueError", "x" * 10_000)
     decided = decide(failure, attempt=1, policy=POLICY, headers={}, routing_key="k", now_ms=NOW)
     assert len(str(decided.headers[retry.ERROR_MESSAGE])) == MAX_HEADER_CHARS
+
+
+@pytest.mark.parametrize(
+    ("headers", "routing_key", "expected"),
+    [
+        ({}, "task.completed.upload", "task.completed.upload"),  # a first delivery
+        ({retry.ROUTING_KEY: "task.completed.upload"}, "taskhook.tasks", "task.completed.upload"),
+        ({retry.ROUTING_KEY: ""}, "task.failed.clip", "task.failed.clip"),
+        ({retry.ROUTING_KEY: 7}, "task.failed.clip", "task.failed.clip"),
+    ],
+)
+def test_the_original_routing_key_survives_a_retry_and_a_replay(
+    headers: dict[str, object], routing_key: str, expected: str
+) -> None:
+    assert retry.original_routing_key(headers, routing_key) == expected

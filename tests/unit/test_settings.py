@@ -120,3 +120,38 @@ def test_a_consumer_needs_no_webhook_secret_and_never_shows_the_database_passwor
     settings = ConsumerSettings()
     assert settings.consumer_port == 8081
     assert "s3cret" not in repr(settings) + str(settings)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite+aiosqlite:///taskhook-tasks.sqlite3",
+        "sqlite+aiosqlite:////var/lib/taskhook/tasks.sqlite3",
+        "postgresql+asyncpg://app:pw@db.internal:5432/tasks",
+    ],
+)
+def test_the_database_urls_the_store_is_built_on_are_accepted(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("TASKHOOK_DATABASE_URL", url)
+    assert load_settings(ConsumerSettings).database_url.get_secret_value() == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://x",
+        "sqlite:///tasks.db",  # a synchronous driver
+        "postgresql://app:pw@db/tasks",
+        "postgresql+asyncpg://",
+        "taskhook-tasks.sqlite3",
+        "",
+    ],
+)
+def test_a_database_url_the_store_cannot_use_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("TASKHOOK_DATABASE_URL", url)
+    with pytest.raises(BadConfiguration, match=r"^TASKHOOK_DATABASE_URL: must be sqlite") as caught:
+        load_settings(ConsumerSettings)
+    assert "pw" not in str(caught.value)

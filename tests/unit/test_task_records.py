@@ -1,7 +1,9 @@
 """What the tasks consumer records of a snapshot: normalized outputs and snapshot order."""
 
+import re
 from typing import Any
 
+import orjson
 import pytest
 
 from taskhook.tasks.records import normalized_output, record_of
@@ -20,6 +22,16 @@ from tests.support.lifecycle import (
 def test_each_type_s_output_is_normalized_to_its_summary(task_type: str) -> None:
     completed = task_life(task_type)[-1]
     assert record_of(as_event(completed)).output == EXPECTED_OUTPUTS[task_type]
+
+
+@pytest.mark.parametrize("task_type", ["upload", "clip", "transcode-file"])
+def test_sizes_are_whole_bytes_as_json_shows_them(task_type: str) -> None:
+    output = record_of(as_event(task_life(task_type)[-1])).output
+    assert output is not None
+    shown = orjson.dumps(output).decode()
+    sizes = re.findall(r'"(?:size|inputSize)":([0-9.e+]+)', shown)
+    assert sizes
+    assert all(size.isdigit() for size in sizes), shown
 
 
 @pytest.mark.parametrize(

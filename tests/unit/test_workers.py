@@ -19,6 +19,8 @@ TERM, INT, KILL = signal.SIGTERM, signal.SIGINT, signal.SIGKILL
         (-TERM, frozenset(), 128 + TERM),  # someone else's SIGTERM: reported as a shell would
         (-KILL, frozenset({TERM}), 128 + KILL),  # killed, not stopped
         (-TERM, frozenset({INT}), 128 + TERM),
+        (128 + INT, frozenset({INT}), 0),  # a worker still starting caught the Ctrl-C passed on
+        (128 + INT, frozenset(), 128 + INT),  # nobody asked: reported as it came
     ],
 )
 def test_exit_status(returncode: int, asked: frozenset[int], expected: int) -> None:

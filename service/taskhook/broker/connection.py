@@ -7,13 +7,17 @@ consumer runner and the operator tools all connect through ``connect`` here.
 """
 
 import asyncio
+import errno
 import itertools
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 
 import aio_pika
 from aio_pika.abc import AbstractConnection
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
+from aiormq.exceptions import ConnectionClosed, InvalidFrameError, ProbableAuthenticationError
+from yarl import URL
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +31,58 @@ BROKER_ERRORS = (AMQPError, ConnectionError, OSError, ChannelInvalidStateError)
 Session = Callable[[AbstractConnection, asyncio.Event, asyncio.Event], Awaitable[None]]
 """Runs on an open connection, given the events ``lost`` (the connection or a channel the session
 watches closed) and ``stop`` (the caller's), and returns once either is set."""
+
+
+DEFAULT_PORTS = {"amqp": 5672, "amqps": 5671}
+UNREACHABLE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN})
+
+
+def broker_address(url: str) -> str:
+    """``host:port`` and the virtual host of ``url``, for people: never the credentials."""
+    parsed = URL(url)
+    port = parsed.explicit_port or DEFAULT_PORTS.get(parsed.scheme, 5672)
+    vhost = parsed.path[1:] or "/"
+    return f"{parsed.host}:{port}" + ("" if vhost == "/" else f" (vhost {vhost!r})")
+
+
+def connection_failure(error: BaseException, url: str) -> str:
+    """What went wrong connecting to ``url``, in one phrase an operator can act on.
+
+    Names the host, port, user and virtual host; never the password, and never the error's own
+    text, which can carry the whole URL.
+    """
+    parsed = URL(url)
+    at = broker_address(url)
+    host = parsed.host or "?"
+    cause = error.__cause__ if isinstance(error.__cause__, OSError) else error
+    if isinstance(error, ProbableAuthenticationError):
+        return f"the broker at {at} refused the credentials of user {parsed.user!r}"
+    if isinstance(error, InvalidFrameError) and "Connection.OpenOk" in str(error):
+        # RabbitMQ closes the connection instead of opening it: the vhost is missing or denied.
+        vhost = parsed.path[1:] or "/"
+        return (
+            f"the broker at {at} refused virtual host {vhost!r}: it does not exist, or user "
+            f"{parsed.user!r} may not use it"
+        )
+    if isinstance(cause, socket.gaierror):
+        return f"cannot reach the broker at {at}: no host named {host!r} can be found"
+    if isinstance(cause, ConnectionRefusedError):
+        return f"cannot reach the broker at {at}: connection refused (is RabbitMQ running there?)"
+    if isinstance(cause, TimeoutError):
+        return f"cannot reach the broker at {at}: no answer within {CONNECT_TIMEOUT_S:g} s"
+    if isinstance(cause, OSError) and cause.errno in UNREACHABLE:
+        return f"cannot reach the broker at {at}: the host is unreachable"
+    if isinstance(error, ConnectionClosed | ConnectionError):
+        return f"the broker at {at} closed the connection: {type(error).__name__}"
+    return f"cannot use the broker at {at}: {type(error).__name__}"
+
+
+def closed_reason(error: BaseException | None) -> str:
+    """Why the broker closed a connection that was open, as its close frame says, or the type of
+    the error that broke it (its text may carry the URL)."""
+    if isinstance(error, ConnectionClosed) and len(error.args) >= 2:
+        return str(error.args[1])  # the broker's reply text, e.g. CONNECTION_FORCED - ...
+    return "the connection was lost" + ("" if error is None else f" ({type(error).__name__})")
 
 
 def reconnect_delays() -> Iterator[float]:
@@ -99,7 +155,12 @@ class Supervisor:
                 await self._pause(stop, next(delays), "broker session failed", failure)
 
     async def _pause(self, stop: asyncio.Event, delay: float, what: str, error: Exception) -> None:
-        fields = {**self._fields, "error": type(error).__name__, "retry_in_s": delay}
+        fields = {
+            **self._fields,
+            "error": type(error).__name__,
+            "detail": connection_failure(error, self._url),
+            "retry_in_s": delay,
+        }
         log.warning(what, extra=fields, exc_info=log.isEnabledFor(logging.DEBUG))
         await wait_for_either(stop, timeout_s=delay)
 

@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from taskhook import bootstrap
-from taskhook.cli.options import EXIT_FAILED, EXIT_USAGE
+from taskhook.cli.options import EXIT_FAILED, EXIT_USAGE, listen_failure
 from taskhook.settings import ConsumerSettings
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ def run_consume(args: argparse.Namespace) -> int:
 
     from taskhook.consumers import registry
     from taskhook.consumers.process import run_consumer
+    from taskhook.http.server import CannotListen
     from taskhook.logs import configure_logging
 
     settings = bootstrap.load_settings(ConsumerSettings)
@@ -43,6 +44,12 @@ def run_consume(args: argparse.Namespace) -> int:
     topology = bootstrap.consumer_topology(consumer, settings)
     try:
         uvloop.run(run_consumer(consumer, settings, topology))
+    except CannotListen as e:
+        line, status = listen_failure(
+            e, host_setting="TASKHOOK_CONSUMER_HOST", port_setting="TASKHOOK_CONSUMER_PORT"
+        )
+        print(f"taskhook consume: {line}", file=sys.stderr)
+        return status
     except Exception as e:  # e.g. its database is unreachable: one line, then a restart helps
         log.error(
             "consumer stopped by an error",

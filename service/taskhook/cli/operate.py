@@ -1,17 +1,21 @@
-"""The operator tools: ``send``, ``tail``, ``inspect``, ``replay`` and ``topology``."""
+"""The operator tools: ``send``, ``tail``, ``inspect``, ``replay``, ``topology`` and ``retire``."""
 
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from taskhook import bootstrap
-from taskhook.cli.options import EXIT_USAGE, positive_float, positive_int
+from taskhook.cli.options import EXIT_USAGE, http_url, positive_float, positive_int
 from taskhook.core.events import TASK_EVENTS
 from taskhook.settings import CommonSettings, ConsumerSettings, SenderSettings
 from taskhook.tools.samples import SAMPLE_TYPES
 
-DEFAULT_URL = "http://127.0.0.1:8080/webhooks/livepeer"
+if TYPE_CHECKING:
+    from taskhook.broker.topology import ConsumerTopology
+
+# Where `taskhook serve` on this machine listens: the port is TASKHOOK_PORT, as it reads it.
+LOCAL_URL = "http://127.0.0.1:{port}/webhooks/livepeer"
 DEFAULT_INSPECT_LIMIT = 100
 
 
@@ -31,6 +35,29 @@ def add_commands(commands: Any) -> None:
         help="consumers, by name or module:attribute, whose queues to include (default: all)",
     )
     topology.set_defaults(run=run_topology, tool=True)
+    _add_retire(commands)
+
+
+def _add_retire(commands: Any) -> None:
+    retire = commands.add_parser(
+        "retire",
+        help="remove a retired consumer's queues and bindings",
+        description="Unbind the consumer's queue from the events exchange and delete its queue, "
+        "its retry queues (one per TASKHOOK_CONSUMER_RETRY_DELAYS_S delay) and its dead queue. "
+        "Refused while any of them holds messages or is consumed, unless --force.",
+    )
+    retire.add_argument(
+        "consumer", help="its name (registered or not any more) or module:attribute"
+    )
+    retire.add_argument(
+        "--force",
+        action="store_true",
+        help="remove them even if they hold messages or are consumed: those messages are lost",
+    )
+    retire.add_argument(
+        "--dry-run", action="store_true", help="say what would be removed; remove nothing"
+    )
+    retire.set_defaults(run=run_retire, tool=True)
 
 
 def _add_send(commands: Any) -> None:
@@ -42,13 +69,23 @@ def _add_send(commands: Any) -> None:
         "else completed). A FILE is sent as it is, --count times, with a fresh timestamp.",
     )
     send.add_argument("file", nargs="?", type=Path, help="a delivery to send, as JSON")
-    send.add_argument("--event", choices=TASK_EVENTS, default="task.completed")
+    send.add_argument(
+        "--event",
+        choices=TASK_EVENTS,
+        default="task.completed",
+        help="the event to make up, or the last of a --count life (default: task.completed)",
+    )
     send.add_argument("--type", choices=SAMPLE_TYPES, default="upload", help="the task's type")
     send.add_argument("--count", type=positive_int, default=1, help="deliveries (default: 1)")
     send.add_argument(
         "--rate", type=positive_float, help="deliveries a second (default: one after another)"
     )
-    send.add_argument("--url", default=DEFAULT_URL, help=f"default: {DEFAULT_URL}")
+    send.add_argument(
+        "--url",
+        type=http_url,
+        help=f"where to POST (default: {LOCAL_URL.format(port='$TASKHOOK_PORT')}, port 8080 "
+        "when unset)",
+    )
     send.add_argument(
         "--secret", help="default: the first TASKHOOK_WEBHOOK_SECRETS, or the dev one"
     )
@@ -98,8 +135,10 @@ def run_send(args: argparse.Namespace) -> int:
             print(f"taskhook send: {args.file} is not a JSON object", file=sys.stderr)
             return EXIT_USAGE
         documents = send.repeated(document, args.count)
-    secret = args.secret or bootstrap.load_settings(SenderSettings).signing_secret
-    return uvloop.run(send.send(documents, url=args.url, secret=secret, rate=args.rate))
+    settings = bootstrap.load_settings(SenderSettings)
+    url = args.url or LOCAL_URL.format(port=settings.port)
+    secret = args.secret or settings.signing_secret
+    return uvloop.run(send.send(documents, url=url, secret=secret, rate=args.rate))
 
 
 def run_tail(args: argparse.Namespace) -> int:
@@ -152,3 +191,39 @@ def run_topology(args: argparse.Namespace) -> int:
     declared = bootstrap.declarations(settings, consumers)
     print("\n".join(uvloop.run(provision(settings.amqp_url.get_secret_value(), declared))))
     return 0
+
+
+def run_retire(args: argparse.Namespace) -> int:
+    import uvloop
+
+    from taskhook.tools.retire import retire
+
+    settings = bootstrap.load_settings(ConsumerSettings)
+    try:
+        topology = _retired_topology(args.consumer, settings)
+    except ValueError as e:
+        print(f"taskhook retire: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    url = settings.amqp_url.get_secret_value()
+    return uvloop.run(retire(url, topology, force=args.force, dry_run=args.dry_run))
+
+
+def _retired_topology(reference: str, settings: ConsumerSettings) -> "ConsumerTopology":
+    """The queues of the consumer ``reference`` names: a registered one or ``module:attribute``
+    with its bindings, or a bare name whose code is gone (deleting its queues takes their
+    bindings with them).
+
+    Raises ``ValueError`` for a name no consumer can have, or a reference not found.
+    """
+    from taskhook.broker.topology import ConsumerTopology
+    from taskhook.cli.consume import find_consumer
+    from taskhook.consumers import registry
+
+    if ":" not in reference and reference not in registry.registered():
+        return ConsumerTopology(
+            bootstrap.topology(settings), reference, (), settings.retry_delays_ms
+        )
+    try:
+        return bootstrap.consumer_topology(find_consumer(reference), settings)
+    except registry.ConsumerNotFound as e:
+        raise ValueError(str(e)) from None

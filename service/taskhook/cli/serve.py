@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from taskhook import bootstrap
-from taskhook.cli.options import EXIT_FAILED, positive_int
+from taskhook.cli.options import EXIT_FAILED, listen_failure, positive_int
 from taskhook.http.workers import WORKER_FLAG, run_workers
 from taskhook.settings import DEV_SECRET, Settings
 
@@ -29,9 +29,16 @@ def add_commands(commands: Any) -> None:
     )
     serve.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
     serve.set_defaults(run=run_serve)
-    schema = commands.add_parser("schema", help="write the published event's JSON Schema")
+    schema = commands.add_parser(
+        "schema",
+        help="print the published event's JSON Schema",
+        description="Print the JSON Schema of the bodies taskhook publishes, or write it to "
+        "--output. With --check, compare it with the file instead (the packaged one unless "
+        "--output names another) and exit 1 if that is out of date.",
+    )
+    schema.add_argument("--output", type=Path, help="write it to this file instead of stdout")
     schema.add_argument("--check", action="store_true", help="fail if the file is out of date")
-    schema.set_defaults(run=lambda args: write_schema(check=args.check))
+    schema.set_defaults(run=lambda args: write_schema(args.output, check=args.check))
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -45,7 +52,7 @@ def run_serve(args: argparse.Namespace) -> int:
 def serve(settings: Settings, *, reuse_port: bool) -> int:
     import uvloop
 
-    from taskhook.http.server import serve_until_stopped
+    from taskhook.http.server import CannotListen, serve_until_stopped
     from taskhook.logs import configure_logging
 
     configure_logging(settings.log_level)
@@ -54,31 +61,50 @@ def serve(settings: Settings, *, reuse_port: bool) -> int:
             "DEVELOPMENT SECRET IN USE: never register this instance in Livepeer Studio",
             extra={"dev_secret": DEV_SECRET},
         )
-    uvloop.run(
-        serve_until_stopped(
-            bootstrap.ingest_app(settings),
-            host=settings.host,
-            port=settings.port,
-            drain_delay_s=settings.drain_delay_s,
-            grace_s=settings.shutdown_grace_s,
-            keepalive_timeout_s=settings.keepalive_timeout_s,
-            reuse_port=reuse_port,
+    try:
+        uvloop.run(
+            serve_until_stopped(
+                bootstrap.ingest_app(settings),
+                host=settings.host,
+                port=settings.port,
+                drain_delay_s=settings.drain_delay_s,
+                grace_s=settings.shutdown_grace_s,
+                keepalive_timeout_s=settings.keepalive_timeout_s,
+                reuse_port=reuse_port,
+            )
         )
-    )
+    except CannotListen as e:
+        line, status = listen_failure(e, host_setting="TASKHOOK_HOST", port_setting="TASKHOOK_PORT")
+        print(f"taskhook serve: {line}", file=sys.stderr)
+        return status
     return 0
 
 
-def write_schema(*, check: bool) -> int:
+def write_schema(output: Path | None, *, check: bool) -> int:
+    """The schema to stdout, or to ``output``; with ``check``, whether that file is current."""
     import orjson
 
     from taskhook.core.message import published_event_schema
 
     text = orjson.dumps(published_event_schema(), option=orjson.OPT_INDENT_2).decode() + "\n"
-    if not check:
-        SCHEMA_PATH.write_text(text)
-        print(f"wrote {SCHEMA_PATH}")
+    if check:
+        path = output or SCHEMA_PATH
+        try:
+            current = path.read_text() == text
+        except OSError as e:
+            print(f"taskhook schema: cannot read {path}: {e.strerror}", file=sys.stderr)
+            return EXIT_FAILED
+        if not current:
+            print(f"{path} is out of date: run `make schema`", file=sys.stderr)
+            return EXIT_FAILED
         return 0
-    if SCHEMA_PATH.read_text() != text:
-        print(f"{SCHEMA_PATH} is out of date: run `taskhook schema`", file=sys.stderr)
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        output.write_text(text)
+    except OSError as e:
+        print(f"taskhook schema: cannot write {output}: {e.strerror}", file=sys.stderr)
         return EXIT_FAILED
+    print(f"wrote {output}", file=sys.stderr)
     return 0

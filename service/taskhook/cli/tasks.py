@@ -17,13 +17,25 @@ def add_commands(commands: Any) -> None:
     tasks = commands.add_parser("tasks", help="read what the tasks consumer recorded")
     actions = tasks.add_subparsers(dest="tasks_command", required=True)
     listing = actions.add_parser("list", help="the most recently updated tasks first")
-    listing.add_argument("--phase", action="append", default=[], choices=get_args(TaskPhase))
-    listing.add_argument("--type", action="append", default=[], choices=get_args(TaskType))
+    listing.add_argument(
+        "--phase",
+        action="append",
+        default=[],
+        choices=get_args(TaskPhase),
+        help="only tasks in this phase (repeat for several)",
+    )
+    listing.add_argument(
+        "--type",
+        action="append",
+        default=[],
+        choices=get_args(TaskType),
+        help="only tasks of this type (repeat for several)",
+    )
     listing.add_argument("--limit", type=int, default=50, help="1 to 500 (default: 50)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     listing.set_defaults(run=list_tasks)
     show = actions.add_parser("show", help="one task's state and output, as JSON")
-    show.add_argument("task_id")
+    show.add_argument("task_id", help="the Livepeer task id")
     show.set_defaults(run=show_task)
 
 
@@ -54,10 +66,10 @@ def show_task(args: argparse.Namespace) -> int:
 
 
 def _reporting_missing_schema(read: Callable[[], int]) -> int:
-    from taskhook.tasks.store import SchemaMissing
+    from taskhook.tasks.store import SchemaMissing, StoreUnavailable
 
     try:
         return read()
-    except SchemaMissing as e:
+    except (SchemaMissing, StoreUnavailable) as e:
         print(f"taskhook: {e}", file=sys.stderr)
         return EXIT_FAILED

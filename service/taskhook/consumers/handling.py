@@ -23,7 +23,14 @@ from taskhook.clock import now_ms
 from taskhook.consumers.consumer import BatchHandler, Consumer, Handler, PermanentError
 from taskhook.consumers.settle import ack, forward
 from taskhook.core.delivery import describe_problems, summarize_problems
-from taskhook.core.retry import Failure, RetryLater, RetryPolicy, attempts_made, decide
+from taskhook.core.retry import (
+    Failure,
+    RetryLater,
+    RetryPolicy,
+    attempts_made,
+    decide,
+    original_routing_key,
+)
 from taskhook.metrics import ConsumerMetrics
 
 log = logging.getLogger(__name__)
@@ -114,7 +121,7 @@ class Handling:
         fields = {
             "consumer": self._consumer.name,
             "message_id": message.message_id,
-            "routing_key": message.routing_key,
+            "routing_key": original_routing_key(message.headers, message.routing_key or ""),
             "attempt": attempt,
             "handler_ms": round((time.perf_counter() - started) * 1000, 2),
         }

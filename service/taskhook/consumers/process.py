@@ -10,7 +10,7 @@ from taskhook.broker.topology import ConsumerTopology
 from taskhook.consumers.app import create_consumer_app
 from taskhook.consumers.consumer import Consumer
 from taskhook.consumers.runner import ConsumerRunner
-from taskhook.http.server import stop_on_signals
+from taskhook.http.server import start_site, stop_on_signals
 from taskhook.metrics import ConsumerMetrics
 from taskhook.settings import ConsumerSettings
 
@@ -35,7 +35,8 @@ async def run_consumer(
         http = web.AppRunner(app, handle_signals=False, access_log=None)
         await http.setup()
         try:
-            await web.TCPSite(http, settings.consumer_host, settings.consumer_port).start()
+            host, port = settings.consumer_host, settings.consumer_port
+            await start_site(web.TCPSite(http, host, port), host, port)
             log.info(
                 "consumer listening",
                 extra={"consumer": consumer.name, "port": settings.consumer_port},

@@ -72,6 +72,13 @@ def attempts_made(headers: Mapping[str, object]) -> int:
     return value if isinstance(value, int) and value > 0 else 0
 
 
+def original_routing_key(headers: Mapping[str, object], routing_key: str) -> str:
+    """The key the event was first published with: a retried or replayed message arrives under
+    its queue's name, and carries the first one in a header."""
+    first = headers.get(ROUTING_KEY)
+    return first if isinstance(first, str) and first else routing_key
+
+
 def decide(
     failure: Failure,
     *,
@@ -95,7 +102,7 @@ def decide(
         ERROR_TYPE: failure.error_type[:MAX_HEADER_CHARS],
         ERROR_MESSAGE: failure.message[:MAX_HEADER_CHARS],
         # The first delivery's key; a retried message arrives under its queue's name instead.
-        ROUTING_KEY: str(headers.get(ROUTING_KEY) or routing_key),
+        ROUTING_KEY: original_routing_key(headers, routing_key),
     }
     if failure.kind == "invalid":
         return Park("invalid-event", out | {DEAD_REASON: "invalid-event"})

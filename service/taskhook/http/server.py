@@ -1,12 +1,16 @@
 """Running the HTTP server until SIGTERM, then draining it without dropping accepted work."""
 
 import asyncio
+import errno
 import gc
 import logging
 import signal
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
+from typing import Literal
 
 from aiohttp import web
 
@@ -15,6 +19,38 @@ from taskhook.http.protocol import ProblemAppRunner
 from taskhook.http.state import LIFECYCLE, METRICS
 
 log = logging.getLogger(__name__)
+
+ListenProblem = Literal["in-use", "no-such-host", "not-local", "not-allowed", "failed"]
+# Each problem, and whether it is the configuration's (it can never work as set) or the moment's.
+LISTEN_PROBLEMS: dict[int, ListenProblem] = {
+    errno.EADDRINUSE: "in-use",
+    errno.EADDRNOTAVAIL: "not-local",
+    errno.EACCES: "not-allowed",
+}
+
+
+@dataclass
+class CannotListen(Exception):
+    """Listening on ``host``:``port`` failed, for the reason ``problem`` names."""
+
+    host: str
+    port: int
+    problem: ListenProblem
+    error: str
+
+    def __str__(self) -> str:
+        return f"cannot listen on {self.host}:{self.port}: {self.problem} ({self.error})"
+
+
+async def start_site(site: web.BaseSite, host: str, port: int) -> None:
+    """Start listening; ``CannotListen`` says why not instead of the socket's own error."""
+    try:
+        await site.start()
+    except socket.gaierror as e:
+        raise CannotListen(host, port, "no-such-host", type(e).__name__) from None
+    except OSError as e:
+        problem = LISTEN_PROBLEMS.get(e.errno or 0, "failed")
+        raise CannotListen(host, port, problem, errno.errorcode.get(e.errno or 0, "?")) from None
 
 
 async def serve_until_stopped(
@@ -52,7 +88,7 @@ async def serve_until_stopped(
     with stop_on_signals(stop):
         try:
             site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
-            await site.start()
+            await start_site(site, host, port)
             log.info("listening", extra={"host": host, "port": port})
             await stop.wait()
             app[LIFECYCLE].draining = True

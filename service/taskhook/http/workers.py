@@ -52,6 +52,8 @@ def exit_status(returncode: int, asked: frozenset[int]) -> int:
     that a worker ended by a signal this process passed on stopped as asked: 0. (A worker still
     starting has no handler yet, so SIGTERM ends it at once; it was not listening yet either.)
     """
+    if returncode > 128 and returncode - 128 in asked:  # it caught the signal: 130 for SIGINT
+        return 0
     if returncode >= 0:
         return returncode
     return 0 if -returncode in asked else 128 - returncode

@@ -114,7 +114,7 @@ def asset_summary(spec: AssetSpec) -> dict[str, Any]:
     return {
         "name": spec.name,
         "duration": video.duration if video is not None else None,
-        "size": spec.size,
+        "size": _bytes(spec.size),
         "format": video.format if video is not None else None,
         "tracks": [
             {
@@ -156,5 +156,11 @@ def transcode_summary(output: TranscodeFileOutput) -> dict[str, Any]:
         "hls": output.hls.path if output.hls is not None else None,
         "mp4": [rendition.path for rendition in output.mp4 or []],
         "inputDuration": source.duration if source is not None else None,
-        "inputSize": source.size if source is not None else None,
+        "inputSize": _bytes(source.size) if source is not None else None,
     }
+
+
+def _bytes(size: float | None) -> int | None:
+    """A size in bytes as the whole number it is: the model reads any JSON number, and a float
+    would show as ``84934509.0``."""
+    return None if size is None else round(size)

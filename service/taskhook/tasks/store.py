@@ -8,6 +8,7 @@ interleave a check and a write.
 """
 
 import asyncio
+import socket
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -31,6 +32,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -53,6 +55,38 @@ INSERTS: dict[str, UpsertCapable] = {"postgresql": postgresql.insert, "sqlite": 
 
 class SchemaMissing(Exception):
     """The database has no tasks table yet: the consumer creates it when it first starts."""
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached or opened; says where and why, never the password."""
+
+
+def database_address(url: "str | URL") -> str:
+    """Where ``url`` points, for people: a SQLite file, or PostgreSQL's host:port/database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"SQLite file {parsed.database}"
+    return f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+
+
+def _unavailable(error: Exception, url: URL) -> StoreUnavailable:
+    """``error`` from opening a connection to ``url``, in one line naming the setting."""
+    if isinstance(error, DBAPIError):
+        # The server's own words ('database "x" does not exist', 'password authentication
+        # failed for user "x"'): they never carry the password.
+        reason = str(error.orig).splitlines()[0] if error.orig is not None else "refused"
+    elif isinstance(error, ConnectionRefusedError):
+        reason = "connection refused (is the database server running there?)"
+    elif isinstance(error, socket.gaierror):
+        reason = "no such host"
+    elif isinstance(error, TimeoutError):
+        reason = "no answer"
+    else:
+        reason = type(error).__name__
+    return StoreUnavailable(
+        f"cannot open the tasks database at {database_address(url)} (TASKHOOK_DATABASE_URL): "
+        f"{reason}"
+    )
 
 
 class TaskStore:
@@ -94,7 +128,11 @@ class TaskStore:
         await self._engine.dispose()
 
     async def migrate(self) -> None:
-        """Create or upgrade the schema to the latest migration; safe to run from every replica."""
+        """Create or upgrade the schema to the latest migration; safe to run from every replica.
+
+        Raises ``StoreUnavailable`` when the database cannot be reached.
+        """
+        await (await self._connect()).close()
         if self._engine.dialect.name == "sqlite":
             await self._use_wal()
         async with self._writer.begin() as connection:
@@ -185,19 +223,34 @@ class TaskStore:
             rows = (await connection.execute(statement)).all()
         return [dict(row._mapping) for row in rows]
 
+    async def _connect(self) -> AsyncConnection:
+        """An open connection, or ``StoreUnavailable`` saying why not."""
+        try:
+            return await self._engine.connect()
+        except (OSError, DBAPIError) as e:
+            raise _unavailable(e, self._engine.url) from None
+
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads; a missing schema becomes ``SchemaMissing``."""
-        async with self._engine.connect() as connection:
-            try:
-                yield connection
-            except DBAPIError:
-                await connection.rollback()  # PostgreSQL refuses anything more in this one
-                if await connection.run_sync(lambda sync: inspect(sync).has_table(tasks.name)):
-                    raise
-                raise SchemaMissing(
-                    "the tasks table does not exist yet: start `taskhook consume tasks` once"
-                ) from None
+        """A connection for reads; a missing schema becomes ``SchemaMissing``, a database that
+        cannot be reached ``StoreUnavailable``. A read never creates a SQLite file."""
+        if file := _missing_sqlite_file(self._engine.url):
+            raise SchemaMissing(
+                f"no tasks database at {file}: start `taskhook consume tasks` once, or set "
+                "TASKHOOK_DATABASE_URL to where it keeps its state"
+            )
+        connection = await self._connect()
+        try:
+            yield connection
+        except DBAPIError:
+            await connection.rollback()  # PostgreSQL refuses anything more in this one
+            if await connection.run_sync(lambda sync: inspect(sync).has_table(tasks.name)):
+                raise
+            raise SchemaMissing(
+                "the tasks table does not exist yet: start `taskhook consume tasks` once"
+            ) from None
+        finally:
+            await connection.close()
 
     async def prune_inbox(self, older_than_ms: int) -> int:
         """Forget messages handled before ``older_than_ms``; returns how many rows went."""
@@ -206,6 +259,12 @@ class TaskStore:
                 inbox.delete().where(inbox.c.handled_at < older_than_ms)
             )
         return int(result.rowcount)
+
+
+def _missing_sqlite_file(url: URL) -> str | None:
+    """The SQLite file ``url`` names if it does not exist (connecting would create it)."""
+    file = url.database if url.get_backend_name() == "sqlite" else None
+    return file if file and file != ":memory:" and not Path(file).exists() else None
 
 
 def _claim_statement(insert: UpsertCapable) -> Any:

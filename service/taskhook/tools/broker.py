@@ -12,11 +12,12 @@ class ToolFailed(Exception):
 
 
 async def connect(url: str) -> AbstractConnection:
-    """A connection named for the tools; ``ToolFailed`` when the broker cannot be reached.
+    """A connection named for the tools; ``ToolFailed`` when the broker cannot be used.
 
-    The reason names the error's type only: a connection error's text can carry the URL.
+    The reason says where and what went wrong (refused, unreachable, credentials, vhost), in
+    ``taskhook.broker.connection``'s words: never the password.
     """
     try:
         return await connection.connect(url, CONNECTION_NAME)
     except connection.BROKER_ERRORS as e:
-        raise ToolFailed(f"cannot reach the broker: {type(e).__name__}") from None
+        raise ToolFailed(connection.connection_failure(e, url)) from None

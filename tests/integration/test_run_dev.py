@@ -1,0 +1,66 @@
+"""``scripts/run-dev`` (what ``make run`` runs): both halves stop together, and Ctrl-C is a stop
+as asked, not a failure. Run with stand-ins for ``taskhook`` that behave like it on signals."""
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.dockerfile import ROOT
+
+RUN_DEV = ROOT / "scripts" / "run-dev"
+# Drains on SIGINT or SIGTERM and exits with $STOP_STATUS (0: stopped cleanly), or on its own
+# with $EXIT_AT_ONCE when that names a status.
+STAND_IN = """#!/usr/bin/env bash
+[ -n "${EXIT_AT_ONCE:-}" ] && [ "$1" = serve ] && exit "$EXIT_AT_ONCE"
+trap 'echo "$1 stopped" >&2; exit "${STOP_STATUS:-0}"' INT TERM
+while true; do sleep 0.05; done
+"""
+
+
+@pytest.fixture
+def stand_in(tmp_path: Path) -> Path:
+    taskhook = tmp_path / "taskhook"
+    taskhook.write_text(STAND_IN)
+    taskhook.chmod(0o755)
+    return tmp_path
+
+
+async def run_dev(bin_dir: Path, **env: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        str(RUN_DEV),
+        str(bin_dir),
+        env={**os.environ, **env},
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,  # a process group of its own, as a terminal's job is
+    )
+
+
+async def ctrl_c(process: asyncio.subprocess.Process) -> tuple[int, str]:
+    await asyncio.sleep(1.0)  # both started and waiting
+    os.killpg(process.pid, signal.SIGINT)  # what the terminal does on Ctrl-C: the whole group
+    _, stderr = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode is not None
+    return process.returncode, stderr.decode()
+
+
+async def test_ctrl_c_stops_both_and_exits_0(stand_in: Path) -> None:
+    status, said = await ctrl_c(await run_dev(stand_in))
+    assert status == 0
+    assert sorted(said.split("\n")[:2]) == ["consume stopped", "serve stopped"]
+
+
+async def test_ctrl_c_reports_a_half_that_did_not_stop_cleanly(stand_in: Path) -> None:
+    status, _ = await ctrl_c(await run_dev(stand_in, STOP_STATUS="3"))
+    assert status == 3
+
+
+async def test_a_half_that_exits_stops_the_other_and_its_status_is_returned(
+    stand_in: Path,
+) -> None:
+    process = await run_dev(stand_in, EXIT_AT_ONCE="2")
+    # The consumer's stand-in holds stderr open: the pipe closes only once it is gone too.
+    await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 2
