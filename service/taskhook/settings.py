@@ -36,6 +36,15 @@ def _split_secret_list(cls: type[BaseSettings], value: object) -> object:
     return value
 
 
+def _usable_amqp_url(text: str) -> bool:
+    try:
+        url = URL(text.strip())
+        url.explicit_port  # noqa: B018  # raises for a port that is not a number
+    except ValueError:
+        return False
+    return url.scheme in ("amqp", "amqps") and bool(url.host)
+
+
 class CommonSettings(BaseSettings):
     """What every taskhook process needs: the broker, the exchange, the log level."""
 
@@ -49,14 +58,12 @@ class CommonSettings(BaseSettings):
     @classmethod
     def _amqp_url(cls, value: SecretStr) -> SecretStr:
         # Checked here, so a broken URL is a configuration error, not a connection that fails.
-        try:
-            url = URL(value.get_secret_value())
-            url.explicit_port  # noqa: B018  # raises for a port that is not a number
-            usable = url.scheme in ("amqp", "amqps") and bool(url.host)
-        except ValueError:
-            usable = False
-        if not usable:
-            raise ValueError("must be an amqp:// or amqps:// URL with a host and a numeric port")
+        # Several, comma-separated, name the nodes of one cluster: each is tried in turn.
+        if not all(_usable_amqp_url(part) for part in value.get_secret_value().split(",")):
+            raise ValueError(
+                "must be amqp:// or amqps:// URLs with a host and a numeric port, "
+                "comma-separated for the nodes of a cluster"
+            )
         return value
 
     @field_validator("log_level", mode="before")

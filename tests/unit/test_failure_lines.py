@@ -13,7 +13,12 @@ from aiormq.exceptions import (
     ProbableAuthenticationError,
 )
 
-from taskhook.broker.connection import broker_address, closed_reason, connection_failure
+from taskhook.broker.connection import (
+    NoBrokerAnswered,
+    broker_address,
+    closed_reason,
+    connection_failure,
+)
 from taskhook.cli.options import EXIT_FAILED, EXIT_USAGE, listen_failure
 from taskhook.http.server import CannotListen, ListenProblem
 
@@ -76,6 +81,23 @@ def test_a_connection_failure_says_where_and_what(error: Exception, expected: st
     assert "s3cret-pass" not in said
 
 
+def test_a_cluster_none_of_whose_nodes_answered_says_why_for_each() -> None:
+    nodes = [f"amqp://app:s3cret-pass@node-{n}:5672/" for n in (1, 2)]
+    error = NoBrokerAnswered(
+        [
+            (nodes[0], caused_by(ConnectionRefusedError(111, "refused"))),
+            (nodes[1], TimeoutError()),
+        ]
+    )
+    said = connection_failure(error, ",".join(nodes))
+    assert said == (
+        "no broker node answered: cannot reach the broker at node-1:5672: connection refused "
+        "(is RabbitMQ running there?); cannot reach the broker at node-2:5672: no answer "
+        "within 5 s"
+    )
+    assert "s3cret-pass" not in said
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
@@ -83,6 +105,7 @@ def test_a_connection_failure_says_where_and_what(error: Exception, expected: st
         ("amqps://u:p@mq.example/", "mq.example:5671"),
         ("amqp://u:p@mq.example:1234/%2F", "mq.example:1234"),
         ("amqp://u:p@mq.example/staging", "mq.example:5672 (vhost 'staging')"),
+        ("amqp://u:p@a:5681/,amqp://u:p@b:5682/", "a:5681, b:5682"),
     ],
 )
 def test_the_broker_address_has_no_credentials(url: str, expected: str) -> None:

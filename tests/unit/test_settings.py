@@ -53,6 +53,8 @@ def test_no_secret_refuses_to_start_unless_unsigned_is_allowed(
         ("TASKHOOK_AMQP_URL", "http://guest:hunter2@broker/"),
         ("TASKHOOK_AMQP_URL", "amqp://guest:hunter2@broker:port/"),
         ("TASKHOOK_AMQP_URL", "amqp://guest:hunter2@/"),
+        ("TASKHOOK_AMQP_URL", "amqp://guest:hunter2@a:5681/,http://guest:hunter2@b:5682/"),
+        ("TASKHOOK_AMQP_URL", "amqp://guest:hunter2@a:5681/,"),
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_variable_not_the_value(

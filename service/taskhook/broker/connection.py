@@ -11,7 +11,7 @@ import errno
 import itertools
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 
 import aio_pika
 from aio_pika.abc import AbstractConnection
@@ -22,6 +22,10 @@ from yarl import URL
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 5.0
+# The broker's default is 60 s, and a half-open connection (a relay or a NAT that stopped
+# forwarding without closing) is only noticed after a few missed heartbeats: at 10 s, within
+# about half a minute instead of three. A URL that sets ?heartbeat= keeps its own.
+DEFAULT_HEARTBEAT_S = 10
 RECONNECT_FIRST_DELAY_S = 0.5
 RECONNECT_MAX_DELAY_S = 15.0
 # What "the broker failed" looks like from here. TimeoutError is an OSError: a connect or a
@@ -37,9 +41,20 @@ DEFAULT_PORTS = {"amqp": 5672, "amqps": 5671}
 UNREACHABLE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN})
 
 
+class NoBrokerAnswered(ConnectionError):
+    """No node of a cluster's URLs took a connection; ``failures`` pairs each URL with why."""
+
+    def __init__(self, failures: Sequence[tuple[str, BaseException]]) -> None:
+        super().__init__(f"none of {len(failures)} broker nodes answered")
+        self.failures = list(failures)
+
+
 def broker_address(url: str) -> str:
-    """``host:port`` and the virtual host of ``url``, for people: never the credentials."""
-    parsed = URL(url)
+    """``host:port`` and the virtual host of ``url`` (of each node, for several), for people:
+    never the credentials."""
+    if "," in url:
+        return ", ".join(broker_address(part) for part in url.split(","))
+    parsed = URL(url.strip())
     port = parsed.explicit_port or DEFAULT_PORTS.get(parsed.scheme, 5672)
     vhost = parsed.path[1:] or "/"
     return f"{parsed.host}:{port}" + ("" if vhost == "/" else f" (vhost {vhost!r})")
@@ -51,21 +66,18 @@ def connection_failure(error: BaseException, url: str) -> str:
     Names the host, port, user and virtual host; never the password, and never the error's own
     text, which can carry the whole URL.
     """
-    parsed = URL(url)
-    at = broker_address(url)
-    host = parsed.host or "?"
-    cause = error.__cause__ if isinstance(error.__cause__, OSError) else error
-    if isinstance(error, ProbableAuthenticationError):
-        return f"the broker at {at} refused the credentials of user {parsed.user!r}"
-    if isinstance(error, InvalidFrameError) and "Connection.OpenOk" in str(error):
-        # RabbitMQ closes the connection instead of opening it: the vhost is missing or denied.
-        vhost = parsed.path[1:] or "/"
-        return (
-            f"the broker at {at} refused virtual host {vhost!r}: it does not exist, or user "
-            f"{parsed.user!r} may not use it"
+    if isinstance(error, NoBrokerAnswered):
+        return "no broker node answered: " + "; ".join(
+            connection_failure(failure, node) for node, failure in error.failures
         )
+    parsed = URL(url.split(",")[0].strip())
+    at = broker_address(url)
+    refused = _refused_by_the_broker(error, parsed, at)
+    if refused is not None:
+        return refused
+    cause = error.__cause__ if isinstance(error.__cause__, OSError) else error
     if isinstance(cause, socket.gaierror):
-        return f"cannot reach the broker at {at}: no host named {host!r} can be found"
+        return f"cannot reach the broker at {at}: no host named {parsed.host or '?'!r} can be found"
     if isinstance(cause, ConnectionRefusedError):
         return f"cannot reach the broker at {at}: connection refused (is RabbitMQ running there?)"
     if isinstance(cause, TimeoutError):
@@ -75,6 +87,20 @@ def connection_failure(error: BaseException, url: str) -> str:
     if isinstance(error, ConnectionClosed | ConnectionError):
         return f"the broker at {at} closed the connection: {type(error).__name__}"
     return f"cannot use the broker at {at}: {type(error).__name__}"
+
+
+def _refused_by_the_broker(error: BaseException, parsed: URL, at: str) -> str | None:
+    """The broker answered, and said no: the credentials or the virtual host."""
+    if isinstance(error, ProbableAuthenticationError):
+        return f"the broker at {at} refused the credentials of user {parsed.user!r}"
+    if isinstance(error, InvalidFrameError) and "Connection.OpenOk" in str(error):
+        # RabbitMQ closes the connection instead of opening it: the vhost is missing or denied.
+        vhost = parsed.path[1:] or "/"
+        return (
+            f"the broker at {at} refused virtual host {vhost!r}: it does not exist, or user "
+            f"{parsed.user!r} may not use it"
+        )
+    return None
 
 
 def closed_reason(error: BaseException | None) -> str:
@@ -91,28 +117,69 @@ def reconnect_delays() -> Iterator[float]:
         yield min(RECONNECT_FIRST_DELAY_S * 2 ** min(attempt, 16), RECONNECT_MAX_DELAY_S)
 
 
-async def connect(url: str, name: str) -> AbstractConnection:
-    """An open connection named ``name`` (as the broker's management UI shows it).
+def broker_urls(url: str) -> list[str]:
+    """``TASKHOOK_AMQP_URL`` as one URL per broker node (it may list several, comma-separated),
+    each with a heartbeat of ``DEFAULT_HEARTBEAT_S`` unless it names its own."""
+    urls = []
+    for part in url.split(","):
+        parsed = URL(part.strip())
+        if "heartbeat" not in parsed.query:
+            parsed = parsed.update_query(heartbeat=DEFAULT_HEARTBEAT_S)
+        urls.append(str(parsed))
+    return urls
 
-    Raises one of ``BROKER_ERRORS``; their text can carry the URL, so say only their type.
+
+async def connect(url: str, name: str) -> AbstractConnection:
+    """An open connection named ``name`` (as the broker's management UI shows it), to the
+    first node of ``url`` (see ``broker_urls``) that accepts one.
+
+    Raises one of ``BROKER_ERRORS`` (the last node's); their text can carry the URL, so say
+    only their type.
     """
-    return await aio_pika.connect(
-        url, timeout=CONNECT_TIMEOUT_S, client_properties={"connection_name": name}
-    )
+    connection, _ = await connect_any(broker_urls(url), name)
+    return connection
+
+
+async def connect_any(urls: Sequence[str], name: str) -> tuple[AbstractConnection, int]:
+    """A connection to the first of ``urls`` that accepts one, and that URL's index.
+
+    Raises the error of a single URL as it is, ``NoBrokerAnswered`` when several all failed.
+    """
+    failures: list[tuple[str, BaseException]] = []
+    for index, url in enumerate(urls):
+        try:
+            connection = await aio_pika.connect(
+                url, timeout=CONNECT_TIMEOUT_S, client_properties={"connection_name": name}
+            )
+        except BROKER_ERRORS as e:
+            failures.append((url, e))
+            continue
+        return connection, index
+    if len(failures) == 1:
+        raise failures[0][1]
+    raise NoBrokerAnswered(failures)
 
 
 async def close_quietly(connection: AbstractConnection | None) -> None:
-    """Close ``connection`` if it is open; a connection already broken has nothing to say."""
+    """Close ``connection`` if it is open; a connection already broken has nothing to say.
+
+    Never waits longer than ``CONNECT_TIMEOUT_S``: a half-open connection would wait forever
+    for the broker's close-ok, and the heartbeat tears it down anyway.
+    """
     if connection is None or connection.is_closed:
         return
     try:
-        await connection.close()
+        async with asyncio.timeout(CONNECT_TIMEOUT_S):
+            await connection.close()
     except BROKER_ERRORS:
         log.debug("closing a broken connection failed", exc_info=True)
 
 
 class Supervisor:
     """Connects to ``url`` and runs sessions on it until ``stop`` is set, reconnecting as needed.
+
+    With several nodes in ``url``, each connect tries them in turn, starting after the node
+    whose connection was lost last: losing a node costs a reconnect, not an outage.
 
     A failure of a kind in ``retry_on`` (the broker's errors by default) is logged and tried
     again after a pause; any other propagates and ends ``run``. ``fields`` go on every log line
@@ -127,7 +194,8 @@ class Supervisor:
         fields: Mapping[str, str],
         retry_on: tuple[type[Exception], ...] = BROKER_ERRORS,
     ) -> None:
-        self._url = url
+        self._urls = broker_urls(url)
+        self._first = 0  # the node to try first on the next connect
         self._name = name
         self._fields = dict(fields)
         self._retry_on = retry_on
@@ -137,10 +205,14 @@ class Supervisor:
         delays = reconnect_delays()
         while not stop.is_set():
             try:
-                connection = await connect(self._url, self._name)
+                connection, node = await self._connect()
             except self._retry_on as e:
-                await self._pause(stop, next(delays), "broker connection failed", e)
+                nodes = ",".join(self._urls)
+                await self._pause(stop, next(delays), "broker connection failed", e, nodes)
                 continue
+            # Once this connection is gone, the next node is tried first: the one just lost
+            # is the likeliest to be down.
+            self._first = (node + 1) % len(self._urls)
             failure: Exception | None = None
             try:
                 if stop.is_set():  # aio-pika can swallow a cancellation that lands in connect()
@@ -152,13 +224,25 @@ class Supervisor:
             finally:
                 await close_quietly(connection)
             if failure is not None:  # closed first: nothing is held open while waiting
-                await self._pause(stop, next(delays), "broker session failed", failure)
+                url = self._urls[node]
+                await self._pause(stop, next(delays), "broker session failed", failure, url)
 
-    async def _pause(self, stop: asyncio.Event, delay: float, what: str, error: Exception) -> None:
+    async def _connect(self) -> tuple[AbstractConnection, int]:
+        """Each node in turn from ``_first``; the connection and its node's index."""
+        order = self._urls[self._first :] + self._urls[: self._first]
+        connection, index = await connect_any(order, self._name)
+        node = (self._first + index) % len(self._urls)
+        if len(self._urls) > 1:
+            log.info("broker node chosen", extra={**self._fields, "node": node + 1})
+        return connection, node
+
+    async def _pause(
+        self, stop: asyncio.Event, delay: float, what: str, error: Exception, url: str
+    ) -> None:
         fields = {
             **self._fields,
             "error": type(error).__name__,
-            "detail": connection_failure(error, self._url),
+            "detail": connection_failure(error, url),
             "retry_in_s": delay,
         }
         log.warning(what, extra=fields, exc_info=log.isEnabledFor(logging.DEBUG))
