@@ -68,6 +68,14 @@ async def publish_or_fail(
             "broker-unavailable",
             f"the broker connection failed ({type(e).__name__})",
         )
+    except asyncio.CancelledError:
+        # aiormq cancels the confirms still awaited when it gives up on a connection (a missed
+        # heartbeat, a close): that is a failed publish, not a cancelled request, and the sender
+        # must get its 503. Only a cancellation of this task itself goes on as one.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        cause, detail = "publish-interrupted", "the broker connection closed before the confirm"
     raise PublishFailed(cause, detail)
 
 

@@ -24,6 +24,13 @@ from taskhook.metrics import Metrics
 log = logging.getLogger(__name__)
 
 CONNECTION_NAME = "taskhook"
+# Publishes failed in a row (timed out or nacked), nothing confirmed between them, after which
+# the connection is dropped and another made (to the next node, if there are several). Two
+# faults look like this and heal no other way: a half-open connection (a relay that stopped
+# forwarding, no FIN, no RST) times out every publish while the heartbeat has not noticed yet;
+# and a channel opened on a surviving node while a quorum queue's leader was still being
+# re-elected keeps sending to the dead leader, every publish nacked, until that node is back.
+REOPEN_AFTER_FAILURES = 3
 
 
 class AmqpPublisher:
@@ -51,6 +58,8 @@ class AmqpPublisher:
         self._underlay: UnderlayChannel | None = None
         self._running: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        self._lost: asyncio.Event | None = None  # set to drop the connection in use
+        self._failures_in_a_row = 0
 
     @property
     def ready(self) -> bool:
@@ -93,14 +102,37 @@ class AmqpPublisher:
         try:
             await publish_or_fail(underlay, exchange, message, timeout_s=self._timeout_s)
             result = "confirmed"
+            self._failures_in_a_row = 0
+        except PublishFailed as e:
+            if e.cause in ("publish-timeout", "publish-nacked"):
+                self._failed(e.cause)
+            raise
         finally:
             self._in_flight -= 1
             self._metrics.publishes_in_flight.dec()
             self._metrics.published(destination, result, time.perf_counter() - started)
 
+    def _failed(self, cause: str) -> None:
+        """Several publishes in a row not confirmed: drop the connection and make another (to
+        the next node, if there are several); not ready meanwhile."""
+        self._failures_in_a_row += 1
+        lost = self._lost
+        if self._failures_in_a_row < REOPEN_AFTER_FAILURES or lost is None or lost.is_set():
+            return
+        log.warning(
+            "broker failing publishes, reconnecting",
+            extra={
+                "exchange": self._topology.exchange,
+                "cause": cause,
+                "failures": self._failures_in_a_row,
+            },
+        )
+        lost.set()
+
     async def _session(
         self, connection: AbstractConnection, lost: asyncio.Event, stop: asyncio.Event
     ) -> None:
+        self._lost, self._failures_in_a_row = lost, 0
         channel, self._underlay = await open_confirm_channel(connection, lost)
         await declare_topology(channel, self._topology)
         self._channel = channel
@@ -115,6 +147,7 @@ class AmqpPublisher:
 
     def _forget_channel(self) -> None:
         self._channel = self._underlay = None
+        self._lost = None
         self._metrics.broker_connected.set(0)
 
 
