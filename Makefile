@@ -9,7 +9,7 @@ POSTGRES_URL ?= $(or $(TASKHOOK_TEST_POSTGRES_URL),postgresql+asyncpg://postgres
 INSTALL_BROKER := $(if $(CI),--install,)
 TEST_ENV := TASKHOOK_TEST_AMQP_URL=$(AMQP_URL) TASKHOOK_TEST_POSTGRES_URL=$(POSTGRES_URL)
 
-.PHONY: run test check lint typecheck deploy-check unit integration chaos soak format schema bench broker lock clean
+.PHONY: run test check lint typecheck deploy-check unit integration chaos soak cluster cluster-stop cluster-test format schema bench broker lock clean
 
 run: $(VENV)/.installed broker
 	scripts/run-dev $(BIN)
@@ -52,6 +52,18 @@ chaos: $(VENV)/.installed broker
 
 soak: $(VENV)/.installed broker
 	$(TEST_ENV) $(BIN)/pytest tests/faults -m soak -s
+
+# A three-node RabbitMQ cluster of the tests' own (ports 5681-5683, never the machine's 5672):
+# `make cluster` starts it and prints its TASKHOOK_AMQP_URL, `make cluster-stop` removes it,
+# `make cluster-test` runs the cluster tier against it (minutes; under flock on a shared machine).
+cluster: $(VENV)/.installed
+	$(BIN)/python -m tests.support.cluster start
+
+cluster-stop: $(VENV)/.installed
+	$(BIN)/python -m tests.support.cluster stop
+
+cluster-test: $(VENV)/.installed
+	$(TEST_ENV) $(BIN)/pytest tests/cluster -m cluster -s
 
 format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
+from taskhook.broker.connection import connect
 from taskhook.broker.declare import declare_topology
 from taskhook.broker.topology import Topology
 from tests.support.broker import AMQP_URL
@@ -24,13 +25,14 @@ DRAIN_IDLE_S = 2.0
 class CountingQueue:
     """A queue that collects everything published on ``exchange``, counted by message_id."""
 
-    def __init__(self, exchange: str) -> None:
+    def __init__(self, exchange: str, url: str = AMQP_URL) -> None:
         self.exchange = exchange
         self.name = f"{exchange}.counted"
+        self.url = url  # several, comma-separated, for a cluster: any node that answers
 
     async def declare(self) -> None:
         """Declare the exchange (as the service will) and the queue, bound to every key."""
-        connection = await aio_pika.connect(AMQP_URL)
+        connection = await connect(self.url, "taskhook-test-counting")
         async with connection:
             channel = await connection.channel()
             exchange = await declare_topology(channel, Topology(self.exchange))
@@ -42,7 +44,7 @@ class CountingQueue:
     async def message_ids(self) -> Counter[str]:
         """How many copies of each message_id the queue holds; it is emptied."""
         seen: Counter[str] = Counter()
-        connection = await aio_pika.connect(AMQP_URL)
+        connection = await connect(self.url, "taskhook-test-counting")
         async with connection:
             channel = await connection.channel()
             await channel.set_qos(prefetch_count=500)
@@ -66,7 +68,7 @@ class CountingQueue:
 
     async def delete(self) -> None:
         """Remove the queue and everything the service declared for this exchange."""
-        connection = await aio_pika.connect(AMQP_URL)
+        connection = await connect(self.url, "taskhook-test-counting")
         async with connection:
             channel = await connection.channel()
             topology = Topology(self.exchange)
