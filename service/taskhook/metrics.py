@@ -17,6 +17,7 @@ class Metrics:
     publish_seconds: Histogram
     publishes_in_flight: Gauge
     broker_connected: Gauge
+    broker_blocked: Gauge
     # Each request counts twice; resolving label values to a child takes a lock and a lookup
     # every time, so each child is resolved once and kept (the label values are few and fixed).
     _children: dict[tuple[object, ...], Any] = field(default_factory=dict, repr=False)
@@ -62,6 +63,11 @@ class Metrics:
             broker_connected=Gauge(
                 "taskhook_broker_connected",
                 "1 while the broker connection and channel are open, else 0.",
+                registry=registry,
+            ),
+            broker_blocked=Gauge(
+                "taskhook_broker_blocked",
+                "1 while the broker blocks publishing (a memory or disk alarm), else 0.",
                 registry=registry,
             ),
         )

@@ -22,6 +22,7 @@ class BrokenPublisher:
 
     def __init__(self, ready: bool = True) -> None:
         self.ready = ready
+        self.blocked = False
 
     async def start(self) -> None:
         pass

@@ -28,6 +28,7 @@ class FakePublisher:
     """Records what it is asked to publish; fails on cue with the broker's own error."""
 
     ready = True
+    blocked = False
 
     def __init__(self, *, events_fail: bool = False, rejected_fail: bool = False) -> None:
         self.events: list[OutgoingMessage] = []

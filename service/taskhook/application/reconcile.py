@@ -69,6 +69,7 @@ class NoPublisher:
     """Publishes nothing and reports success: ``--dry-run`` runs the real path up to the broker."""
 
     ready = True
+    blocked = False
 
     async def start(self) -> None:
         return None

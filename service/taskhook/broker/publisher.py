@@ -16,6 +16,7 @@ from aiormq.channel import Channel as UnderlayChannel
 from taskhook.broker.confirmed import open_confirm_channel, publish_or_fail
 from taskhook.broker.connection import Supervisor, wait_for_either
 from taskhook.broker.declare import declare_topology
+from taskhook.broker.flow import is_blocked
 from taskhook.broker.topology import Topology
 from taskhook.core.errors import PublishFailed
 from taskhook.core.message import OutgoingMessage
@@ -59,12 +60,28 @@ class AmqpPublisher:
         self._running: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._lost: asyncio.Event | None = None  # set to drop the connection in use
+        self._was_blocked = False
         self._failures_in_a_row = 0
 
     @property
     def ready(self) -> bool:
-        """True while the confirm channel is open and the topology is declared."""
-        return self._channel is not None and not self._channel.is_closed
+        """True while the confirm channel is open, the topology declared, and the broker takes
+        publishes: a replica whose broker blocks it is better left out of the balancer."""
+        return self._channel is not None and not self._channel.is_closed and not self.blocked
+
+    @property
+    def blocked(self) -> bool:
+        """True while the broker blocks publishing (a memory or disk alarm)."""
+        underlay = self._underlay
+        blocked = underlay is not None and is_blocked(underlay.connection)
+        if blocked != self._was_blocked:  # noticed here: on a publish, or a readiness check
+            self._was_blocked = blocked
+            self._metrics.broker_blocked.set(int(blocked))
+            log.warning(
+                "broker blocks publishing" if blocked else "broker takes publishes again",
+                extra={"exchange": self._topology.exchange},
+            )
+        return blocked
 
     async def start(self) -> None:
         """Start connecting in the background; returns at once, even with the broker down."""
@@ -93,6 +110,8 @@ class AmqpPublisher:
         if self._in_flight >= self._max_in_flight:
             raise PublishFailed("overloaded", "too many publishes are waiting for the broker")
         underlay = self._underlay
+        if self.blocked:  # it would only hold the publish until the timeout: say so at once
+            raise PublishFailed("broker-blocked", "the broker is refusing publishes (an alarm)")
         if underlay is None or not self.ready:
             raise PublishFailed("broker-unavailable", "the broker is not connected")
         started = time.perf_counter()
@@ -164,6 +183,10 @@ class ChannelPublisher:
     @property
     def ready(self) -> bool:
         return not self._channel.is_closed
+
+    @property
+    def blocked(self) -> bool:
+        return is_blocked(self._channel.connection)
 
     async def start(self) -> None:
         return None

@@ -18,6 +18,7 @@ SignatureCause = Literal[
 ]
 PublishCause = Literal[
     "broker-unavailable",
+    "broker-blocked",
     "publish-timeout",
     "publish-nacked",
     "publish-unroutable",

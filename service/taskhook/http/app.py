@@ -52,7 +52,7 @@ def create_app(settings: Settings, ingest: Ingest, metrics: Metrics) -> web.Appl
 def _readiness(publisher: Publisher, lifecycle: Lifecycle) -> Readiness:
     """Ready while the broker channel is open and the server is not draining."""
     checks = {
-        "broker": "ok" if publisher.ready else "down",
+        "broker": "blocked" if publisher.blocked else "ok" if publisher.ready else "down",
         "draining": "yes" if lifecycle.draining else "no",
     }
     return Readiness(publisher.ready and not lifecycle.draining, checks)

@@ -38,6 +38,7 @@ PROBLEMS: dict[str, ProblemKind] = {
     "malformed-http": ProblemKind(400, "Not a valid HTTP request"),
     "invalid-delivery": ProblemKind(422, "Delivery does not match the Livepeer model"),
     "broker-unavailable": ProblemKind(503, "Message broker unavailable"),
+    "broker-blocked": ProblemKind(503, "Message broker is refusing publishes"),
     "publish-timeout": ProblemKind(503, "Message broker did not confirm in time"),
     "publish-nacked": ProblemKind(503, "Message broker refused the message"),
     "publish-unroutable": ProblemKind(503, "Message broker could not route the message"),
