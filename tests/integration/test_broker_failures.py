@@ -137,3 +137,52 @@ async def test_a_channel_closed_by_the_broker_gives_503_and_the_topology_is_decl
     queue = await bind_queue(channel, exchange, "#")  # the exchange exists again
     assert (await service.deliver(first)).status == 202
     assert (await take(queue)).message_id == first["id"]
+
+
+async def test_a_half_open_connection_answers_every_waiting_delivery_and_fails_over(
+    start_service: ServiceFactory, proxy: TcpProxy, channel: AbstractChannel, exchange: str
+) -> None:
+    # A relay that stops forwarding, no FIN, no RST: only the heartbeat can tell. aiormq then
+    # cancels the confirms it still awaits; each waiting delivery must still get its 503.
+    service = await start_service(amqp_url=through(proxy) + "?heartbeat=1", publish_timeout_s=20)
+    await service.wait_until(ready=True)
+    proxy.pause()
+    samples = ("task.spawned.upload.json", "task.updated.upload.running.json")
+    waiting = [asyncio.create_task(service.deliver(load_sample(name))) for name in samples * 3]
+
+    started = time.monotonic()
+    async with asyncio.timeout(15):
+        answers = await asyncio.gather(*waiting)
+    for response in answers:
+        assert response.status == 503
+        problem = await response.json(content_type="application/problem+json")
+        assert problem["type"] in (
+            "urn:taskhook:problem:publish-interrupted",
+            "urn:taskhook:problem:broker-unavailable",
+        )
+    assert time.monotonic() - started < 10  # the heartbeat's doing, well before the timeout
+
+    proxy.resume()
+    await service.wait_until(ready=True)
+    queue = await bind_queue(channel, exchange, "#")
+    assert (await service.deliver(load_sample(samples[0]))).status == 202
+    assert (await take(queue)).message_id == load_sample(samples[0])["id"]
+
+
+async def test_publishes_that_keep_timing_out_take_the_replica_out_of_the_balancer(
+    start_service: ServiceFactory, proxy: TcpProxy
+) -> None:
+    service = await start_service(amqp_url=through(proxy), publish_timeout_s=0.3)
+    await service.wait_until(ready=True)
+    proxy.pause()
+    for name in ("task.spawned.upload.json", "task.updated.upload.running.json") * 2:
+        response = await service.deliver(load_sample(name))
+        if response.status == 503 and (await service.client.get("/readyz")).status == 503:
+            break
+        await assert_503(response, "publish-timeout")
+    # Three timeouts in a row: the connection is dropped, and /readyz says so at once, long
+    # before the heartbeat (10 s) would have noticed.
+    await service.wait_until(ready=False)
+    proxy.resume()
+    await service.wait_until(ready=True)
+    assert (await service.deliver(load_sample("task.spawned.upload.json"))).status == 202
