@@ -63,6 +63,8 @@ cluster-stop: $(VENV)/.installed
 	$(BIN)/python -m tests.support.cluster stop
 
 cluster-test: $(VENV)/.installed
+	@command -v haproxy >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq haproxy >/dev/null; } \
+		|| { echo "cluster-test: needs haproxy (sudo apt-get install haproxy)" >&2; exit 1; }
 	$(TEST_ENV) $(BIN)/pytest tests/cluster -m cluster -s
 
 format: $(VENV)/.installed

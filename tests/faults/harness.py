@@ -76,7 +76,14 @@ class ServiceProcess:
 
 
 async def start_service(exchange: str, tmp_path: Path, **extra: str) -> ServiceProcess:
-    port = free_port()
+    """``taskhook serve`` on a free port, ready."""
+    return await start_service_on(free_port(), exchange, tmp_path, **extra)
+
+
+async def start_service_on(
+    port: int, exchange: str, tmp_path: Path, **extra: str
+) -> ServiceProcess:
+    """``taskhook serve`` on ``port``, ready: a replica restarted where the balancer expects it."""
     env = environment(exchange, port, TASKHOOK_PUBLISH_TIMEOUT_S=str(PUBLISH_TIMEOUT_S), **extra)
     log_path = tmp_path / f"serve-{port}.log"
     with log_path.open("wb") as log:
