@@ -1,15 +1,21 @@
 """What reaches the broker when deliveries are accepted: exactly what was accepted, once."""
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import pytest
 from aio_pika.abc import AbstractChannel
 
 from taskhook.broker.topology import Topology
+from taskhook.clock import now_ms
 from tests.conftest import Service
 from tests.support.broker import bind_queue, body_of, declared_queue, queue_is_empty, take
 from tests.support.deliveries import load_sample, sample_names
+
+
+def parse_iso_ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 @pytest.mark.parametrize("name", sample_names())
@@ -20,18 +26,22 @@ async def test_an_accepted_sample_is_in_a_bound_queue_with_key_properties_and_bo
     task = document["payload"]["task"]
     queue = await bind_queue(channel, exchange, "task.#")
 
+    before = now_ms()
     response = await service.deliver(document)
 
     assert response.status == 202
     assert await response.json() == {"status": "accepted", "id": document["id"]}
     message = await take(queue)
+    headers = dict(message.headers)
+    received_at = parse_iso_ms(str(headers.pop("received-at")))
+    assert before - 5 <= received_at <= now_ms()
     assert message.routing_key == f"{document['event']}.{task['type']}"
     assert message.delivery_mode == 2  # persistent
     assert message.content_type == "application/json"
     assert message.message_id == document["id"]
     assert message.type == document["event"]
     assert message.app_id == "taskhook"
-    assert message.headers == {
+    assert headers == {
         "webhook-id": document["webhookId"],
         "task-id": task["id"],
         "task-type": task["type"],
@@ -87,7 +97,8 @@ async def test_a_non_task_event_is_routed_by_its_name_with_the_payload_untouched
 
     message = await take(queue)
     assert message.routing_key == "asset.ready"
-    assert message.headers == {"webhook-id": document["webhookId"]}
+    assert set(message.headers) == {"webhook-id", "received-at"}
+    assert message.headers["webhook-id"] == document["webhookId"]
     assert body_of(message)["payload"] == document["payload"]
 
 

@@ -23,6 +23,7 @@ from taskhook.core.message import (
     event_message,
     rejected_message,
 )
+from taskhook.core.wire import iso_time
 from taskhook.tools.samples import SampleTask, Step, delivery
 
 TOPOLOGY = Topology("livepeer.tasks")
@@ -127,7 +128,12 @@ def test_bytes_that_are_not_json_are_summarized_with_what_is_known() -> None:
 
 
 def test_an_unrouted_event_is_summarized_from_its_headers() -> None:
-    summary = summarize(held(published()), UNROUTED)
+    an_hour_later = AT_MS + 3_600_000
+    received = event_message(validate_delivery(document()), received_at_ms=an_hour_later)
+    summary = summarize(held(received), UNROUTED)
+    # When it arrived and was held back, not the event's createdAt (its timestamp property).
+    assert summary.when == iso_time(an_hour_later) != iso_time(document()["createdAt"])
+    assert summarize(held(published()), UNROUTED).when == "-"  # from before the header
     assert summary.row()[1:] == (
         "task.completed",
         "t-1",
@@ -154,7 +160,8 @@ def test_a_rejected_delivery_that_now_passes_is_published_as_an_accepted_one_wou
         )
     )
     plan = plan_replay(message, REJECTED)
-    assert plan == Replay("livepeer.tasks", event_message(validate_delivery(now_valid)))
+    expected = event_message(validate_delivery(now_valid), received_at_ms=AT_MS)
+    assert plan == Replay("livepeer.tasks", expected)
     assert isinstance(plan, Replay)
     assert plan.destination == "livepeer.tasks as task.completed.upload"
 

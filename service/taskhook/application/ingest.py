@@ -98,7 +98,7 @@ class Ingest:
         except (BodyNotJson, DeliveryInvalid) as refusal:
             await self._keep_refused(body, refusal)
             raise
-        message = event_message(delivery, reconciled=origin)
+        message = event_message(delivery, received_at_ms=self._clock_ms(), reconciled=origin)
         outcome = await self._publish_once.run(
             delivery.dedup_key, lambda: self._publisher.publish_event(message)
         )

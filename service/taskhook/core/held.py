@@ -21,6 +21,7 @@ from taskhook.core.errors import BodyNotJson, DeliveryInvalid
 from taskhook.core.message import (
     CAUSE_HEADER,
     REASON_HEADER,
+    RECEIVED_AT_HEADER,
     OutgoingMessage,
     ReceivedMessage,
     carried_headers,
@@ -94,20 +95,26 @@ def summarize(message: ReceivedMessage, queue: HeldQueue) -> Summary:
     """When it was held back, what it is about, and why it is there."""
     document = _document(message)
     task = _task_fields(message, document)
-    when_ms = message.timestamp_ms
-    last_failure = message.header(LAST_FAILURE_AT)
     return Summary(
-        when=(
-            str(last_failure)
-            if queue.kind == "dead" and isinstance(last_failure, str)
-            else (iso_time(when_ms) if when_ms is not None else UNKNOWN)
-        ),
+        when=_held_since(message, queue),
         event=message.type or _text(document.get("event")),
         task_id=task["id"],
         task_type=task["type"],
         phase=task["phase"],
         why=_why(message, queue),
     )
+
+
+def _held_since(message: ReceivedMessage, queue: HeldQueue) -> str:
+    """When it was held back: a dead message's last failure; an unrouted event's arrival (its
+    timestamp is the event's createdAt); a rejected delivery's arrival (its timestamp)."""
+    header = LAST_FAILURE_AT if queue.kind == "dead" else RECEIVED_AT_HEADER
+    stamped = message.header(header)
+    if isinstance(stamped, str):
+        return stamped
+    if queue.kind == "rejected" and message.timestamp_ms is not None:
+        return iso_time(message.timestamp_ms)
+    return UNKNOWN  # published before taskhook said when: nothing tells
 
 
 def plan_replay(message: ReceivedMessage, queue: HeldQueue) -> Replay | Stay:
@@ -151,7 +158,7 @@ def _replay_rejected(message: ReceivedMessage, queue: HeldQueue) -> Replay | Sta
         return Stay(refusal.detail)
     except DeliveryInvalid as refusal:
         return Stay(summarize_problems(refusal.problems))
-    return Replay(queue.exchange, event_message(delivery))
+    return Replay(queue.exchange, event_message(delivery, received_at_ms=message.timestamp_ms))
 
 
 def _why(message: ReceivedMessage, queue: HeldQueue) -> str:

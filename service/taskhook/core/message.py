@@ -18,12 +18,15 @@ from taskhook.core.errors import DeliveryInvalid, DeliveryRefused
 from taskhook.core.limits import MAX_HEADER_CHARS
 from taskhook.core.recovery import RECONCILED_HEADER
 from taskhook.core.task import Task
-from taskhook.core.wire import Millis, WireModel
+from taskhook.core.wire import Millis, WireModel, iso_time
 
 RAW_BYTES = "application/octet-stream"
 # On a refused delivery kept in the rejected queue: the refusal's cause slug, and why.
 CAUSE_HEADER = "x-taskhook-cause"
 REASON_HEADER = "x-taskhook-reason"
+# On every published event: when taskhook received the delivery (ISO 8601, UTC). The timestamp
+# property is the event's createdAt, which says nothing of when it was held back unrouted.
+RECEIVED_AT_HEADER = "received-at"
 # Set by RabbitMQ on dead-lettering and delivery; stale on a copy we publish ourselves.
 BROKER_HEADER_PREFIXES = ("x-death", "x-first-death", "x-last-death", "x-delivery-count")
 APP_ID = "taskhook"
@@ -107,9 +110,12 @@ def routing_key(event: str, task_type: str | None) -> str:
     return f"{event}.{task_type}" if task_type else event
 
 
-def event_message(delivery: Delivery, *, reconciled: str | None = None) -> OutgoingMessage:
-    """The message that announces a valid delivery to downstream services; ``reconciled``
-    says where ``taskhook reconcile`` found it, None for a live delivery."""
+def event_message(
+    delivery: Delivery, *, received_at_ms: int | None = None, reconciled: str | None = None
+) -> OutgoingMessage:
+    """The message that announces a valid delivery to downstream services. ``received_at_ms``
+    is when taskhook received it; ``reconciled`` says where ``taskhook reconcile`` found it,
+    None for a live delivery."""
     envelope, document = delivery.envelope, delivery.document
     # `timestamp` is left out on purpose: it changes on every retry, and the same event should
     # always produce the same body.
@@ -128,6 +134,8 @@ def event_message(delivery: Delivery, *, reconciled: str | None = None) -> Outgo
             "task-type": task.type,
             "task-phase": task.snapshot.status.phase,
         }
+    if received_at_ms is not None:
+        headers[RECEIVED_AT_HEADER] = iso_time(received_at_ms)
     if reconciled is not None:
         headers[RECONCILED_HEADER] = reconciled
     return OutgoingMessage(
