@@ -127,7 +127,7 @@ ConsumerFactory = Callable[..., Awaitable[RunningConsumer]]
 
 @pytest.fixture
 def consumer_name() -> str:
-    """A consumer name of the test's own: ``taskhook.<name>`` queues are shared by name."""
+    """A consumer name of the test's own (its queues are named for the test's exchange too)."""
     return f"test-{uuid.uuid4().hex[:12]}"
 
 

@@ -355,7 +355,7 @@ async def test_replay_hands_a_dead_message_back_to_its_consumer_only(
 async def test_replay_removes_nothing_when_the_consumer_queue_is_gone(
     exchange: str, channel: AbstractChannel, consumer_name: str
 ) -> None:
-    dead = f"taskhook.{consumer_name}.dead"
+    dead = f"taskhook.{exchange}.{consumer_name}.dead"
     await channel.declare_queue(dead, durable=True, arguments={"x-queue-type": "quorum"})
     try:
         await put(channel, "", replace(published_sample("t-orphan"), routing_key=dead))
@@ -363,7 +363,8 @@ async def test_replay_removes_nothing_when_the_consumer_queue_is_gone(
         replayed = await tool(exchange, "replay", dead)
 
         assert replayed.code == 1
-        assert f"queue taskhook.{consumer_name} does not exist: nothing removed" in replayed.error
+        home = f"taskhook.{exchange}.{consumer_name}"
+        assert f"queue {home} does not exist: nothing removed" in replayed.error
         assert await drain(channel, dead) == ["e-t-orphan"]
     finally:
         await channel.queue_delete(dead)
@@ -420,14 +421,14 @@ async def test_topology_declares_everything_once_and_prints_it(
     for expected in (
         ["exchange", exchange],
         ["queue", f"{exchange}.rejected"],
-        ["queue", f"taskhook.{PROBE.name}.dead"],
-        ["queue", f"taskhook.{PROBE.name}.retry.5000ms"],
+        ["queue", f"taskhook.{exchange}.{PROBE.name}.dead"],
+        ["queue", f"taskhook.{exchange}.{PROBE.name}.retry.5000ms"],
         ["binding", exchange],
     ):
         assert expected in words
     await put(channel, exchange, published_sample("t-probe"))
     async with asyncio.timeout(5):
-        while await ready(channel, f"taskhook.{PROBE.name}") < 1:
+        while await ready(channel, f"taskhook.{exchange}.{PROBE.name}") < 1:
             await asyncio.sleep(0.05)
 
 

@@ -31,23 +31,26 @@ def test_a_consumer_declares_the_events_topology_then_its_own_queues_and_binding
     assert list(queues) == [
         "ev.unrouted",
         "ev.rejected",
-        "taskhook.audit.dead",
-        "taskhook.audit",
-        "taskhook.audit.retry.1000ms",
-        "taskhook.audit.retry.60000ms",
+        "taskhook.ev.audit.dead",
+        "taskhook.ev.audit",
+        "taskhook.ev.audit.retry.1000ms",
+        "taskhook.ev.audit.retry.60000ms",
     ]
-    assert queues["taskhook.audit"] == {
+    assert queues["taskhook.ev.audit"] == {
         "x-queue-type": "quorum",
         **AT_LEAST_ONCE,
         "x-dead-letter-exchange": "",
-        "x-dead-letter-routing-key": "taskhook.audit.dead",
+        "x-dead-letter-routing-key": "taskhook.ev.audit.dead",
         "x-delivery-limit": DELIVERY_LIMIT,
     }
-    assert queues["taskhook.audit.retry.60000ms"]["x-message-ttl"] == 60000
-    assert queues["taskhook.audit.retry.60000ms"]["x-dead-letter-routing-key"] == "taskhook.audit"
+    assert queues["taskhook.ev.audit.retry.60000ms"]["x-message-ttl"] == 60000
+    assert (
+        queues["taskhook.ev.audit.retry.60000ms"]["x-dead-letter-routing-key"]
+        == "taskhook.ev.audit"
+    )
     assert declared.bindings[1:] == (
-        BindingSpec("ev", "taskhook.audit", "task.completed.*"),
-        BindingSpec("ev", "taskhook.audit", "task.failed.*"),
+        BindingSpec("ev", "taskhook.ev.audit", "task.completed.*"),
+        BindingSpec("ev", "taskhook.ev.audit", "task.failed.*"),
     )
 
 
@@ -57,7 +60,36 @@ def test_two_consumers_share_one_events_topology() -> None:
     names = [spec.name for spec in declared.queues]
     assert len(names) == len(set(names))
     assert [spec.name for spec in declared.exchanges] == ["ev.unrouted", "ev"]
-    assert BindingSpec("ev", "taskhook.tasks", "task.#") in declared.bindings
+    assert BindingSpec("ev", "taskhook.ev.tasks", "task.#") in declared.bindings
+
+
+@pytest.mark.parametrize(
+    ("exchange", "queue"),
+    [
+        ("livepeer.tasks", "taskhook.audit"),  # the default: the names every deployment has
+        ("staging.tasks", "taskhook.staging.tasks.audit"),
+    ],
+)
+def test_consumer_queues_are_named_for_their_exchange_unless_it_is_the_default(
+    exchange: str, queue: str
+) -> None:
+    events = Topology(exchange)
+    audit = ConsumerTopology(events, "audit", ("task.#",), (1000,))
+    assert (audit.queue, audit.dead_queue, audit.retry_queue(1000)) == (
+        queue,
+        f"{queue}.dead",
+        f"{queue}.retry.1000ms",
+    )
+    held = events.held_queue(f"{queue}.dead")
+    assert held is not None
+    assert (held.kind, held.home_queue) == ("dead", queue)
+    other = "taskhook.other.audit.dead" if exchange == "livepeer.tasks" else "taskhook.audit.dead"
+    assert events.held_queue(other) is None  # another deployment's dead queue is not ours
+
+
+def test_names_too_long_for_amqp_are_refused_when_the_topology_is_made() -> None:
+    with pytest.raises(ValueError, match="over 255 bytes"):
+        ConsumerTopology(Topology("x" * 200), "a" * 60, ("#",), (86_400_000,))
 
 
 def test_the_printed_topology_has_a_line_for_each_thing_declared() -> None:

@@ -11,7 +11,8 @@ Queues are quorum queues: replicated in a cluster, and they never lose a confirm
 
 Each consumer ``<name>`` owns, bound to the events exchange with its routing patterns::
 
-    taskhook.<name>                  its queue; a message redelivered too often → .dead
+    taskhook.<name>                  its queue (taskhook.<exchange>.<name> off the default
+                                     exchange); a message redelivered too often → .dead
     taskhook.<name>.retry.<delay>ms  one per retry delay: message TTL, then back to its queue
     taskhook.<name>.dead             what it could not handle, with headers that say why
 
@@ -41,7 +42,11 @@ T = TypeVar("T")
 
 DURABLE_QUEUE_ARGUMENTS: FieldTable = {"x-queue-type": "quorum"}
 CONSUMER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-DEAD_QUEUE = re.compile(r"^taskhook\.(?P<name>[a-z0-9][a-z0-9_-]{0,62})\.dead$")
+# The exchange whose consumers' queues are named taskhook.<name>: the default, and what every
+# deployment before the exchange was part of the name used. Another exchange's consumers get
+# taskhook.<exchange>.<name>, so two deployments sharing a broker never share a queue.
+DEFAULT_EXCHANGE = "livepeer.tasks"
+MAX_QUEUE_NAME_BYTES = 255  # AMQP's short string
 # A message that kills its consumer every time (so it is never settled) is parked after this
 # many deliveries instead of crashing the consumer forever. Retries do not count: each retry
 # is a new message.
@@ -133,9 +138,18 @@ class Topology:
             return HeldQueue(name, "rejected", self.exchange)
         if name == self.unrouted_queue:
             return HeldQueue(name, "unrouted", self.exchange)
-        if match := DEAD_QUEUE.match(name):
-            return HeldQueue(name, "dead", self.exchange, home_queue=consumer_queue(match["name"]))
+        consumer = name.removeprefix(f"{self.consumer_prefix}.").removesuffix(".dead")
+        if name == f"{self.consumer_prefix}.{consumer}.dead" and CONSUMER_NAME.match(consumer):
+            home = f"{self.consumer_prefix}.{consumer}"
+            return HeldQueue(name, "dead", self.exchange, home_queue=home)
         return None
+
+    @property
+    def consumer_prefix(self) -> str:
+        """What this exchange's consumers' queue names start with."""
+        if self.exchange == DEFAULT_EXCHANGE:
+            return "taskhook"
+        return f"taskhook.{self.exchange}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,17 +163,24 @@ class ConsumerTopology:
 
     def __post_init__(self) -> None:
         check_consumer_name(self.name)
+        longest = max((self.retry_queue(d) for d in self.retry_delays_ms), key=len, default="")
+        if len(max(longest, self.dead_queue, key=len).encode()) > MAX_QUEUE_NAME_BYTES:
+            raise ValueError(
+                f"the exchange and consumer names make queue names over {MAX_QUEUE_NAME_BYTES} "
+                "bytes: shorten one"
+            )
 
     @property
     def queue(self) -> str:
-        return consumer_queue(self.name)
+        """``taskhook.<name>`` on the default exchange, else ``taskhook.<exchange>.<name>``."""
+        return f"{self.events.consumer_prefix}.{self.name}"
 
     @property
     def dead_queue(self) -> str:
-        return f"taskhook.{self.name}.dead"
+        return f"{self.queue}.dead"
 
     def retry_queue(self, delay_ms: int) -> str:
-        return f"taskhook.{self.name}.retry.{delay_ms}ms"
+        return f"{self.queue}.retry.{delay_ms}ms"
 
     def declarations(self) -> Declarations:
         """The events exchange's declarations, then the consumer's queues and bindings."""
@@ -183,11 +204,6 @@ def check_consumer_name(name: str) -> None:
     """Raise ``ValueError`` unless ``name`` can name a consumer's queues."""
     if not CONSUMER_NAME.match(name):
         raise ValueError(f"consumer name {name!r} must match {CONSUMER_NAME.pattern}")
-
-
-def consumer_queue(name: str) -> str:
-    """The queue the consumer ``name`` reads."""
-    return f"taskhook.{name}"
 
 
 def _dead_lettering(name: str, *, to: str, limit: int = 0, ttl_ms: int = 0) -> QueueSpec:

@@ -163,7 +163,7 @@ def run_held(args: argparse.Namespace) -> int:
         print(
             f"taskhook {args.command}: {args.queue!r} is not a queue that holds messages back: "
             f"name {topology.rejected_queue}, {topology.unrouted_queue} or a consumer's "
-            "taskhook.<name>.dead",
+            f"{topology.consumer_prefix}.<name>.dead",
             file=sys.stderr,
         )
         return EXIT_USAGE
