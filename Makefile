@@ -7,7 +7,10 @@ AMQP_URL ?= $(or $(TASKHOOK_AMQP_URL),amqp://guest:guest@127.0.0.1:5672/)
 POSTGRES_URL ?= $(or $(TASKHOOK_TEST_POSTGRES_URL),postgresql+asyncpg://postgres@127.0.0.1:5432/postgres)
 # CI and fresh machines get a broker installed; a developer's machine is only told how.
 INSTALL_BROKER := $(if $(CI),--install,)
-TEST_ENV := TASKHOOK_TEST_AMQP_URL=$(AMQP_URL) TASKHOOK_TEST_POSTGRES_URL=$(POSTGRES_URL)
+# Where the shared-dedup tests write (keys of their own, removed after).
+REDIS_URL ?= $(or $(TASKHOOK_TEST_REDIS_URL),redis://127.0.0.1:6379/0)
+TEST_ENV := TASKHOOK_TEST_AMQP_URL=$(AMQP_URL) TASKHOOK_TEST_POSTGRES_URL=$(POSTGRES_URL) \
+	TASKHOOK_TEST_REDIS_URL=$(REDIS_URL)
 
 .PHONY: run test check lint typecheck deploy-check unit integration chaos soak cluster cluster-stop cluster-test format schema bench broker lock clean
 
@@ -17,6 +20,7 @@ run: $(VENV)/.installed broker
 test: $(VENV)/.installed
 	scripts/ensure-rabbitmq $(AMQP_URL) --install
 	scripts/ensure-postgres --install
+	scripts/ensure-redis --install
 	$(MAKE) --no-print-directory check
 	$(TEST_ENV) $(BIN)/pytest
 
@@ -43,6 +47,7 @@ unit: $(VENV)/.installed
 integration: $(VENV)/.installed
 	scripts/ensure-rabbitmq $(AMQP_URL) $(INSTALL_BROKER)
 	scripts/ensure-postgres $(INSTALL_BROKER)
+	scripts/ensure-redis $(INSTALL_BROKER)
 	$(TEST_ENV) $(BIN)/pytest tests/integration
 
 # The long runs, not part of `make test`. Both hurt or load the shared broker: on a shared

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from taskhook.broker.publisher import AmqpPublisher
     from taskhook.consumers.consumer import Consumer
     from taskhook.metrics import Metrics
+    from taskhook.replicas.redis import RedisMemory
     from taskhook.tasks.store import TaskStore
 
 S = TypeVar("S", bound=BaseSettings)
@@ -104,14 +105,33 @@ def ingest_app(
 
     metrics = metrics or Metrics.create()
     chosen = publisher or amqp_publisher(settings, metrics)
+    shared = shared_dedup(settings)
     ingest = Ingest(
         chosen,
         secrets=settings.secret_keys,
         tolerance_ms=int(settings.signature_tolerance_s * 1000),
         rejected_queue=topology(settings).rejected_queue,
-        publish_once=PublishOnce(settings.dedup_capacity),
+        publish_once=PublishOnce(
+            settings.dedup_capacity,
+            shared=shared,
+            # A replica that died mid-publish holds its claim no longer than a publish can take.
+            lease_s=settings.publish_timeout_s + 1,
+        ),
     )
-    return create_app(settings, ingest, metrics)
+    app = create_app(settings, ingest, metrics)
+    if shared is not None:
+        app.on_cleanup.append(lambda _: shared.close())
+    return app
+
+
+def shared_dedup(settings: Settings) -> "RedisMemory | None":
+    """The replicas' shared memory of confirmed events, if ``TASKHOOK_DEDUP_REDIS_URL`` is set;
+    nothing connects until the first delivery."""
+    if settings.dedup_redis_url is None:
+        return None
+    from taskhook.replicas.redis import RedisMemory
+
+    return RedisMemory(settings.dedup_redis_url.get_secret_value())
 
 
 def task_store(settings: ConsumerSettings) -> "TaskStore":

@@ -91,6 +91,8 @@ class Settings(CommonSettings):
     publish_timeout_s: float = Field(default=10.0, gt=0, le=MAX_PUBLISH_TIMEOUT_S)
     max_in_flight: int = Field(default=512, ge=1)
     dedup_capacity: int = Field(default=100_000, ge=0)
+    # Optional: replicas share what they confirmed, and which event each is publishing.
+    dedup_redis_url: SecretStr | None = None
     shutdown_grace_s: float = Field(default=20.0, ge=0)
     drain_delay_s: float = Field(default=0.0, ge=0)
 

@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from taskhook.application.dedup import Outcome, PublishOnce, Remembered
+from taskhook.application.dedup import Claim, Outcome, PublishOnce, Remembered, SharedMemoryDown
 from taskhook.core.errors import PublishFailed
 
 
@@ -133,3 +133,86 @@ def test_remembered_keeps_keys_for_their_time_and_forgets_the_oldest_first(
     clock.now = at
     assert {key for key in "abcd" if key in memory} == remembered
     assert len(memory) == stored
+
+
+class MemoryShared:
+    """A ``SharedMemory`` in a dict, as Redis would hold it; ``down`` makes every call fail."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, str] = {}
+        self.down = False
+        self.calls: list[str] = []
+
+    def _check(self, what: str) -> None:
+        self.calls.append(what)
+        if self.down:
+            raise SharedMemoryDown("ConnectionError")
+
+    async def claim(self, key: str, token: str, lease_s: float) -> Claim:
+        self._check("claim")
+        held = self.held.get(key)
+        if held is None:
+            self.held[key] = token
+            return Claim.CLAIMED
+        return Claim.DONE if held == "done" else Claim.BUSY
+
+    async def confirm(self, key: str, remember_s: float) -> None:
+        self._check("confirm")
+        self.held[key] = "done"
+
+    async def release(self, key: str, token: str) -> None:
+        self._check("release")
+        if self.held.get(key) == token:
+            del self.held[key]
+
+
+async def test_an_event_another_replica_confirmed_is_a_duplicate_here_too() -> None:
+    shared = MemoryShared()
+    first, second = PublishOnce(10, shared=shared), PublishOnce(10, shared=shared)
+    publish = Publishes()
+    publish.release.set()
+    assert await first.run("k", publish) is Outcome.PUBLISHED
+    assert await second.run("k", publish) is Outcome.DUPLICATE
+    assert publish.count == 1
+    assert shared.held == {"k": "done"}
+
+
+async def test_a_copy_at_another_replica_waits_for_the_publish_in_progress() -> None:
+    shared = MemoryShared()
+    first, second = PublishOnce(10, shared=shared), PublishOnce(10, shared=shared)
+    publish = Publishes()
+    running = asyncio.create_task(first.run("k", publish))
+    await asyncio.sleep(0.01)  # the first replica holds the claim
+    copy = asyncio.create_task(second.run("k", publish))
+    await asyncio.sleep(0.2)
+    assert not copy.done()
+    assert publish.count == 1
+    publish.release.set()
+    assert await running is Outcome.PUBLISHED
+    assert await copy is Outcome.DUPLICATE
+    assert publish.count == 1
+
+
+async def test_a_failed_publish_releases_its_claim_so_the_retry_publishes() -> None:
+    shared = MemoryShared()
+    once = PublishOnce(10, shared=shared)
+    failing = Publishes(fail=True)
+    failing.release.set()
+    with pytest.raises(PublishFailed):
+        await once.run("k", failing)
+    assert shared.held == {}
+    retry = Publishes()
+    retry.release.set()
+    assert await once.run("k", retry) is Outcome.PUBLISHED
+
+
+async def test_a_shared_memory_that_is_down_costs_nothing_but_its_sharing() -> None:
+    shared = MemoryShared()
+    shared.down = True
+    once = PublishOnce(10, shared=shared)
+    publish = Publishes()
+    publish.release.set()
+    assert await once.run("k", publish) is Outcome.PUBLISHED  # published, not refused
+    assert await once.run("k", publish) is Outcome.DUPLICATE  # its own memory still works
+    assert publish.count == 1
+    assert shared.calls == ["claim", "confirm"]

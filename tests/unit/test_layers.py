@@ -21,6 +21,7 @@ LAYERS = {
     "application": 2,
     "broker": 2,
     "studio": 2,
+    "replicas": 2,
     "http": 3,
     "tools": 4,
     "consumers": 4,
@@ -31,8 +32,8 @@ LAYERS = {
 }
 # What each layer must not reach, whatever the layers above say: the pure core touches no I/O
 # library, and the application rules know neither HTTP nor AMQP.
-NO_IO = ("aiohttp", "aio_pika", "aiormq", "pamqp", "sqlalchemy", "alembic", "uvloop")
-EDGES = ("taskhook.broker", "taskhook.http", "taskhook.studio")
+NO_IO = ("aiohttp", "aio_pika", "aiormq", "pamqp", "sqlalchemy", "alembic", "uvloop", "redis")
+EDGES = ("taskhook.broker", "taskhook.http", "taskhook.studio", "taskhook.replicas")
 FORBIDDEN = {
     "core": NO_IO,
     "application": NO_IO + EDGES,

@@ -1,21 +1,58 @@
-"""Publishing each event once per process, however often and however concurrently it arrives.
+"""Publishing each event once, however often and however concurrently it arrives.
 
 Livepeer resends an event until it gets a 2xx, and may send it again later anyway. This keeps a
 bounded memory of events the broker confirmed, and makes concurrent arrivals of one event share
-a single publish. It is per process: across replicas delivery stays at-least-once, and consumers
-dedupe by ``message_id``.
+a single publish. That memory is the process's own; given a ``SharedMemory`` (Redis, with
+``TASKHOOK_DEDUP_REDIS_URL``) the replicas also share what they confirmed and which event each
+is publishing. Either way delivery stays at-least-once (a confirm can outlive the process that
+awaited it), and consumers dedupe by ``message_id``.
 """
 
 import asyncio
+import contextlib
 import enum
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from taskhook.core.errors import PublishFailed
 
 # Livepeer retries for about 24 h; remembering a little longer covers its whole schedule.
 REMEMBER_FOR_S = 25 * 3600
+# While another replica publishes the same event, look again this often, at most this long:
+# past it, publish anyway (a duplicate at worst, never a delivery refused for want of news).
+SHARED_POLL_S = 0.05
+SHARED_WAIT_S = 10.0
+
+
+class Claim(enum.Enum):
+    CLAIMED = "claimed"  # this replica publishes it
+    DONE = "done"  # some replica had it confirmed
+    BUSY = "busy"  # another replica is publishing it now
+
+
+class SharedMemoryDown(Exception):
+    """The shared memory could not answer; the caller goes on with its own memory alone."""
+
+
+class SharedMemory(Protocol):
+    """What the replicas remember together. Every method raises ``SharedMemoryDown`` rather than
+    wait long: a delivery never waits on it for more than a fraction of a second."""
+
+    async def claim(self, key: str, token: str, lease_s: float) -> Claim:
+        """Mark ``key`` as being published by ``token`` for ``lease_s``, unless it is done or
+        someone else holds it."""
+        ...
+
+    async def confirm(self, key: str, remember_s: float) -> None:
+        """``key`` was confirmed: remember it for ``remember_s``."""
+        ...
+
+    async def release(self, key: str, token: str) -> None:
+        """``token``'s publish of ``key`` failed: let another try at once."""
+        ...
 
 
 class Outcome(enum.Enum):
@@ -71,10 +108,17 @@ class PublishOnce:
         self,
         capacity: int,
         *,
+        shared: SharedMemory | None = None,
+        lease_s: float = SHARED_WAIT_S,
         remember_for_s: float = REMEMBER_FOR_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._confirmed = Remembered(capacity, remember_for_s, clock) if capacity else None
+        self._remember_for_s = remember_for_s
+        self._shared = shared
+        # A crashed replica's claim expires after this: the publish timeout and a margin.
+        self._lease_s = lease_s
+        self._clock = clock
         # Per key in progress: the futures of the copies waiting for it (usually none).
         self._pending: dict[str, list[asyncio.Future[None]]] = {}
 
@@ -90,7 +134,7 @@ class PublishOnce:
             return Outcome.PUBLISHED
         self._pending[key] = waiting = []
         try:
-            await publish()
+            outcome = await self._publish_once_shared(key, publish)
         except BaseException as e:
             _settle(waiting, e if isinstance(e, Exception) else _interrupted())
             raise
@@ -99,7 +143,47 @@ class PublishOnce:
         if self._confirmed is not None:
             self._confirmed.add(key)
         _settle(waiting, None)
+        return outcome
+
+    async def _publish_once_shared(
+        self, key: str, publish: Callable[[], Awaitable[None]]
+    ) -> Outcome:
+        """Publish, unless the shared memory says another replica did or is doing it."""
+        if self._shared is None:
+            await publish()
+            return Outcome.PUBLISHED
+        token = uuid.uuid4().hex
+        claim = await self._claim(key, token)
+        if claim is Claim.DONE:
+            return Outcome.DUPLICATE
+        try:
+            await publish()
+        except BaseException:
+            if claim is Claim.CLAIMED:
+                await self._shared_call(self._shared.release(key, token))
+            raise
+        await self._shared_call(self._shared.confirm(key, self._remember_for_s))
         return Outcome.PUBLISHED
+
+    async def _claim(self, key: str, token: str) -> Claim | None:
+        """CLAIMED or DONE, or None: publish without a claim (down, or waited long enough)."""
+        assert self._shared is not None
+        deadline = self._clock() + SHARED_WAIT_S
+        while True:
+            try:
+                claim = await self._shared.claim(key, token, self._lease_s)
+            except SharedMemoryDown:
+                return None
+            if claim is not Claim.BUSY:
+                return claim
+            if self._clock() >= deadline:
+                return None
+            await asyncio.sleep(SHARED_POLL_S)
+
+    async def _shared_call(self, call: Awaitable[None]) -> None:
+        # What is lost when it fails is an optimisation: consumers dedupe by message_id anyway.
+        with contextlib.suppress(SharedMemoryDown):
+            await call
 
 
 def _interrupted() -> PublishFailed:
