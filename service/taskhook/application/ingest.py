@@ -14,6 +14,7 @@ from taskhook.clock import now_ms
 from taskhook.core.delivery import Delivery, check_signed_timestamp, parse_body, validate_delivery
 from taskhook.core.errors import BodyNotJson, DeliveryInvalid
 from taskhook.core.message import OutgoingMessage, event_message, rejected_message
+from taskhook.core.redaction import DEFAULT_REDACTION, Redaction
 from taskhook.core.signature import verify_signature
 
 
@@ -57,8 +58,10 @@ class Ingest:
         tolerance_ms: int,
         rejected_queue: str,
         publish_once: PublishOnce,
+        redaction: Redaction = DEFAULT_REDACTION,
         clock_ms: Callable[[], int] = now_ms,
     ) -> None:
+        self._redaction = redaction
         self._publisher = publisher
         self._secrets = secrets
         self._tolerance_ms = tolerance_ms
@@ -98,7 +101,12 @@ class Ingest:
         except (BodyNotJson, DeliveryInvalid) as refusal:
             await self._keep_refused(body, refusal)
             raise
-        message = event_message(delivery, received_at_ms=self._clock_ms(), reconciled=origin)
+        message = event_message(
+            delivery,
+            received_at_ms=self._clock_ms(),
+            reconciled=origin,
+            redaction=self._redaction,
+        )
         outcome = await self._publish_once.run(
             delivery.dedup_key, lambda: self._publisher.publish_event(message)
         )

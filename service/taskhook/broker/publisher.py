@@ -100,6 +100,8 @@ class AmqpPublisher:
     async def publish_event(self, message: OutgoingMessage) -> None:
         """Publish to the events exchange; returns only once the broker confirmed it."""
         await self._publish(message, exchange=self._topology.exchange, destination="events")
+        for rule in message.redacted:  # counted once published: what consumers were spared
+            self._metrics.redacted(rule)
 
     async def publish_rejected(self, message: OutgoingMessage) -> None:
         """Park a refused delivery in the rejected queue; returns only once confirmed."""
