@@ -39,6 +39,16 @@ class BadConfiguration(Exception):
     """The configuration cannot work; the message names the variables, never their values."""
 
 
+def start_tracing() -> bool:
+    """Traces on if the standard ``OTEL_*`` variables ask (``taskhook.tracing``); call before
+    building the components, which look once whether tracing is on."""
+    import os
+
+    from taskhook import tracing
+
+    return tracing.configure(os.environ)
+
+
 def load_settings(kind: type[S], *, dev: bool = False) -> S:
     """``kind`` read from the environment; ``dev`` lets the ingest start with the dev secret.
 
