@@ -112,9 +112,9 @@ LOCK := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 -
 # Needs only uv, not taskhook installed: after a dependency is added to pyproject.toml, the
 # venv cannot pass `pip check` until the lock files have it.
 lock: $(BIN)/uv
-	$(LOCK) -o requirements/runtime.txt
-	$(LOCK) --extra dev -o requirements/dev.txt
-	$(LOCK) --extra dev --extra bench -o requirements/bench.txt
+	$(LOCK) --extra otel -o requirements/runtime.txt
+	$(LOCK) --extra otel --extra dev -o requirements/dev.txt
+	$(LOCK) --extra otel --extra dev --extra bench -o requirements/bench.txt
 
 clean:
 	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from taskhook.broker.topology import ConsumerTopology, Declarations, Topology
+from taskhook.core.redaction import Redaction
 from taskhook.settings import (
     ENV_PREFIX,
     CommonSettings,
@@ -36,6 +37,16 @@ S = TypeVar("S", bound=BaseSettings)
 
 class BadConfiguration(Exception):
     """The configuration cannot work; the message names the variables, never their values."""
+
+
+def start_tracing() -> bool:
+    """Traces on if the standard ``OTEL_*`` variables ask (``taskhook.tracing``); call before
+    building the components, which look once whether tracing is on."""
+    import os
+
+    from taskhook import tracing
+
+    return tracing.configure(os.environ)
 
 
 def load_settings(kind: type[S], *, dev: bool = False) -> S:
@@ -81,6 +92,11 @@ def declarations(settings: ConsumerSettings, consumers: Iterable["Consumer[Any]"
     return declared
 
 
+def redaction(settings: CommonSettings) -> Redaction:
+    """The rules that keep credentials out of published bodies, as configured."""
+    return Redaction.configured(enabled=settings.redact, extra_paths=settings.redact_paths)
+
+
 def amqp_publisher(settings: Settings, metrics: "Metrics") -> "AmqpPublisher":
     """The real publisher the settings describe; it connects only once started."""
     from taskhook.broker.publisher import AmqpPublisher
@@ -111,6 +127,7 @@ def ingest_app(
         secrets=settings.secret_keys,
         tolerance_ms=int(settings.signature_tolerance_s * 1000),
         rejected_queue=topology(settings).rejected_queue,
+        redaction=redaction(settings),
         publish_once=PublishOnce(
             settings.dedup_capacity,
             shared=shared,

@@ -18,6 +18,7 @@ class Metrics:
     publishes_in_flight: Gauge
     broker_connected: Gauge
     broker_blocked: Gauge
+    redactions: Counter
     # Each request counts twice; resolving label values to a child takes a lock and a lookup
     # every time, so each child is resolved once and kept (the label values are few and fixed).
     _children: dict[tuple[object, ...], Any] = field(default_factory=dict, repr=False)
@@ -29,6 +30,10 @@ class Metrics:
     def published(self, destination: str, result: str, seconds: float) -> None:
         """Record how long one publish took to be confirmed (or to fail)."""
         self._child(self.publish_seconds, destination, result).observe(seconds)
+
+    def redacted(self, rule: str) -> None:
+        """Count one published body a redaction rule changed."""
+        self._child(self.redactions, rule).inc()
 
     def _child(self, family: Counter | Histogram, *values: str) -> Any:
         key = (id(family), *values)
@@ -68,6 +73,12 @@ class Metrics:
             broker_blocked=Gauge(
                 "taskhook_broker_blocked",
                 "1 while the broker blocks publishing (a memory or disk alarm), else 0.",
+                registry=registry,
+            ),
+            redactions=Counter(
+                "taskhook_redactions_total",
+                "Published events whose body a redaction rule changed, by rule.",
+                ["rule"],
                 registry=registry,
             ),
         )

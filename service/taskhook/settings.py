@@ -53,6 +53,10 @@ class CommonSettings(BaseSettings):
     amqp_url: SecretStr = SecretStr(DEFAULT_AMQP_URL)
     exchange: str = Field(default="livepeer.tasks", pattern=r"^[A-Za-z0-9_.:-]{1,200}$")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Credentials kept out of published bodies (docs/publishing.md): the default rules, and
+    # more dotted paths to redact; TASKHOOK_REDACT=false turns every rule off.
+    redact: bool = True
+    redact_paths: Annotated[tuple[str, ...], NoDecode] = ()
 
     @field_validator("amqp_url")
     @classmethod
@@ -64,6 +68,21 @@ class CommonSettings(BaseSettings):
                 "must be amqp:// or amqps:// URLs with a host and a numeric port, "
                 "comma-separated for the nodes of a cluster"
             )
+        return value
+
+    @field_validator("redact_paths", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("redact_paths")
+    @classmethod
+    def _paths_usable(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for path in value:
+            if any(not key for key in path.split(".")):
+                raise ValueError(f"{path!r} is not a dotted path like task.params.upload.url")
         return value
 
     @field_validator("log_level", mode="before")

@@ -34,7 +34,11 @@ def _name(name: str) -> str:
 
 @pytest.mark.parametrize(
     ("lock", "extras"),
-    [("runtime.txt", ()), ("dev.txt", ("dev",)), ("bench.txt", ("dev", "bench"))],
+    [
+        ("runtime.txt", ("otel",)),
+        ("dev.txt", ("otel", "dev")),
+        ("bench.txt", ("otel", "dev", "bench")),
+    ],
 )
 def test_each_lock_pins_every_dependency_within_its_range(
     lock: str, extras: tuple[str, ...]

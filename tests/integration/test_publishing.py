@@ -169,3 +169,23 @@ async def test_many_different_events_at_once_are_each_published_once(
     assert {r.status for r in responses} == {202}
     assert sorted([(await take(queue)).message_id or "" for _ in ids]) == sorted(ids)
     assert await queue_is_empty(queue)
+
+
+async def test_a_presigned_export_url_is_redacted_in_what_consumers_get_and_counted(
+    service: Service, channel: AbstractChannel, exchange: str
+) -> None:
+    document = load_sample("task.completed.upload.json")
+    document["payload"]["task"]["snapshot"]["params"]["export"] = {
+        "custom": {"url": "https://b.example/o?X-Amz-Signature=deadbeef", "headers": {"A": "t"}}
+    }
+    queue = await bind_queue(channel, exchange, "#")
+
+    assert (await service.deliver(document)).status == 202
+
+    message = await take(queue)
+    assert b"deadbeef" not in message.body
+    custom = body_of(message)["task"]["params"]["export"]["custom"]
+    assert custom == {"url": "https://b.example/o?REDACTED", "headers": {"A": "REDACTED"}}
+    registry = service.metrics.registry
+    for rule in ("task.params.export.custom.url", "task.params.export.custom.headers.*"):
+        assert registry.get_sample_value("taskhook_redactions_total", {"rule": rule}) == 1

@@ -17,6 +17,7 @@ LAYERS = {
     "clock": 1,
     "settings": 1,
     "logs": 1,
+    "tracing": 1,
     "metrics": 1,
     "application": 2,
     "broker": 2,

@@ -9,11 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from taskhook import tracing
 from taskhook.application.dedup import Outcome, PublishOnce
 from taskhook.clock import now_ms
 from taskhook.core.delivery import Delivery, check_signed_timestamp, parse_body, validate_delivery
 from taskhook.core.errors import BodyNotJson, DeliveryInvalid
 from taskhook.core.message import OutgoingMessage, event_message, rejected_message
+from taskhook.core.redaction import DEFAULT_REDACTION, Redaction
 from taskhook.core.signature import verify_signature
 
 
@@ -57,8 +59,11 @@ class Ingest:
         tolerance_ms: int,
         rejected_queue: str,
         publish_once: PublishOnce,
+        redaction: Redaction = DEFAULT_REDACTION,
         clock_ms: Callable[[], int] = now_ms,
     ) -> None:
+        self._redaction = redaction
+        self._tracer = tracing.tracer()  # None when tracing is off: no span at all
         self._publisher = publisher
         self._secrets = secrets
         self._tolerance_ms = tolerance_ms
@@ -77,7 +82,8 @@ class Ingest:
         Raises ``SignatureInvalid`` (nothing kept), ``BodyNotJson`` or ``DeliveryInvalid`` (kept in
         the rejected queue first), or ``PublishFailed`` (nothing confirmed: the sender must retry).
         """
-        signed_at = self._authenticate(body, signature)
+        with tracing.span(self._tracer, "verify signature"):
+            signed_at = self._authenticate(body, signature)
         return await self._accept(body, signed_at=signed_at, origin=None)
 
     async def admit(self, body: bytes, *, origin: str) -> Receipt:
@@ -91,14 +97,20 @@ class Ingest:
 
     async def _accept(self, body: bytes, *, signed_at: int | None, origin: str | None) -> Receipt:
         try:
-            document = parse_body(body)
-            if signed_at is not None:
-                check_signed_timestamp(document, signed_at)
-            delivery = validate_delivery(document)
+            with tracing.span(self._tracer, "validate delivery"):
+                document = parse_body(body)
+                if signed_at is not None:
+                    check_signed_timestamp(document, signed_at)
+                delivery = validate_delivery(document)
         except (BodyNotJson, DeliveryInvalid) as refusal:
             await self._keep_refused(body, refusal)
             raise
-        message = event_message(delivery, received_at_ms=self._clock_ms(), reconciled=origin)
+        message = event_message(
+            delivery,
+            received_at_ms=self._clock_ms(),
+            reconciled=origin,
+            redaction=self._redaction,
+        )
         outcome = await self._publish_once.run(
             delivery.dedup_key, lambda: self._publisher.publish_event(message)
         )

@@ -9,10 +9,12 @@ waiting for the broker it refuses at once, so the sender is told to retry later.
 import asyncio
 import logging
 import time
+from dataclasses import replace
 
 from aio_pika.abc import AbstractChannel, AbstractConnection
 from aiormq.channel import Channel as UnderlayChannel
 
+from taskhook import tracing
 from taskhook.broker.confirmed import open_confirm_channel, publish_or_fail
 from taskhook.broker.connection import Supervisor, wait_for_either
 from taskhook.broker.declare import declare_topology
@@ -61,6 +63,7 @@ class AmqpPublisher:
         self._stop = asyncio.Event()
         self._lost: asyncio.Event | None = None  # set to drop the connection in use
         self._was_blocked = False
+        self._tracer = tracing.tracer()
         self._failures_in_a_row = 0
 
     @property
@@ -99,7 +102,13 @@ class AmqpPublisher:
 
     async def publish_event(self, message: OutgoingMessage) -> None:
         """Publish to the events exchange; returns only once the broker confirmed it."""
-        await self._publish(message, exchange=self._topology.exchange, destination="events")
+        exchange = self._topology.exchange
+        if self._tracer is None:
+            await self._publish(message, exchange=exchange, destination="events")
+        else:
+            await self._publish_traced(message, exchange)
+        for rule in message.redacted:  # counted once published: what consumers were spared
+            self._metrics.redacted(rule)
 
     async def publish_rejected(self, message: OutgoingMessage) -> None:
         """Park a refused delivery in the rejected queue; returns only once confirmed."""
@@ -130,6 +139,22 @@ class AmqpPublisher:
             self._in_flight -= 1
             self._metrics.publishes_in_flight.dec()
             self._metrics.published(destination, result, time.perf_counter() - started)
+
+    async def _publish_traced(self, message: OutgoingMessage, exchange: str) -> None:
+        """The publish and its confirm in a producer span, whose context travels in the
+        message's headers to every consumer."""
+        attributes = {
+            "messaging.system": "rabbitmq",
+            "messaging.operation.type": "send",
+            "messaging.operation.name": "publish",
+            "messaging.destination.name": exchange,
+            "messaging.rabbitmq.destination.routing_key": message.routing_key,
+            "messaging.message.id": message.message_id,
+            "messaging.message.body.size": len(message.body),
+        }
+        with tracing.span(self._tracer, f"send {exchange}", kind="PRODUCER", attributes=attributes):
+            carried = replace(message, headers=tracing.inject(message.headers))
+            await self._publish(carried, exchange=exchange, destination="events")
 
     def _failed(self, cause: str) -> None:
         """Several publishes in a row not confirmed: drop the connection and make another (to

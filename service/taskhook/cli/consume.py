@@ -41,6 +41,8 @@ def run_consume(args: argparse.Namespace) -> int:
         print(f"taskhook: {e}", file=sys.stderr)
         return EXIT_USAGE
     configure_logging(settings.log_level)
+    if bootstrap.start_tracing():
+        log.info("tracing on", extra={"consumer": consumer.name, "exporter": "otlp"})
     topology = bootstrap.consumer_topology(consumer, settings)
     try:
         uvloop.run(run_consumer(consumer, settings, topology))

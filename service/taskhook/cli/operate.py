@@ -170,7 +170,15 @@ def run_held(args: argparse.Namespace) -> int:
     url = settings.amqp_url.get_secret_value()
     if args.command == "inspect":
         return uvloop.run(held.inspect(url, queue, limit=args.limit, as_json_lines=args.json))
-    return uvloop.run(held.replay(url, topology, queue, limit=args.limit, dry_run=args.dry_run))
+    replaying = held.replay(
+        url,
+        topology,
+        queue,
+        limit=args.limit,
+        dry_run=args.dry_run,
+        redaction=bootstrap.redaction(settings),
+    )
+    return uvloop.run(replaying)
 
 
 def run_topology(args: argparse.Namespace) -> int:

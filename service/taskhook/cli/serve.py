@@ -56,6 +56,8 @@ def serve(settings: Settings, *, reuse_port: bool) -> int:
     from taskhook.logs import configure_logging
 
     configure_logging(settings.log_level)
+    if bootstrap.start_tracing():
+        log.info("tracing on", extra={"exporter": "otlp"})
     if settings.secret_keys == (DEV_SECRET.encode(),):
         log.warning(
             "DEVELOPMENT SECRET IN USE: never register this instance in Livepeer Studio",

@@ -12,12 +12,14 @@ the call fails, every message of the batch goes through the one-by-one path abov
 import logging
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
 from aiormq.channel import Channel as UnderlayChannel
 from pydantic import ValidationError
 
+from taskhook import tracing
 from taskhook.broker.topology import ConsumerTopology
 from taskhook.clock import now_ms
 from taskhook.consumers.consumer import BatchHandler, Consumer, Handler, PermanentError
@@ -54,6 +56,7 @@ class Handling:
         self._topology = topology
         self._policy = policy
         self._metrics = metrics
+        self._tracer = tracing.tracer()
 
     async def one(self, channel: UnderlayChannel, message: AbstractIncomingMessage) -> None:
         """Handle ``message`` alone and settle it."""
@@ -78,7 +81,8 @@ class Handling:
             return
         started = time.perf_counter()
         try:
-            await self.batch(events)
+            with self._handler_span(valid):
+                await self.batch(events)
         except Exception as e:  # one bad event, or the store away: one by one, with retries
             log.warning(
                 "batch failed; handling its messages one by one",
@@ -157,7 +161,8 @@ class Handling:
         started = time.perf_counter()
         failure: Failure | None = None
         try:
-            await self._handler(event)
+            with self._handler_span([message]):
+                await self._handler(event)
         except PermanentError as e:
             failure = Failure("permanent", type(e).__name__, str(e))
         except Exception as e:  # any other failure may pass: retry it later
@@ -167,6 +172,36 @@ class Handling:
             self._consumer.name, "ok" if failure is None else failure.kind
         ).observe(time.perf_counter() - started)
         return failure
+
+    def _handler_span(
+        self, messages: Sequence[AbstractIncomingMessage]
+    ) -> AbstractContextManager[object]:
+        """A consumer span around the handler, continuing the trace the first message carries
+        and linking those of the others (a batch is one call)."""
+        if self._tracer is None:
+            return nullcontext()
+        contexts = [tracing.extract(message.headers) for message in messages]
+        attributes: dict[str, Any] = {
+            "messaging.system": "rabbitmq",
+            "messaging.operation.type": "process",
+            "messaging.operation.name": "process",
+            "messaging.destination.name": self._topology.queue,
+            "messaging.consumer.group.name": self._consumer.name,
+            "messaging.batch.message_count": len(messages),
+        }
+        if len(messages) == 1:
+            attributes["messaging.message.id"] = messages[0].message_id or ""
+            attributes["messaging.rabbitmq.destination.routing_key"] = original_routing_key(
+                dict(messages[0].headers or {}), messages[0].routing_key or ""
+            )
+        return tracing.span(
+            self._tracer,
+            f"process {self._topology.queue}",
+            kind="CONSUMER",
+            attributes=attributes,
+            context=contexts[0],
+            links=contexts[1:],
+        )
 
     def _count(self, outcome: str) -> None:
         self._metrics.messages.labels(self._consumer.name, outcome).inc()

@@ -28,6 +28,7 @@ from taskhook.core.message import (
     copy_message,
     event_message,
 )
+from taskhook.core.redaction import DEFAULT_REDACTION, Redaction
 from taskhook.core.retry import (
     DEAD_REASON,
     ERROR_MESSAGE,
@@ -117,10 +118,12 @@ def _held_since(message: ReceivedMessage, queue: HeldQueue) -> str:
     return UNKNOWN  # published before taskhook said when: nothing tells
 
 
-def plan_replay(message: ReceivedMessage, queue: HeldQueue) -> Replay | Stay:
+def plan_replay(
+    message: ReceivedMessage, queue: HeldQueue, redaction: Redaction = DEFAULT_REDACTION
+) -> Replay | Stay:
     """Where a replay sends ``message``, or why it stays."""
     if queue.kind == "rejected":
-        return _replay_rejected(message, queue)
+        return _replay_rejected(message, queue, redaction)
     if queue.kind == "unrouted":
         return Replay(queue.exchange, copy_message(message, routing_key=message.routing_key))
     if queue.home_queue is None:
@@ -151,14 +154,17 @@ def as_json(message: ReceivedMessage) -> dict[str, Any]:
     return out
 
 
-def _replay_rejected(message: ReceivedMessage, queue: HeldQueue) -> Replay | Stay:
+def _replay_rejected(
+    message: ReceivedMessage, queue: HeldQueue, redaction: Redaction
+) -> Replay | Stay:
     try:
         delivery = validate_delivery(parse_body(message.body))
     except BodyNotJson as refusal:
         return Stay(refusal.detail)
     except DeliveryInvalid as refusal:
         return Stay(summarize_problems(refusal.problems))
-    return Replay(queue.exchange, event_message(delivery, received_at_ms=message.timestamp_ms))
+    published = event_message(delivery, received_at_ms=message.timestamp_ms, redaction=redaction)
+    return Replay(queue.exchange, published)
 
 
 def _why(message: ReceivedMessage, queue: HeldQueue) -> str:

@@ -17,6 +17,7 @@ from taskhook.core.delivery import Delivery, NonEmpty, summarize_problems
 from taskhook.core.errors import DeliveryInvalid, DeliveryRefused
 from taskhook.core.limits import MAX_HEADER_CHARS
 from taskhook.core.recovery import RECONCILED_HEADER
+from taskhook.core.redaction import DEFAULT_REDACTION, Redaction
 from taskhook.core.task import Task
 from taskhook.core.wire import Millis, WireModel, iso_time
 
@@ -44,6 +45,8 @@ class OutgoingMessage:
     timestamp_ms: int | None = None
     content_type: str = "application/json"
     app_id: str = APP_ID
+    # Not published: the redaction rules that changed the body, for the publisher's metrics.
+    redacted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +114,15 @@ def routing_key(event: str, task_type: str | None) -> str:
 
 
 def event_message(
-    delivery: Delivery, *, received_at_ms: int | None = None, reconciled: str | None = None
+    delivery: Delivery,
+    *,
+    received_at_ms: int | None = None,
+    reconciled: str | None = None,
+    redaction: Redaction = DEFAULT_REDACTION,
 ) -> OutgoingMessage:
     """The message that announces a valid delivery to downstream services. ``received_at_ms``
     is when taskhook received it; ``reconciled`` says where ``taskhook reconcile`` found it,
-    None for a live delivery."""
+    None for a live delivery; ``redaction`` keeps credentials out of the body."""
     envelope, document = delivery.envelope, delivery.document
     # `timestamp` is left out on purpose: it changes on every retry, and the same event should
     # always produce the same body.
@@ -138,9 +145,11 @@ def event_message(
         headers[RECEIVED_AT_HEADER] = iso_time(received_at_ms)
     if reconciled is not None:
         headers[RECONCILED_HEADER] = reconciled
+    body, redacted = redaction.apply(body)
     return OutgoingMessage(
         routing_key=routing_key(envelope.event, task.type if task else None),
         body=orjson.dumps(body),
+        redacted=redacted,
         message_id=envelope.id,
         type=envelope.event,
         headers=headers,

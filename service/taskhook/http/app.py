@@ -4,9 +4,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from taskhook import tracing
 from taskhook.application.ingest import Ingest, Publisher
 from taskhook.core.delivery import WEBHOOK_PATH
-from taskhook.http.middleware import WEBHOOK_ROUTE, answer_with_problems
+from taskhook.http.middleware import WEBHOOK_ROUTE, answer_with_problems, traced_requests
 from taskhook.http.probes import Probes, Readiness, add_probes
 from taskhook.http.state import (
     BODY_TIMEOUT_S,
@@ -26,9 +27,16 @@ def create_app(settings: Settings, ingest: Ingest, metrics: Metrics) -> web.Appl
     """The app around ``ingest``, whose publisher the app starts and closes."""
     publisher = ingest.publisher
     # The body is read in chunks under our own limit; aiohttp's limit is a second fence.
-    app = web.Application(
-        middlewares=[answer_with_problems], client_max_size=settings.max_body_bytes
+    active = tracing.tracer()
+    middlewares = (
+        [answer_with_problems]
+        if active is None
+        else [
+            traced_requests(active),  # outermost: the span sees the problem answers too
+            answer_with_problems,
+        ]
     )
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes)
     lifecycle = Lifecycle()
     app[PUBLISHER] = publisher
     app[METRICS] = metrics

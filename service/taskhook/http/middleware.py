@@ -2,14 +2,19 @@
 
 import logging
 import time
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from taskhook import tracing
 from taskhook.core.errors import DeliveryRefused
 from taskhook.http.problems import HTTP_CAUSES, problem, problem_for_http_error, problem_for_refusal
 from taskhook.http.state import METRICS, TRACE
 from taskhook.metrics import Metrics
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 log = logging.getLogger("taskhook.webhook")
 
@@ -81,3 +86,32 @@ def record_outcome(
             "latency_ms": round(seconds * 1000, 2),
         },
     )
+
+
+def traced_requests(active: "Tracer") -> Any:
+    """A middleware that puts each request in a server span (only added when tracing is on)."""
+
+    @web.middleware
+    async def trace_request(request: web.Request, handler: Handler) -> web.StreamResponse:
+        route = request.match_info.route.resource
+        template = route.canonical if route is not None else request.path
+        attributes = {
+            "http.request.method": request.method,
+            "url.path": request.path,
+            "url.scheme": request.scheme,
+            "http.route": template,
+        }
+        context = tracing.extract(request.headers)
+        name = f"{request.method} {template}"
+        with tracing.span(
+            active, name, kind="SERVER", attributes=attributes, context=context
+        ) as current:
+            response = await handler(request)
+            tracing.set_attributes(current, {"http.response.status_code": response.status})
+            if response.status >= 500 and current is not None:
+                from opentelemetry.trace import Status, StatusCode
+
+                current.set_status(Status(StatusCode.ERROR))
+            return response
+
+    return trace_request

@@ -36,6 +36,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from taskhook import tracing
 from taskhook.clock import now_ms
 from taskhook.core.message import PublishedTaskEvent
 from taskhook.settings import ConsumerSettings
@@ -117,6 +118,14 @@ class TaskStore:
             event.listen(engine.sync_engine, "begin", _begin_sqlite_transaction)
         else:
             engine = create_async_engine(url, pool_pre_ping=True)
+        if tracing.tracer() is not None:  # a span per statement, under the handler's
+            from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+            # It declares SQLAlchemy < 2.1 and refuses 2.1, whose engine events it uses are
+            # unchanged; tests/integration/test_tracing.py fails if that stops being true.
+            SQLAlchemyInstrumentor().instrument(
+                engine=engine.sync_engine, tracer_provider=tracing.provider(), skip_dep_check=True
+            )
         return cls(engine)
 
     @classmethod

@@ -32,6 +32,7 @@ from taskhook.core.held import (
     summarize,
 )
 from taskhook.core.message import ReceivedMessage
+from taskhook.core.redaction import DEFAULT_REDACTION, Redaction
 from taskhook.tools.broker import ToolFailed, connect
 from taskhook.tools.columns import columns
 
@@ -55,11 +56,18 @@ async def inspect(url: str, queue: HeldQueue, *, limit: int, as_json_lines: bool
 
 
 async def replay(
-    url: str, topology: Topology, queue: HeldQueue, *, limit: int | None, dry_run: bool
+    url: str,
+    topology: Topology,
+    queue: HeldQueue,
+    *,
+    limit: int | None,
+    dry_run: bool,
+    redaction: Redaction = DEFAULT_REDACTION,
 ) -> int:
     """Publish held-back messages again, oldest first, each removed once its copy is confirmed.
 
-    Those that must stay are left where they were. Stops at the first publish that fails.
+    Those that must stay are left where they were. Stops at the first publish that fails. A
+    rejected delivery that now passes is published with ``redaction``, as the ingest would.
     """
     moved = stayed = 0
     async with _borrowed(url, queue.name) as (channel, underlay, source, held_back):
@@ -69,7 +77,7 @@ async def replay(
         # unrouted) is not taken again.
         async for incoming in _take_all(source, held_back, keep=limit or held_back):
             message = received(incoming)
-            plan = plan_replay(message, queue)
+            plan = plan_replay(message, queue, redaction)
             if isinstance(plan, Stay):
                 stayed += 1
                 _say("stays", message, plan.reason)

@@ -1,0 +1,137 @@
+"""Credentials never reach a published body: the rules, by table and by property."""
+
+import copy
+import string
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from taskhook.core.delivery import validate_delivery
+from taskhook.core.message import event_message
+from taskhook.core.redaction import (
+    DEFAULT_REDACTION,
+    DEFAULT_URL_PATHS,
+    DEFAULT_VALUE_PATHS,
+    REDACTED,
+    Redaction,
+    redact_url,
+)
+from tests.support.deliveries import load_sample
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://bucket.s3.example/up/file.mp4?X-Amz-Signature=abc&X-Amz-Credential=k",
+         "https://bucket.s3.example/up/file.mp4?REDACTED"),
+        ("s3+https://AKIA:s3cret@storage.example/bucket/out", "s3+https://***:***@storage.example/bucket/out"),
+        ("s3+https://***:***@storage.example/bucket", "s3+https://***:***@storage.example/bucket"),
+        ("https://cdn.example/in.mp4", "https://cdn.example/in.mp4"),
+        ("ipfs://bafy", "ipfs://bafy"),
+        ("not a url", "not a url"),
+        ("user:pass@host/no-scheme", REDACTED),
+    ],
+)  # fmt: skip
+def test_a_url_keeps_where_it_points_and_loses_its_credentials_and_query(
+    url: str, expected: str
+) -> None:
+    assert redact_url(url) == expected
+
+
+def export_delivery(url: str, headers: dict[str, str]) -> dict[str, Any]:
+    document = load_sample("task.completed.upload.json")
+    snapshot = document["payload"]["task"]["snapshot"]
+    snapshot["params"]["export"] = {"custom": {"url": url, "method": "PUT", "headers": headers}}
+    return document
+
+
+def published_body(document: dict[str, Any], redaction: Redaction = DEFAULT_REDACTION) -> Any:
+    return orjson.loads(event_message(validate_delivery(document), redaction=redaction).body)
+
+
+def test_an_export_s_presigned_url_and_headers_are_redacted_and_keep_their_shape() -> None:
+    document = export_delivery(
+        "https://b.example/o?X-Amz-Signature=deadbeef", {"Authorization": "Bearer t0ken"}
+    )
+    original = copy.deepcopy(document)
+    message = event_message(validate_delivery(document))
+    custom = orjson.loads(message.body)["task"]["params"]["export"]["custom"]
+    assert custom == {
+        "url": "https://b.example/o?REDACTED",
+        "method": "PUT",
+        "headers": {"Authorization": REDACTED},
+    }
+    assert message.redacted == (
+        "task.params.export.custom.url",
+        "task.params.export.custom.headers.*",
+    )
+    assert document == original  # the parsed delivery itself is never changed
+
+
+def test_a_body_without_credentials_is_published_as_it_came() -> None:
+    document = load_sample("task.completed.upload.json")
+    message = event_message(validate_delivery(document))
+    assert message.redacted == ()
+    assert orjson.loads(message.body)["task"] == document["payload"]["task"]["snapshot"]
+
+
+def test_an_operator_adds_paths_or_turns_redaction_off() -> None:
+    document = export_delivery("https://b.example/o?sig=1", {"X-Key": "k"})
+    extra = Redaction.configured(extra_paths=["task.userId"])
+    assert published_body(document, extra)["task"]["userId"] == REDACTED
+    off = published_body(document, Redaction.configured(enabled=False))
+    assert off["task"]["params"]["export"]["custom"]["url"] == "https://b.example/o?sig=1"
+
+
+SECRET = st.text(alphabet=string.ascii_letters + string.digits, min_size=12, max_size=24).map(
+    lambda s: f"SECRET{s}"
+)
+
+
+@st.composite
+def deliveries_with_secrets(draw: st.DrawFn) -> tuple[dict[str, Any], list[str]]:
+    """A valid delivery carrying secrets wherever the default rules say they may be."""
+    document = load_sample("task.completed.upload.json")
+    snapshot = document["payload"]["task"]["snapshot"]
+    secrets: list[str] = []
+
+    def secret() -> str:
+        value = draw(SECRET)
+        secrets.append(value)
+        return value
+
+    def url() -> str:
+        user, password, token = secret(), secret(), secret()
+        credentials = f"{user}:{password}@" if draw(st.booleans()) else ""
+        if not credentials:
+            secrets.remove(user)
+            secrets.remove(password)
+        return f"https://{credentials}host.example/p?sig={token}"
+
+    params = snapshot["params"]
+    params["upload"] = {"url": url(), "encryption": {"key": secret()}}
+    headers = {draw(st.sampled_from(["Authorization", "X-Api-Key", "Cookie"])): secret()}
+    params["export"] = {"custom": {"url": url(), "headers": headers}}
+    params["transcode-file"] = {"input": {"url": url()}, "storage": {"url": url()}}
+    params["clip"] = {"url": url()}
+    snapshot.setdefault("output", {})["transcodeFile"] = {"baseUrl": url()}
+    return document, secrets
+
+
+@given(deliveries_with_secrets())
+def test_no_secret_at_a_redacted_path_ever_reaches_a_published_body(
+    case: tuple[dict[str, Any], list[str]],
+) -> None:
+    document, secrets = case
+    body = event_message(validate_delivery(document)).body.decode()
+    assert [secret for secret in secrets if secret in body] == []
+
+
+def test_the_default_paths_are_the_documented_ones() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "publishing.md").read_text()
+    for path in DEFAULT_URL_PATHS + DEFAULT_VALUE_PATHS:
+        assert f"`{path}`" in page, f"docs/publishing.md does not list {path}"
