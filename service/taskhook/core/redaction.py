@@ -12,8 +12,8 @@ its credentials and query (where a presigned URL's signature lives); a *value* r
 every string under the path.
 """
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -51,6 +51,12 @@ class Redaction:
     """The rules applied to every published body; ``Redaction(())`` redacts nothing."""
 
     rules: tuple[Rule, ...]
+    # The rules as a tree of keys, so one walk down the body serves them all: a body is
+    # published per request, and most of these paths are absent from any one event.
+    _tree: "Tree" = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_tree", _tree_of(self.rules))
 
     @classmethod
     def configured(cls, *, enabled: bool = True, extra_paths: Iterable[str] = ()) -> "Redaction":
@@ -67,13 +73,28 @@ class Redaction:
 
         ``body`` itself is never changed: what a rule changes is copied, the rest is shared.
         """
-        fired: list[str] = []
-        for rule in self.rules:
-            changed = _apply(body, rule.path, rule.url)
-            if changed is not None:
-                body = changed
-                fired.append(rule.name)
-        return body, tuple(fired)
+        if not self._tree:
+            return body, ()
+        fired: dict[str, None] = {}  # ordered, unique
+        changed = _walk(body, self._tree, fired)
+        return (body if changed is None else changed), tuple(fired)
+
+
+Tree = dict[str, "Tree | Rule"]
+
+
+def _tree_of(rules: Iterable[Rule]) -> Tree:
+    tree: Tree = {}
+    for rule in rules:
+        node = tree
+        for key in rule.path[:-1]:
+            child = node.setdefault(key, {})
+            if isinstance(child, Rule):  # a rule above covers everything below it
+                break
+            node = child
+        else:
+            node[rule.path[-1]] = rule
+    return tree
 
 
 DEFAULT_REDACTION = Redaction.configured()
@@ -93,29 +114,49 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
-def _apply(node: Any, path: tuple[str, ...], url: bool) -> Any | None:
-    """A copy of ``node`` with the rule applied below it, or None when nothing changed."""
-    if not path:
-        return _redact_leaf(node, url)
-    head, rest = path[0], path[1:]
-    if isinstance(node, Mapping):
-        keys = list(node) if head == "*" else [head] if head in node else []
-        updates = {key: new for key in keys if (new := _apply(node[key], rest, url)) is not None}
-        return {**node, **updates} if updates else None
-    if isinstance(node, list) and head == "*":
-        items = [_apply(item, rest, url) for item in node]
+def _walk(node: Any, tree: Tree, fired: dict[str, None]) -> Any | None:
+    """A copy of ``node`` with the rules below ``tree`` applied, or None when nothing changed."""
+    if type(node) is dict:
+        return _walk_object(node, tree, fired)
+    if type(node) is list and "*" in tree:
+        items = [_step(item, tree["*"], fired) for item in node]
         if all(item is None for item in items):
             return None
         return [old if new is None else new for old, new in zip(node, items, strict=True)]
     return None
 
 
+def _walk_object(node: dict[str, Any], tree: Tree, fired: dict[str, None]) -> Any | None:
+    updates: dict[str, Any] = {}
+    for key, below in tree.items():
+        names: Iterable[str] = list(node) if key == "*" else (key,) if key in node else ()
+        for name in names:
+            new = _step(node[name], below, fired)
+            if new is not None:
+                updates[name] = new
+    return {**node, **updates} if updates else None
+
+
+def _step(value: Any, below: "Tree | Rule", fired: dict[str, None]) -> Any | None:
+    if not isinstance(below, Rule):
+        return _walk(value, below, fired)
+    new = _redact_leaf(value, below.url)
+    if new is not None:
+        fired[below.name] = None
+    return new
+
+
 def _redact_leaf(value: Any, url: bool) -> Any | None:
+    """Every string in ``value`` redacted (an object keeps its keys), or None if none changed."""
     if isinstance(value, str):
-        new = redact_url(value) if url else REDACTED
-        return new if new != value else None
-    if isinstance(value, Mapping):  # every string inside, keys kept
-        return _apply(value, ("*",), url)
-    if isinstance(value, list):
-        return _apply(value, ("*",), url)
+        redacted = redact_url(value) if url else REDACTED
+        return redacted if redacted != value else None
+    if type(value) is dict:
+        updates = {k: new for k, v in value.items() if (new := _redact_leaf(v, url)) is not None}
+        return {**value, **updates} if updates else None
+    if type(value) is list:
+        items = [_redact_leaf(item, url) for item in value]
+        if all(item is None for item in items):
+            return None
+        return [old if new is None else new for old, new in zip(value, items, strict=True)]
     return None
