@@ -3,7 +3,9 @@ as asked, not a failure. Run with stand-ins for ``taskhook`` that behave like it
 
 import asyncio
 import os
+import pty
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,32 @@ async def test_a_half_that_exits_stops_the_other_and_its_status_is_returned(
     # The consumer's stand-in holds stderr open: the pipe closes only once it is gone too.
     await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 2
+
+
+def test_make_run_stopped_with_ctrl_c_at_a_terminal_exits_0(stand_in: Path, tmp_path: Path) -> None:
+    """The whole of `make run`, at a terminal (a pty): the Ctrl-C that the terminal sends to its
+    foreground group must reach run-dev's job only, or make dies of it whatever run-dev says."""
+    makefile = tmp_path / "Makefile"
+    makefile.write_text(f"run:\n\t{RUN_DEV} {stand_in}\n")
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: make, with the pty as its controlling terminal
+        os.execvp("make", ["make", "--no-print-directory", "-f", str(makefile), "run"])  # noqa: S606, S607
+    time.sleep(1.5)  # both halves started and waiting
+    os.write(terminal, b"\x03")  # Ctrl-C, typed
+    said = b""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(terminal, 4096)
+        except OSError:  # the pty closes once make is gone
+            break
+        if not chunk:
+            break
+        said += chunk
+    _, wait_status = os.waitpid(pid, 0)
+    text = said.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(wait_status) == 0, text
+    assert "Error" not in text
+    assert "Interrupt" not in text
+    assert "serve stopped" in text
+    assert "consume stopped" in text
