@@ -146,9 +146,10 @@ def shared_dedup(settings: Settings) -> "RedisMemory | None":
     nothing connects until the first delivery."""
     if settings.dedup_redis_url is None:
         return None
-    from taskhook.replicas.redis import RedisMemory
+    from taskhook.replicas.redis import RedisMemory, key_prefix
 
-    return RedisMemory(settings.dedup_redis_url.get_secret_value())
+    url = settings.dedup_redis_url.get_secret_value()
+    return RedisMemory(url, prefix=key_prefix(settings.exchange))
 
 
 def task_store(settings: ConsumerSettings) -> "TaskStore":

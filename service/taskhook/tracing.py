@@ -51,16 +51,24 @@ def configure(environ: Mapping[str, str]) -> bool:
     Called once per process by the command that starts a service, before it builds anything.
     """
     wanted = any(environ.get(name) for name in ENABLING)
-    if not wanted or environ.get("OTEL_TRACES_EXPORTER") == "none":
+    exporter_name = environ.get("OTEL_TRACES_EXPORTER") or "otlp"
+    if not wanted or exporter_name == "none":
         return False
     if environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
         return False
+    if exporter_name not in ("otlp", "console"):
+        log.warning(
+            "OTEL_TRACES_EXPORTER names an exporter taskhook does not ship: no traces",
+            extra={"exporter": exporter_name, "shipped": "otlp, console"},
+        )
+        return False
     try:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
     except ImportError:
         log.warning("OTEL_* is set but taskhook[otel] is not installed: no traces")
         return False
-    install(OTLPSpanExporter())
+    install(OTLPSpanExporter() if exporter_name == "otlp" else ConsoleSpanExporter())
     return True
 
 
@@ -88,6 +96,13 @@ def inject(headers: Mapping[str, object]) -> dict[str, object]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return {**headers, **carrier}
+
+
+def new_trace() -> "Context":
+    """A context with no parent: what a span started in it begins a trace."""
+    from opentelemetry.context import Context
+
+    return Context()
 
 
 def extract(headers: Mapping[str, object] | None) -> "Context":
@@ -129,7 +144,8 @@ def _span(
     from opentelemetry import trace
     from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-    span_links = [Link(trace.get_current_span(c).get_span_context()) for c in links or []]
+    remote = (trace.get_current_span(c).get_span_context() for c in links or [])
+    span_links = [Link(context) for context in remote if context.is_valid]
     with active.start_as_current_span(
         name,
         kind=SpanKind[kind],

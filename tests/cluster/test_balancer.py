@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 import redis.asyncio
 
-from taskhook.replicas.redis import KEY_PREFIX
+from taskhook.replicas.redis import key_prefix
 from tests.faults import harness
 from tests.support import cluster
 from tests.support.accounting import CountingQueue, assert_nothing_lost, tally
@@ -147,7 +147,9 @@ async def test_a_retry_storm_through_the_balancer_publishes_each_event_once_with
         if shared:  # Redis would remember these ids for 25 h
             client = redis.asyncio.Redis.from_url(redis_url)
             async with client:
-                await client.delete(*(f"{KEY_PREFIX}{d['webhookId']} {d['id']}" for d in events))
+                await client.delete(
+                    *(f"{key_prefix(exchange)}{d['webhookId']} {d['id']}" for d in events)
+                )
 
     copies = await cluster_counted.message_ids()
     published = sum(copies.values())

@@ -14,7 +14,7 @@ import redis.asyncio
 from aio_pika.abc import AbstractChannel
 from yarl import URL
 
-from taskhook.replicas.redis import KEY_PREFIX
+from taskhook.replicas.redis import key_prefix
 from tests.conftest import ServiceFactory
 from tests.support.broker import bind_queue, queue_is_empty, take, through
 from tests.support.deliveries import load_sample
@@ -32,14 +32,14 @@ def fresh_event() -> dict[str, Any]:
 
 
 @pytest.fixture
-async def forget() -> AsyncIterator[list[str]]:
+async def forget(exchange: str) -> AsyncIterator[list[str]]:
     """Event keys the test wrote to Redis; removed after it."""
     keys: list[str] = []
     yield keys
     client = redis.asyncio.Redis.from_url(REDIS_URL)
     async with client:
         if keys:
-            await client.delete(*(f"{KEY_PREFIX}{key}" for key in keys))
+            await client.delete(*(f"{key_prefix(exchange)}{key}" for key in keys))
 
 
 def key_of(document: dict[str, Any]) -> str:

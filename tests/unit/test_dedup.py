@@ -216,3 +216,16 @@ async def test_a_shared_memory_that_is_down_costs_nothing_but_its_sharing() -> N
     assert await once.run("k", publish) is Outcome.DUPLICATE  # its own memory still works
     assert publish.count == 1
     assert shared.calls == ["claim", "confirm"]
+
+
+async def test_a_copy_waits_no_longer_than_a_lease_then_is_told_to_retry() -> None:
+    shared = MemoryShared()
+    shared.held["k"] = "another-replica"  # it claimed the event and is still publishing
+    once = PublishOnce(10, shared=shared, lease_s=0.2)
+    publish = Publishes()
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(PublishFailed) as failed:
+        await once.run("k", publish)
+    assert failed.value.cause == "publish-timeout"
+    assert 0.2 <= asyncio.get_running_loop().time() - started < 1.0
+    assert publish.count == 0  # never published twice at once

@@ -118,6 +118,8 @@ def deliveries_with_secrets(draw: st.DrawFn) -> tuple[dict[str, Any], list[str]]
     params["export"] = {"custom": {"url": url(), "headers": headers}}
     params["transcode-file"] = {"input": {"url": url()}, "storage": {"url": url()}}
     params["clip"] = {"url": url()}
+    params["import"] = {"url": url(), "encryption": {"key": secret()}}
+    snapshot["clip"] = {"url": url()}
     snapshot.setdefault("output", {})["transcodeFile"] = {"baseUrl": url()}
     return document, secrets
 
@@ -135,3 +137,20 @@ def test_the_default_paths_are_the_documented_ones() -> None:
     page = (Path(__file__).resolve().parents[2] / "docs" / "publishing.md").read_text()
     for path in DEFAULT_URL_PATHS + DEFAULT_VALUE_PATHS:
         assert f"`{path}`" in page, f"docs/publishing.md does not list {path}"
+
+
+EXTRA_PATH = st.lists(
+    st.sampled_from(["task", "params", "*", "upload", "url", "token", "headers", "custom"]),
+    min_size=1,
+    max_size=5,
+).map(".".join)
+
+
+@given(deliveries_with_secrets(), st.lists(EXTRA_PATH, max_size=4))
+def test_paths_an_operator_adds_never_undo_the_default_redaction(
+    case: tuple[dict[str, Any], list[str]], extra: list[str]
+) -> None:
+    document, secrets = case
+    redaction = Redaction.configured(extra_paths=extra)
+    body = event_message(validate_delivery(document), redaction=redaction).body.decode()
+    assert [secret for secret in secrets if secret in body] == []

@@ -21,8 +21,9 @@ from taskhook.core.errors import PublishFailed
 
 # Livepeer retries for about 24 h; remembering a little longer covers its whole schedule.
 REMEMBER_FOR_S = 25 * 3600
-# While another replica publishes the same event, look again this often, at most this long:
-# past it, publish anyway (a duplicate at worst, never a delivery refused for want of news).
+# While another replica publishes the same event, look again this often, for at most a lease
+# (the publish timeout and a second): past it the copy is answered 503, and its retry finds the
+# event done.
 SHARED_POLL_S = 0.05
 SHARED_WAIT_S = 10.0
 
@@ -166,9 +167,14 @@ class PublishOnce:
         return Outcome.PUBLISHED
 
     async def _claim(self, key: str, token: str) -> Claim | None:
-        """CLAIMED or DONE, or None: publish without a claim (down, or waited long enough)."""
+        """CLAIMED or DONE, or None: publish without a claim (the shared memory is down).
+
+        Raises ``PublishFailed`` when another replica still publishes it after a lease: the
+        sender is told to retry (and its retry is then answered duplicate), rather than kept
+        waiting past the time it waits for an answer.
+        """
         assert self._shared is not None
-        deadline = self._clock() + SHARED_WAIT_S
+        deadline = self._clock() + self._lease_s
         while True:
             try:
                 claim = await self._shared.claim(key, token, self._lease_s)
@@ -177,7 +183,7 @@ class PublishOnce:
             if claim is not Claim.BUSY:
                 return claim
             if self._clock() >= deadline:
-                return None
+                raise PublishFailed("publish-timeout", "another replica is still publishing it")
             await asyncio.sleep(SHARED_POLL_S)
 
     async def _shared_call(self, call: Awaitable[None]) -> None:

@@ -11,6 +11,7 @@ import errno
 import itertools
 import logging
 import socket
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 
 import aio_pika
@@ -27,6 +28,9 @@ CONNECT_TIMEOUT_S = 5.0
 # about half a minute instead of three. A URL that sets ?heartbeat= keeps its own.
 DEFAULT_HEARTBEAT_S = 10
 RECONNECT_FIRST_DELAY_S = 0.5
+# A session that ends sooner than this was not a recovery: the next connect backs off further
+# (a broker that nacks every publish would otherwise be reconnected to every few deliveries).
+SHORT_SESSION_S = 5.0
 RECONNECT_MAX_DELAY_S = 15.0
 # What "the broker failed" looks like from here. TimeoutError is an OSError: a connect or a
 # declaration that took too long is one of these too.
@@ -54,7 +58,10 @@ def broker_address(url: str) -> str:
     never the credentials."""
     if "," in url:
         return ", ".join(broker_address(part) for part in url.split(","))
-    parsed = URL(url.strip())
+    try:
+        parsed = URL(url.strip())
+    except ValueError:  # said when something already went wrong: never a second failure
+        return "the broker"
     port = parsed.explicit_port or DEFAULT_PORTS.get(parsed.scheme, 5672)
     vhost = parsed.path[1:] or "/"
     return f"{parsed.host}:{port}" + ("" if vhost == "/" else f" (vhost {vhost!r})")
@@ -70,7 +77,7 @@ def connection_failure(error: BaseException, url: str) -> str:
         return "no broker node answered: " + "; ".join(
             connection_failure(failure, node) for node, failure in error.failures
         )
-    parsed = URL(url.split(",")[0].strip())
+    parsed = _first_node(url)
     at = broker_address(url)
     refused = _refused_by_the_broker(error, parsed, at)
     if refused is not None:
@@ -87,6 +94,13 @@ def connection_failure(error: BaseException, url: str) -> str:
     if isinstance(error, ConnectionClosed | ConnectionError):
         return f"the broker at {at} closed the connection: {type(error).__name__}"
     return f"cannot use the broker at {at}: {type(error).__name__}"
+
+
+def _first_node(url: str) -> URL:
+    try:
+        return URL(url.split(",")[0].strip())
+    except ValueError:  # said when something already went wrong: never a second failure
+        return URL("amqp://broker/")
 
 
 def _refused_by_the_broker(error: BaseException, parsed: URL, at: str) -> str | None:
@@ -122,10 +136,12 @@ def broker_urls(url: str) -> list[str]:
     each with a heartbeat of ``DEFAULT_HEARTBEAT_S`` unless it names its own."""
     urls = []
     for part in url.split(","):
-        parsed = URL(part.strip())
-        if "heartbeat" not in parsed.query:
-            parsed = parsed.update_query(heartbeat=DEFAULT_HEARTBEAT_S)
-        urls.append(str(parsed))
+        node = part.strip()
+        # Appended to the text as written: parsing and printing it again would decode what
+        # the user encoded (a %2C in a password becomes a comma, and the URL a list).
+        if "heartbeat" not in URL(node).query:
+            node += ("&" if "?" in node else "?") + f"heartbeat={DEFAULT_HEARTBEAT_S}"
+        urls.append(node)
     return urls
 
 
@@ -214,11 +230,15 @@ class Supervisor:
             # is the likeliest to be down.
             self._first = (node + 1) % len(self._urls)
             failure: Exception | None = None
+            began = time.monotonic()
             try:
                 if stop.is_set():  # aio-pika can swallow a cancellation that lands in connect()
                     return
                 await session(connection, _lost(connection), stop)
-                delays = reconnect_delays()
+                if time.monotonic() - began >= SHORT_SESSION_S:
+                    delays = reconnect_delays()
+                elif not stop.is_set():  # lost soon after it was made: do not spin on it
+                    failure = ConnectionError("the connection was lost soon after it was made")
             except self._retry_on as e:  # a declaration refused, a channel closed while opening...
                 failure = e
             finally:

@@ -125,6 +125,7 @@ class AmqpPublisher:
             raise PublishFailed("broker-unavailable", "the broker is not connected")
         started = time.perf_counter()
         result = "failed"
+        session = self._lost  # the connection this publish went out on
         self._in_flight += 1
         self._metrics.publishes_in_flight.inc()
         try:
@@ -133,7 +134,7 @@ class AmqpPublisher:
             self._failures_in_a_row = 0
         except PublishFailed as e:
             if e.cause in ("publish-timeout", "publish-nacked"):
-                self._failed(e.cause)
+                self._failed(e.cause, session)
             raise
         finally:
             self._in_flight -= 1
@@ -156,12 +157,19 @@ class AmqpPublisher:
             carried = replace(message, headers=tracing.inject(message.headers))
             await self._publish(carried, exchange=exchange, destination="events")
 
-    def _failed(self, cause: str) -> None:
+    def _failed(self, cause: str, session: asyncio.Event | None) -> None:
         """Several publishes in a row not confirmed: drop the connection and make another (to
-        the next node, if there are several); not ready meanwhile."""
-        self._failures_in_a_row += 1
+        the next node, if there are several); not ready meanwhile.
+
+        Only failures on the connection still in use count (a publish of the one before may
+        time out after the reconnect), and none while the broker blocks publishing: a new
+        connection would be blocked just the same.
+        """
         lost = self._lost
-        if self._failures_in_a_row < REOPEN_AFTER_FAILURES or lost is None or lost.is_set():
+        if session is not lost or lost is None or lost.is_set() or self.blocked:
+            return
+        self._failures_in_a_row += 1
+        if self._failures_in_a_row < REOPEN_AFTER_FAILURES:
             return
         log.warning(
             "broker failing publishes, reconnecting",

@@ -89,5 +89,6 @@ def run_reconcile(args: argparse.Namespace) -> int:
             amqp_url=settings.amqp_url.get_secret_value(),
             topology=bootstrap.topology(settings),
             publish_timeout_s=settings.publish_timeout_s,
+            redaction=bootstrap.redaction(settings),
         )
     )

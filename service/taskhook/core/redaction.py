@@ -22,6 +22,8 @@ REDACTED = "REDACTED"
 # What Livepeer may send unmasked, by the wire keys of docs/livepeer-webhooks.md section 4.
 DEFAULT_URL_PATHS = (
     "task.params.upload.url",
+    "task.params.import.url",  # the older Task shape (docs/livepeer-webhooks.md section 5)
+    "task.clip.url",  # the older shape's clip, at the top of the task
     "task.params.export.custom.url",
     "task.params.transcode-file.input.url",
     "task.params.transcode-file.storage.url",
@@ -33,6 +35,7 @@ DEFAULT_VALUE_PATHS = (
     "task.params.export.ipfs.pinata.*",
     "task.params.exportData.ipfs.pinata.*",
     "task.params.upload.encryption.*",
+    "task.params.import.encryption.*",
 )
 
 
@@ -131,7 +134,9 @@ def _walk_object(node: dict[str, Any], tree: Tree, fired: dict[str, None]) -> An
     for key, below in tree.items():
         names: Iterable[str] = list(node) if key == "*" else (key,) if key in node else ()
         for name in names:
-            new = _step(node[name], below, fired)
+            # What an earlier rule already changed is the input of this one: a wildcard never
+            # undoes a named rule's redaction, nor the other way round.
+            new = _step(updates.get(name, node[name]), below, fired)
             if new is not None:
                 updates[name] = new
     return {**node, **updates} if updates else None

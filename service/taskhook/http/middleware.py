@@ -94,17 +94,24 @@ def traced_requests(active: "Tracer") -> Any:
     @web.middleware
     async def trace_request(request: web.Request, handler: Handler) -> web.StreamResponse:
         route = request.match_info.route.resource
-        template = route.canonical if route is not None else request.path
         attributes = {
             "http.request.method": request.method,
             "url.path": request.path,
             "url.scheme": request.scheme,
-            "http.route": template,
         }
-        context = tracing.extract(request.headers)
-        name = f"{request.method} {template}"
+        name = request.method  # an unmatched path would make names without bound
+        if route is not None:
+            attributes["http.route"] = route.canonical
+            name = f"{request.method} {route.canonical}"
+        # A new trace, linked to the sender's if it sent one: the request is not yet proven to
+        # be Livepeer's, so its trace context must not decide sampling or ride into messages.
         with tracing.span(
-            active, name, kind="SERVER", attributes=attributes, context=context
+            active,
+            name,
+            kind="SERVER",
+            attributes=attributes,
+            context=tracing.new_trace(),
+            links=[tracing.extract(request.headers)],
         ) as current:
             response = await handler(request)
             tracing.set_attributes(current, {"http.response.status_code": response.status})

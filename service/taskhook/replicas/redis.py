@@ -41,6 +41,11 @@ return 0
 """
 
 
+def key_prefix(exchange: str) -> str:
+    """Keys named for the exchange: two deployments sharing a Redis never share events."""
+    return f"{KEY_PREFIX}{exchange}:"
+
+
 class RedisMemory:
     """``SharedMemory`` in Redis at ``url``; connects on first use, never at construction."""
 

@@ -20,6 +20,7 @@ from taskhook.broker.topology import Topology
 from taskhook.clock import now_ms
 from taskhook.core.errors import PublishFailed
 from taskhook.core.recovery import StudioRefused
+from taskhook.core.redaction import DEFAULT_REDACTION, Redaction
 from taskhook.studio.client import StudioClient
 from taskhook.tools.broker import ToolFailed, connect
 
@@ -35,6 +36,7 @@ async def reconcile(
     amqp_url: str,
     topology: Topology,
     publish_timeout_s: float,
+    redaction: Redaction = DEFAULT_REDACTION,
 ) -> int:
     """Run ``plan``; 0 only when everything it set out to publish was confirmed by the broker."""
     async with (
@@ -47,6 +49,7 @@ async def reconcile(
             secrets=(),
             tolerance_ms=0,
             rejected_queue=topology.rejected_queue,
+            redaction=redaction,
             publish_once=PublishOnce(DEDUP_CAPACITY),
         )
         reconciler = Reconciler(
