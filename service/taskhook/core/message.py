@@ -27,6 +27,9 @@ REASON_HEADER = "x-taskhook-reason"
 # On every published event: when taskhook received the delivery (ISO 8601, UTC). The timestamp
 # property is the event's createdAt, which says nothing of when it was held back unrouted.
 RECEIVED_AT_HEADER = "received-at"
+# On task events whose snapshot names its project: Livepeer webhooks are per project, so a consumer
+# serving several projects can route on it without parsing the body.
+PROJECT_ID_HEADER = "project-id"
 # Set by RabbitMQ on dead-lettering and delivery; stale on a copy we publish ourselves.
 BROKER_HEADER_PREFIXES = ("x-death", "x-first-death", "x-last-death", "x-delivery-count")
 APP_ID = "taskhook"
@@ -115,7 +118,8 @@ def event_message(
 ) -> OutgoingMessage:
     """The message that announces a valid delivery to downstream services. ``received_at_ms``
     is when taskhook received it; ``reconciled`` says where ``taskhook reconcile`` found it,
-    None for a live delivery."""
+    None for a live delivery. A task event's headers name the task, its type and phase, and its
+    project when the snapshot has a ``projectId`` (of at most ``MAX_HEADER_CHARS``)."""
     envelope, document = delivery.envelope, delivery.document
     # `timestamp` is left out on purpose: it changes on every retry, and the same event should
     # always produce the same body.
@@ -134,6 +138,12 @@ def event_message(
             "task-type": task.type,
             "task-phase": task.snapshot.status.phase,
         }
+        # Absent on older tasks, which have no projectId, and on an empty one. Never cut like a
+        # reason is: a cut id names another project, so past the header limit it is left out
+        # and the body's task.projectId is the only place to read it.
+        project_id = task.snapshot.project_id
+        if project_id and len(project_id) <= MAX_HEADER_CHARS:
+            headers[PROJECT_ID_HEADER] = project_id
     if received_at_ms is not None:
         headers[RECEIVED_AT_HEADER] = iso_time(received_at_ms)
     if reconciled is not None:
