@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from pydantic import Field, TypeAdapter
+from pydantic.json_schema import DEFAULT_REF_TEMPLATE
 
 from taskhook.core.delivery import Delivery, NonEmpty, summarize_problems
 from taskhook.core.errors import DeliveryInvalid, DeliveryRefused
@@ -20,7 +21,16 @@ from taskhook.core.recovery import RECONCILED_HEADER
 from taskhook.core.task import Task
 from taskhook.core.wire import Millis, WireModel, iso_time
 
+JSON = "application/json"
 RAW_BYTES = "application/octet-stream"
+# AMQP delivery mode of every message taskhook publishes: written to disk (a quorum queue keeps
+# every message anyway).
+PERSISTENT = 2
+# The headers of every published event; task events add the task's id, type and phase.
+WEBHOOK_ID_HEADER = "webhook-id"
+TASK_ID_HEADER = "task-id"
+TASK_TYPE_HEADER = "task-type"
+TASK_PHASE_HEADER = "task-phase"
 # On a refused delivery kept in the rejected queue: the refusal's cause slug, and why.
 CAUSE_HEADER = "x-taskhook-cause"
 REASON_HEADER = "x-taskhook-reason"
@@ -45,7 +55,7 @@ class OutgoingMessage:
     type: str
     headers: Mapping[str, object] = field(default_factory=dict)
     timestamp_ms: int | None = None
-    content_type: str = "application/json"
+    content_type: str = JSON
     app_id: str = APP_ID
 
 
@@ -96,9 +106,12 @@ class PublishedEvent(WireModel):
     payload: dict[str, Any] | None = Field(default=None, description="As Livepeer sent it.")
 
 
-def published_event_schema() -> dict[str, Any]:
-    """The JSON Schema of every body taskhook publishes to the events exchange."""
-    schema = TypeAdapter(PublishedTaskEvent | PublishedEvent).json_schema()
+def published_event_schema(*, ref_template: str = DEFAULT_REF_TEMPLATE) -> dict[str, Any]:
+    """The JSON Schema of every body taskhook publishes to the events exchange: ``anyOf``
+    ``PublishedTaskEvent`` and ``PublishedEvent``, every model under ``$defs``, referred to as
+    ``ref_template`` says (``{model}`` is the model's name); the AsyncAPI document moves them
+    into its components."""
+    schema = TypeAdapter(PublishedTaskEvent | PublishedEvent).json_schema(ref_template=ref_template)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "taskhook published event"
     schema["description"] = (
@@ -124,7 +137,7 @@ def event_message(
     # `timestamp` is left out on purpose: it changes on every retry, and the same event should
     # always produce the same body.
     body: dict[str, Any] = {key: document[key] for key in ("id", "event", "webhookId", "createdAt")}
-    headers = {"webhook-id": envelope.webhook_id}
+    headers = {WEBHOOK_ID_HEADER: envelope.webhook_id}
     task = delivery.task
     if task is None:
         body.update({key: document[key] for key in ("stream", "payload") if key in document})
@@ -134,9 +147,9 @@ def event_message(
             body["success"] = payload["success"]
         body["task"] = payload["task"]["snapshot"]
         headers |= {
-            "task-id": task.id,
-            "task-type": task.type,
-            "task-phase": task.snapshot.status.phase,
+            TASK_ID_HEADER: task.id,
+            TASK_TYPE_HEADER: task.type,
+            TASK_PHASE_HEADER: task.snapshot.status.phase,
         }
         # Absent on older tasks, which have no projectId, and on an empty one. Never cut like a
         # reason is: a cut id names another project, so past the header limit it is left out
@@ -177,7 +190,7 @@ def rejected_message(
             REASON_HEADER: reason[:MAX_HEADER_CHARS],
         },
         timestamp_ms=received_at_ms,
-        content_type="application/json" if isinstance(refusal, DeliveryInvalid) else RAW_BYTES,
+        content_type=JSON if isinstance(refusal, DeliveryInvalid) else RAW_BYTES,
     )
 
 
@@ -198,7 +211,7 @@ def copy_message(
         type=message.type or "unknown",
         headers=carried_headers(message) if headers is None else headers,
         timestamp_ms=message.timestamp_ms,
-        content_type=message.content_type or "application/json",
+        content_type=message.content_type or JSON,
         app_id=message.app_id or APP_ID,
     )
 
