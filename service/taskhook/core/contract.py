@@ -117,14 +117,15 @@ def _channels(names: BrokerNames) -> dict[str, Any]:
     task_address = routing_key(f"{TASK_EVENT_PREFIX}{{event}}", "{taskType}")
     exchange = (
         f"the topic exchange named by TASKHOOK_EXCHANGE ({names.exchange} in this document); "
-        "bind your queues to it with these routing keys or patterns of them (task.completed.*, "
-        "task.*.upload, task.#, #)"
+        "bind your queues to it with these routing keys or patterns of them"
     )
     return {
         "taskEvents": {
             "address": task_address,
             "title": "Task events",
-            "description": f"Every task.* event, on {exchange}.",
+            "description": (
+                f"Every task.* event, on {exchange} (task.completed.*, task.*.upload, task.#)."
+            ),
             "parameters": {
                 "event": {
                     "enum": events,
@@ -147,7 +148,7 @@ def _channels(names: BrokerNames) -> dict[str, Any]:
         "otherEvents": {
             "address": routing_key("{event}", None),
             "title": "Other events",
-            "description": f"Every Livepeer event that is not task.*, on {exchange}.",
+            "description": f"Every Livepeer event that is not task.*, on {exchange} (asset.*, #).",
             "parameters": {
                 "event": {
                     "description": (
