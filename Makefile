@@ -12,7 +12,7 @@ REDIS_URL ?= $(or $(TASKHOOK_TEST_REDIS_URL),redis://127.0.0.1:6379/0)
 TEST_ENV := TASKHOOK_TEST_AMQP_URL=$(AMQP_URL) TASKHOOK_TEST_POSTGRES_URL=$(POSTGRES_URL) \
 	TASKHOOK_TEST_REDIS_URL=$(REDIS_URL)
 
-.PHONY: run test check lint typecheck deploy-check unit integration chaos soak cluster cluster-stop cluster-test format schema bench broker lock clean
+.PHONY: run test check lint typecheck deploy-check unit integration chaos soak cluster cluster-stop cluster-test format schema asyncapi-check bench broker lock clean
 
 run: $(VENV)/.installed broker
 	scripts/run-dev $(BIN)
@@ -24,8 +24,20 @@ test: $(VENV)/.installed
 	$(MAKE) --no-print-directory check
 	$(TEST_ENV) $(BIN)/pytest
 
-check: lint typecheck deploy-check
+check: lint typecheck deploy-check asyncapi-check
 	$(BIN)/taskhook schema --check
+	$(BIN)/taskhook schema --asyncapi --check
+
+# docs/asyncapi.json against the official AsyncAPI parser, which checks it as other teams' tools
+# will read it (`taskhook schema --asyncapi --check` says whether it is current). npm ci again
+# whenever the lock file changes; --ignore-scripts because the parser is plain JavaScript and
+# one of its dependencies' install script only reports usage to its maker.
+NODE_TOOLS := scripts/asyncapi
+asyncapi-check: $(NODE_TOOLS)/node_modules/.package-lock.json
+	node $(NODE_TOOLS)/validate.mjs docs/asyncapi.json
+
+$(NODE_TOOLS)/node_modules/.package-lock.json: $(NODE_TOOLS)/package.json $(NODE_TOOLS)/package-lock.json
+	npm ci --prefix $(NODE_TOOLS) --ignore-scripts --no-audit --no-fund
 
 # The deployment files, offline: the Dockerfile's lint, and every manifest against the API schemas.
 # That they agree with the code is tested in tests/deploy.
@@ -76,8 +88,10 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The contract, from the models: the body's JSON Schema (packaged) and the AsyncAPI document.
 schema: $(VENV)/.installed
 	$(BIN)/taskhook schema --output service/taskhook/schema/event.schema.json
+	$(BIN)/taskhook schema --asyncapi --output docs/asyncapi.json
 
 # Not part of `make test`: several minutes of full load, and figures rather than verdicts.
 # PostgreSQL for the tasks consumer's drain on it.

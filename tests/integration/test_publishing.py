@@ -46,6 +46,7 @@ async def test_an_accepted_sample_is_in_a_bound_queue_with_key_properties_and_bo
         "task-id": task["id"],
         "task-type": task["type"],
         "task-phase": task["snapshot"]["status"]["phase"],
+        "project-id": task["snapshot"]["projectId"],
     }
     body = body_of(message)
     assert body["task"] == task["snapshot"]

@@ -10,7 +10,7 @@ import pytest
 
 from taskhook.cli import main, parser
 from taskhook.cli.options import http_url
-from taskhook.cli.serve import SCHEMA_PATH
+from taskhook.cli.serve import ASYNCAPI_PATH, SCHEMA_PATH
 
 
 def commands(
@@ -97,4 +97,25 @@ def test_schema_writes_where_asked_and_checks_that_file(
 
     target.write_text("{}\n")
     assert main(["schema", "--check", "--output", str(target)]) == 1
+    assert capsys.readouterr().err.endswith(f"{target} is out of date: run `make schema`\n")
+
+
+def test_schema_asyncapi_prints_the_committed_document(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema", "--asyncapi"]) == 0
+    assert capsys.readouterr().out == ASYNCAPI_PATH.read_text()
+    assert main(["schema", "--asyncapi", "--check"]) == 0
+
+
+def test_schema_asyncapi_writes_where_asked_and_checks_that_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "asyncapi.json"
+    assert main(["schema", "--asyncapi", "--output", str(target)]) == 0
+    assert target.read_text() == ASYNCAPI_PATH.read_text()
+    # The body's schema is not the document: checking one against the other fails.
+    assert main(["schema", "--check", "--output", str(target)]) == 1
+    assert main(["schema", "--asyncapi", "--check", "--output", str(target)]) == 0
+
+    target.write_text(target.read_text().replace("taskhook events", "old title"))
+    assert main(["schema", "--asyncapi", "--check", "--output", str(target)]) == 1
     assert capsys.readouterr().err.endswith(f"{target} is out of date: run `make schema`\n")

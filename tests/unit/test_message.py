@@ -16,6 +16,8 @@ from taskhook.core.message import (
 )
 from tests.support.deliveries import load_sample, sample_names
 
+ABSENT = object()
+
 
 @pytest.mark.parametrize(
     ("event", "task_type", "expected"),
@@ -49,6 +51,7 @@ def test_a_task_event_message_carries_the_snapshot_as_received(name: str) -> Non
         "task-id": payload["task"]["id"],
         "task-type": payload["task"]["type"],
         "task-phase": payload["task"]["snapshot"]["status"]["phase"],
+        "project-id": payload["task"]["snapshot"]["projectId"],
     }
     assert body["task"] == payload["task"]["snapshot"]
     assert {k: body[k] for k in ("id", "event", "webhookId", "createdAt")} == {
@@ -56,6 +59,32 @@ def test_a_task_event_message_carries_the_snapshot_as_received(name: str) -> Non
     }
     assert ("success" in body) == ("success" in payload)
     assert "timestamp" not in body  # differs on every retry; the same event keeps one body
+
+
+@pytest.mark.parametrize(
+    ("project_id", "header"),
+    [
+        ("831da63b-4eab-4437-8906-80406000cc41", "831da63b-4eab-4437-8906-80406000cc41"),
+        ("p", "p"),
+        ("é" * MAX_HEADER_CHARS, "é" * MAX_HEADER_CHARS),  # the limit counts characters
+        ("x" * (MAX_HEADER_CHARS + 1), None),  # cut, it would name another project
+        ("", None),
+        (None, None),  # sent as null
+        (ABSENT, None),  # older tasks have none
+    ],
+)
+def test_the_project_id_header_is_the_snapshots_project_when_it_has_one(
+    project_id: object, header: str | None
+) -> None:
+    document = load_sample("task.completed.upload.json")
+    snapshot = document["payload"]["task"]["snapshot"]
+    del snapshot["projectId"]
+    if project_id is not ABSENT:
+        snapshot["projectId"] = project_id
+    message = event_message(validate_delivery(document))
+    assert message.headers.get("project-id") == header
+    assert ("project-id" in message.headers) == (header is not None)
+    assert orjson.loads(message.body)["task"] == snapshot  # the body keeps it whatever its size
 
 
 def test_unknown_keys_in_the_snapshot_are_published_untouched() -> None:

@@ -17,9 +17,7 @@ from pamqp.common import FieldTable
 
 from taskhook.broker.connection import BROKER_ERRORS
 from taskhook.core.errors import PublishCause, PublishFailed
-from taskhook.core.message import OutgoingMessage
-
-PERSISTENT = 2  # AMQP delivery mode: written to disk (a quorum queue keeps every message anyway)
+from taskhook.core.message import PERSISTENT, OutgoingMessage
 
 
 async def publish_confirmed(

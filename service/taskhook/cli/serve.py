@@ -14,6 +14,8 @@ from taskhook.settings import DEV_SECRET, Settings
 log = logging.getLogger("taskhook")
 
 SCHEMA_PATH = Path(__file__).parents[1] / "schema" / "event.schema.json"
+# Not packaged: it documents the repository for other teams, so it exists in a source checkout.
+ASYNCAPI_PATH = Path(__file__).parents[3] / "docs" / "asyncapi.json"
 
 
 def add_commands(commands: Any) -> None:
@@ -31,14 +33,19 @@ def add_commands(commands: Any) -> None:
     serve.set_defaults(run=run_serve)
     schema = commands.add_parser(
         "schema",
-        help="print the published event's JSON Schema",
+        help="print the published event's JSON Schema, or the AsyncAPI document",
         description="Print the JSON Schema of the bodies taskhook publishes, or write it to "
-        "--output. With --check, compare it with the file instead (the packaged one unless "
-        "--output names another) and exit 1 if that is out of date.",
+        "--output. With --asyncapi, the AsyncAPI 3.0 document of everything it publishes "
+        "instead (exchange, routing keys, properties, headers, bodies). With --check, compare "
+        "it with the file instead (the packaged schema, or docs/asyncapi.json of a source "
+        "checkout, unless --output names another) and exit 1 if that is out of date.",
     )
     schema.add_argument("--output", type=Path, help="write it to this file instead of stdout")
     schema.add_argument("--check", action="store_true", help="fail if the file is out of date")
-    schema.set_defaults(run=lambda args: write_schema(args.output, check=args.check))
+    schema.add_argument(
+        "--asyncapi", action="store_true", help="the AsyncAPI document instead of the schema"
+    )
+    schema.set_defaults(run=run_schema)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -82,15 +89,39 @@ def serve(settings: Settings, *, reuse_port: bool) -> int:
     return 0
 
 
-def write_schema(output: Path | None, *, check: bool) -> int:
-    """The schema to stdout, or to ``output``; with ``check``, whether that file is current."""
+def run_schema(args: argparse.Namespace) -> int:
+    if args.asyncapi:
+        return write_schema(asyncapi_text(), args.output, check=args.check, known=ASYNCAPI_PATH)
+    return write_schema(schema_text(), args.output, check=args.check, known=SCHEMA_PATH)
+
+
+def schema_text() -> str:
+    """The published body's JSON Schema, as ``make schema`` writes it."""
     import orjson
 
     from taskhook.core.message import published_event_schema
 
-    text = orjson.dumps(published_event_schema(), option=orjson.OPT_INDENT_2).decode() + "\n"
+    return orjson.dumps(published_event_schema(), option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def asyncapi_text() -> str:
+    """The AsyncAPI document for the default exchange, as ``make schema`` writes it."""
+    from importlib.metadata import version
+
+    import orjson
+
+    from taskhook.broker.topology import DEFAULT_EXCHANGE, Topology
+    from taskhook.core.contract import asyncapi_document
+
+    document = asyncapi_document(Topology(DEFAULT_EXCHANGE), version=version("taskhook"))
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def write_schema(text: str, output: Path | None, *, check: bool, known: Path) -> int:
+    """``text`` to stdout, or to ``output``; with ``check``, whether that file (``known`` when
+    no ``output`` is given) already holds it."""
     if check:
-        path = output or SCHEMA_PATH
+        path = output or known
         try:
             current = path.read_text() == text
         except OSError as e:

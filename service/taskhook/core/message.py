@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from pydantic import Field, TypeAdapter
+from pydantic.json_schema import DEFAULT_REF_TEMPLATE
 
 from taskhook.core.delivery import Delivery, NonEmpty, summarize_problems
 from taskhook.core.errors import DeliveryInvalid, DeliveryRefused
@@ -21,13 +22,25 @@ from taskhook.core.redaction import DEFAULT_REDACTION, Redaction
 from taskhook.core.task import Task
 from taskhook.core.wire import Millis, WireModel, iso_time
 
+JSON = "application/json"
 RAW_BYTES = "application/octet-stream"
+# AMQP delivery mode of every message taskhook publishes: written to disk (a quorum queue keeps
+# every message anyway).
+PERSISTENT = 2
+# The headers of every published event; task events add the task's id, type and phase.
+WEBHOOK_ID_HEADER = "webhook-id"
+TASK_ID_HEADER = "task-id"
+TASK_TYPE_HEADER = "task-type"
+TASK_PHASE_HEADER = "task-phase"
 # On a refused delivery kept in the rejected queue: the refusal's cause slug, and why.
 CAUSE_HEADER = "x-taskhook-cause"
 REASON_HEADER = "x-taskhook-reason"
 # On every published event: when taskhook received the delivery (ISO 8601, UTC). The timestamp
 # property is the event's createdAt, which says nothing of when it was held back unrouted.
 RECEIVED_AT_HEADER = "received-at"
+# On task events whose snapshot names its project: Livepeer webhooks are per project, so a consumer
+# serving several projects can route on it without parsing the body.
+PROJECT_ID_HEADER = "project-id"
 # Set by RabbitMQ on dead-lettering and delivery; stale on a copy we publish ourselves.
 BROKER_HEADER_PREFIXES = ("x-death", "x-first-death", "x-last-death", "x-delivery-count")
 APP_ID = "taskhook"
@@ -43,7 +56,7 @@ class OutgoingMessage:
     type: str
     headers: Mapping[str, object] = field(default_factory=dict)
     timestamp_ms: int | None = None
-    content_type: str = "application/json"
+    content_type: str = JSON
     app_id: str = APP_ID
     # Not published: the redaction rules that changed the body, for the publisher's metrics.
     redacted: tuple[str, ...] = ()
@@ -96,9 +109,12 @@ class PublishedEvent(WireModel):
     payload: dict[str, Any] | None = Field(default=None, description="As Livepeer sent it.")
 
 
-def published_event_schema() -> dict[str, Any]:
-    """The JSON Schema of every body taskhook publishes to the events exchange."""
-    schema = TypeAdapter(PublishedTaskEvent | PublishedEvent).json_schema()
+def published_event_schema(*, ref_template: str = DEFAULT_REF_TEMPLATE) -> dict[str, Any]:
+    """The JSON Schema of every body taskhook publishes to the events exchange: ``anyOf``
+    ``PublishedTaskEvent`` and ``PublishedEvent``, every model under ``$defs``, referred to as
+    ``ref_template`` says (``{model}`` is the model's name); the AsyncAPI document moves them
+    into its components."""
+    schema = TypeAdapter(PublishedTaskEvent | PublishedEvent).json_schema(ref_template=ref_template)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "taskhook published event"
     schema["description"] = (
@@ -122,12 +138,14 @@ def event_message(
 ) -> OutgoingMessage:
     """The message that announces a valid delivery to downstream services. ``received_at_ms``
     is when taskhook received it; ``reconciled`` says where ``taskhook reconcile`` found it,
-    None for a live delivery; ``redaction`` keeps credentials out of the body."""
+    None for a live delivery; ``redaction`` keeps credentials out of the body. A task event's
+    headers name the task, its type and phase, and its project when the snapshot has a
+    ``projectId`` (of at most ``MAX_HEADER_CHARS``)."""
     envelope, document = delivery.envelope, delivery.document
     # `timestamp` is left out on purpose: it changes on every retry, and the same event should
     # always produce the same body.
     body: dict[str, Any] = {key: document[key] for key in ("id", "event", "webhookId", "createdAt")}
-    headers = {"webhook-id": envelope.webhook_id}
+    headers = {WEBHOOK_ID_HEADER: envelope.webhook_id}
     task = delivery.task
     if task is None:
         body.update({key: document[key] for key in ("stream", "payload") if key in document})
@@ -137,10 +155,16 @@ def event_message(
             body["success"] = payload["success"]
         body["task"] = payload["task"]["snapshot"]
         headers |= {
-            "task-id": task.id,
-            "task-type": task.type,
-            "task-phase": task.snapshot.status.phase,
+            TASK_ID_HEADER: task.id,
+            TASK_TYPE_HEADER: task.type,
+            TASK_PHASE_HEADER: task.snapshot.status.phase,
         }
+        # Absent on older tasks, which have no projectId, and on an empty one. Never cut like a
+        # reason is: a cut id names another project, so past the header limit it is left out
+        # and the body's task.projectId is the only place to read it.
+        project_id = task.snapshot.project_id
+        if project_id and len(project_id) <= MAX_HEADER_CHARS:
+            headers[PROJECT_ID_HEADER] = project_id
     if received_at_ms is not None:
         headers[RECEIVED_AT_HEADER] = iso_time(received_at_ms)
     if reconciled is not None:
@@ -176,7 +200,7 @@ def rejected_message(
             REASON_HEADER: reason[:MAX_HEADER_CHARS],
         },
         timestamp_ms=received_at_ms,
-        content_type="application/json" if isinstance(refusal, DeliveryInvalid) else RAW_BYTES,
+        content_type=JSON if isinstance(refusal, DeliveryInvalid) else RAW_BYTES,
     )
 
 
@@ -197,7 +221,7 @@ def copy_message(
         type=message.type or "unknown",
         headers=carried_headers(message) if headers is None else headers,
         timestamp_ms=message.timestamp_ms,
-        content_type=message.content_type or "application/json",
+        content_type=message.content_type or JSON,
         app_id=message.app_id or APP_ID,
     )
 
