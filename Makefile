@@ -21,6 +21,7 @@ test: $(VENV)/.installed
 	scripts/ensure-rabbitmq $(AMQP_URL) --install
 	scripts/ensure-postgres --install
 	scripts/ensure-redis --install
+	scripts/ensure-promtool $(BIN)
 	$(MAKE) --no-print-directory check
 	$(TEST_ENV) $(BIN)/pytest
 
@@ -52,8 +53,9 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
-# Everything that needs no broker: the unit and deploy tiers.
+# Everything that needs no broker: the unit and deploy tiers (the alert tests need promtool).
 unit: $(VENV)/.installed
+	scripts/ensure-promtool $(BIN)
 	$(BIN)/pytest -m 'not broker and not image'
 
 integration: $(VENV)/.installed

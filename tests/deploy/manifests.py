@@ -161,3 +161,36 @@ def compose() -> Document:
 
 def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
+
+
+COMPONENTS = K8S / "components"
+
+
+def component(name: str) -> Document:
+    """The kustomization of an optional component, checked to be one."""
+    document = kustomization(COMPONENTS / name)
+    assert document["kind"] == "Component", f"k8s/components/{name} must be a kustomize Component"
+    return document
+
+
+def component_resources(name: str) -> list[Document]:
+    """What a component adds: its resources, and the ConfigMaps its configMapGenerator makes
+    (named without the hash suffix kustomize appends)."""
+    folder = COMPONENTS / name
+    spec = component(name)
+    documents = [doc for file in spec.get("resources", []) for doc in load_all(folder / file)]
+    for generator in spec.get("configMapGenerator", []):
+        data = {}
+        for entry in generator["files"]:
+            key, _, file = entry.rpartition("=")
+            data[key or file] = (folder / file).read_text()
+        labels = generator.get("options", {}).get("labels", {})
+        documents.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": generator["name"], "labels": labels},
+                "data": data,
+            }
+        )
+    return documents

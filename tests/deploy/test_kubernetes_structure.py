@@ -1,7 +1,8 @@
 """The Kubernetes base hangs together: files, selectors, scaling, security, the broker, the overlay.
 
 Without a kustomize binary here, the overlay is rendered by the little that it uses: the base's
-resources, a namespace, an image, and JSON patches that replace a value.
+resources, the optional components (their resources, generated ConfigMaps and patches), a
+namespace, an image, and JSON patches that replace or remove a value, in kustomize's order.
 """
 
 import copy
@@ -14,9 +15,12 @@ from yarl import URL
 
 from tests.deploy.dockerfile import stages
 from tests.deploy.manifests import (
+    COMPONENTS,
     K8S,
     Document,
     base_resources,
+    component,
+    component_resources,
     container,
     find,
     kustomization,
@@ -135,20 +139,33 @@ def test_the_broker_is_three_nodes_that_the_amqp_url_and_network_policies_name()
         assert [port["port"] for port in broker_rules[0]["ports"]] == [url.port]
 
 
-def render_overlay(folder: Path) -> list[Document]:
+def render_overlay(folder: Path, extra_components: tuple[str, ...] = ()) -> list[Document]:
+    """The overlay in ``folder`` as kustomize renders it, with ``extra_components`` added to its
+    own: the base, then the components in order, then the overlay's image, namespace, patches."""
     overlay = kustomization(folder)
     assert [(folder / r).resolve() for r in overlay["resources"]] == [K8S.resolve()]
     documents = copy.deepcopy(base_resources())
+    names = [
+        str((folder / path).resolve().relative_to(COMPONENTS.resolve()))
+        for path in overlay.get("components", [])
+    ]
+    for name in [*names, *extra_components]:
+        documents += copy.deepcopy(component_resources(name))
+        patch_all(documents, component(name).get("patches", []))
     (image,) = overlay["images"]
     for document in documents:
         document["metadata"]["namespace"] = overlay["namespace"]
         if document["kind"] in ("Deployment", "CronJob"):
             set_image(container(document), image)
-    for patch in overlay["patches"]:
+    patch_all(documents, overlay["patches"])
+    return documents
+
+
+def patch_all(documents: list[Document], patches: list[Document]) -> None:
+    for patch in patches:
         target = find(patch["target"]["kind"], patch["target"]["name"], documents)
         for operation in yaml.safe_load(patch["patch"]):
-            replace(target, operation)
-    return documents
+            apply_operation(target, operation)
 
 
 def set_image(spec: Document, image: Document) -> None:
@@ -156,20 +173,26 @@ def set_image(spec: Document, image: Document) -> None:
     spec["image"] = f"{image['newName']}:{image['newTag']}"
 
 
-def replace(target: Document, operation: Document) -> None:
-    """A JSON patch ``replace``: its path must exist, or kustomize would refuse it."""
-    assert operation["op"] == "replace", "only replace is rendered here"
+def apply_operation(target: Document, operation: Document) -> None:
+    """A JSON patch ``replace`` or ``remove``. Its path must exist: kustomize refuses a remove
+    of a missing path, and a replace of one silently adds it, which here would be a mistake
+    (an overlay patching what a component removed)."""
+    assert operation["op"] in ("replace", "remove"), "only replace and remove are rendered here"
     *parents, leaf = operation["path"].strip("/").split("/")
     node = target
     for part in parents:
         node = node[part]
     assert leaf in node, f"{operation['path']} is not in {target['metadata']['name']}"
-    node[leaf] = operation["value"]
+    if operation["op"] == "remove":
+        del node[leaf]
+    else:
+        node[leaf] = operation["value"]
 
 
 def test_the_example_overlay_renders_to_valid_manifests() -> None:
     rendered = render_overlay(OVERLAY)
-    assert len(rendered) == len(base_resources())
+    added = component_resources("observability")
+    assert len(rendered) == len(base_resources()) + len(added)
     for document in rendered:
-        if document["kind"] != "RabbitmqCluster":  # no schema: see scripts/validate_manifests.py
+        if "." not in document["apiVersion"].split("/")[0]:  # built in; the CRs: validate_manifests
             kubernetes_validate.validate(document, "1.30.0", strict=True)
