@@ -30,14 +30,6 @@ async def cluster_counted(nodes: list[cluster.Node], exchange: str) -> AsyncIter
     await queue.declare()
     yield queue
     for node in nodes:  # a test that failed half-way may have left one stopped
-        if not await asyncio.to_thread(node_answers, node):
+        if not await asyncio.to_thread(cluster.answers, node):
             await asyncio.to_thread(cluster.start_node, node)
     await queue.delete()
-
-
-def node_answers(node: cluster.Node) -> bool:
-    try:
-        cluster.ctl(node, "status", timeout_s=20)
-    except cluster.ClusterError:
-        return False
-    return True

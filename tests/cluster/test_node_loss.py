@@ -106,7 +106,7 @@ async def node_of(connection_name: str, nodes: list[cluster.Node]) -> cluster.No
         while True:
             listed = await asyncio.to_thread(
                 cluster.ctl,
-                nodes[0] if await asyncio.to_thread(_answers, nodes[0]) else nodes[1],
+                nodes[0] if await asyncio.to_thread(cluster.answers, nodes[0]) else nodes[1],
                 "list_connections",
                 "name",
                 "client_properties",
@@ -137,14 +137,6 @@ async def delete_consumer_queues(urls: str, exchange: str) -> None:
     async with connection:
         channel = await connection.channel()
         await delete_queues(channel, consumer_topology(tasks, settings))
-
-
-def _answers(node: cluster.Node) -> bool:
-    try:
-        cluster.ctl(node, "status", timeout_s=20)
-    except cluster.ClusterError:
-        return False
-    return True
 
 
 def accepted_ids(answers: list[Answer]) -> set[str]:

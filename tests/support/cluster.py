@@ -94,7 +94,7 @@ def urls(base: Path = BASE) -> str:
 def start(base: Path = BASE) -> list[Node]:
     """Start the nodes and join them into one cluster; a cluster already running is reused."""
     members = nodes(base)
-    if all(_answers(node) for node in members):
+    if all(answers(node) for node in members):
         return members
     stop(base)
     base.mkdir(parents=True, exist_ok=True)
@@ -204,7 +204,8 @@ def _launch(node: Node) -> None:
         time.sleep(0.2)
 
 
-def _answers(node: Node) -> bool:
+def answers(node: Node) -> bool:
+    """True when ``node`` is up and answers rabbitmqctl."""
     try:
         ctl(node, "status", timeout_s=20.0)
     except (ClusterError, FileNotFoundError):
