@@ -41,6 +41,7 @@ FOREIGN_METRICS = {
     # kube-state-metrics.
     "kube_deployment_status_replicas_available": "kube-state-metrics: a Deployment's ready pods",
     "kube_cronjob_status_last_successful_time": "kube-state-metrics: a CronJob's last success",
+    "kube_cronjob_created": "kube-state-metrics: when a CronJob was created",
 }
 # Words in the expressions that look like metric names and are PromQL's or Grafana's.
 NOT_METRICS = {"histogram_quantile", "label_values"}

@@ -93,7 +93,10 @@ def _add_send(commands: Any) -> None:
 
 
 def _add_held(commands: Any) -> None:
-    queue_help = "livepeer.tasks.rejected, livepeer.tasks.unrouted or taskhook.<consumer>.dead"
+    queue_help = (
+        "livepeer.tasks.rejected, livepeer.tasks.unrouted or a consumer's taskhook.<name>.dead "
+        "(taskhook.<exchange>.<name>.dead off the default exchange)"
+    )
     inspect = commands.add_parser(
         "inspect", help="list the messages a held-back queue holds, removing nothing"
     )
