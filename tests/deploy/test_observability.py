@@ -101,11 +101,6 @@ def promtool_says(promtool: str, *args: str, cwd: Path) -> subprocess.CompletedP
     )
 
 
-def run(promtool: str, *args: str, cwd: Path) -> None:
-    done = promtool_says(promtool, *args, cwd=cwd)
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
 # --- the rules, by promtool ----------------------------------------------------------------
 
 
@@ -115,13 +110,15 @@ def write_rules(folder: Path, spec: Any) -> None:
 
 def test_promtool_accepts_the_rules(promtool: str, tmp_path: Path) -> None:
     write_rules(tmp_path, prometheus_rule()["spec"])
-    run(promtool, "check", "rules", "rules.yaml", cwd=tmp_path)
+    done = promtool_says(promtool, "check", "rules", "rules.yaml", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_alerts_pass_their_promtool_unit_tests(promtool: str, tmp_path: Path) -> None:
     write_rules(tmp_path, prometheus_rule()["spec"])
     shutil.copy(PROMTOOL_TESTS, tmp_path / "rules.test.yaml")
-    run(promtool, "test", "rules", "rules.test.yaml", cwd=tmp_path)
+    done = promtool_says(promtool, "test", "rules", "rules.test.yaml", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_unit_tests_fail_on_a_broken_rule(promtool: str, tmp_path: Path) -> None:
@@ -212,7 +209,8 @@ def test_every_dashboard_query_parses(promtool: str, tmp_path: Path) -> None:
         assert "$" not in query, f"a Grafana variable this test does not know: {query}"
         rules.append({"record": f"dashboard:query_{n}", "expr": query})
     write_rules(tmp_path, {"groups": [{"name": "dashboard", "rules": rules}]})
-    run(promtool, "check", "rules", "rules.yaml", cwd=tmp_path)
+    done = promtool_says(promtool, "check", "rules", "rules.yaml", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_the_dashboard_is_grafana_json_with_a_chosen_data_source() -> None:
