@@ -151,8 +151,9 @@ async def test_the_same_event_arriving_many_times_at_once_is_published_once(
 
     responses = await asyncio.gather(*(service.deliver(document) for _ in range(8)))
 
-    statuses = sorted(r.status for r in responses)
-    assert statuses[0] == 202
+    # Copies that came while it was in flight share its 202; any after its confirm are 200.
+    statuses = [r.status for r in responses]
+    assert 202 in statuses
     assert set(statuses) <= {200, 202}
     await take(queue)
     assert await queue_is_empty(queue)

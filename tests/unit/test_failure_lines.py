@@ -19,6 +19,7 @@ from taskhook.broker.connection import (
     closed_reason,
     connection_failure,
 )
+from taskhook.broker.publishing import ConnectionLost, OpeningRefused
 from taskhook.cli.options import EXIT_FAILED, EXIT_USAGE, listen_failure
 from taskhook.http.server import CannotListen, ListenProblem
 
@@ -68,6 +69,21 @@ def caused_by(cause: BaseException) -> AMQPConnectionError:
             ConnectionClosed(320, "CONNECTION_FORCED"),
             "the broker at broker.example:5673 (vhost 'prod') closed the connection: "
             "ConnectionClosed",
+        ),
+        (
+            OpeningRefused("closed", (403, "ACCESS_REFUSED - Login was refused")),
+            "the broker at broker.example:5673 (vhost 'prod') refused the credentials of user "
+            "'app'",
+        ),
+        (
+            OpeningRefused("closed", (530, "NOT_ALLOWED - vhost prod not found")),
+            "the broker at broker.example:5673 (vhost 'prod') refused virtual host 'prod': it "
+            "does not exist, or user 'app' may not use it",
+        ),
+        (  # a declaration refused later is not a login refused: the broker's own words
+            ConnectionLost("closed", (403, "ACCESS_REFUSED - configure access denied")),
+            "the broker at broker.example:5673 (vhost 'prod') refused: ACCESS_REFUSED - "
+            "configure access denied",
         ),
         (
             ChannelInvalidStateError("closed"),

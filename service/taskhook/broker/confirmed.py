@@ -1,8 +1,14 @@
 """The one way taskhook publishes: persistent, mandatory, and awaited until the broker confirms.
 
-The ingest, the consumers' retry and dead-letter forwarding, and ``taskhook replay`` all publish
-through ``publish_or_fail``, so a message is either confirmed or reported as ``PublishFailed``
-with a cause the HTTP layer and the tools know how to word.
+Every publish goes through one of the two functions here, so a message is either confirmed or
+reported as ``PublishFailed`` with a cause the HTTP layer and the tools know how to word, and its
+AMQP properties come from ``amqp_properties`` alone:
+
+- ``confirm_or_fail``, on the ingest's publishing connection (``taskhook.broker.publishing``),
+  where the request rate makes the cost of a publish matter;
+- ``publish_or_fail``, on an aiormq channel: the consumers' retry and dead-letter forwarding,
+  ``taskhook replay`` and ``taskhook reconcile``, which publish on a connection they also use
+  for something else.
 """
 
 import asyncio
@@ -16,6 +22,7 @@ from pamqp import commands as spec
 from pamqp.common import FieldTable
 
 from taskhook.broker.connection import BROKER_ERRORS
+from taskhook.broker.publishing import ConnectionLost, Nacked, PublishingConnection, Returned
 from taskhook.core.errors import PublishCause, PublishFailed
 from taskhook.core.message import PERSISTENT, OutgoingMessage
 
@@ -45,6 +52,34 @@ async def publish_confirmed(
         wait=False,
         timeout=timeout_s,
     )
+
+
+async def confirm_or_fail(
+    connection: PublishingConnection, exchange: str, message: OutgoingMessage
+) -> None:
+    """Publish ``message`` (mandatory, persistent) on ``connection`` and return once the broker
+    confirmed it, within the connection's publish timeout; every failure is ``PublishFailed``.
+
+    A cancelled caller gives up its confirm, not the publish: the message may still arrive.
+    """
+    cause: PublishCause
+    try:
+        properties = amqp_properties(message)
+        await connection.publish(exchange, message.routing_key, properties, message.body)
+        return
+    except TimeoutError:
+        cause, detail = "publish-timeout", "the broker did not confirm in time"
+    except Returned:
+        cause, detail = "publish-unroutable", "the broker returned the message as unroutable"
+    except Nacked:
+        cause, detail = "publish-nacked", "the broker refused the message"
+    except ConnectionLost as e:
+        if e.refused is None:  # a heartbeat missed, a socket closed: nobody said no
+            cause, detail = "publish-interrupted", "the broker connection closed before the confirm"
+        else:
+            code = e.refused[0]
+            cause, detail = "broker-unavailable", f"the broker closed the connection (code {code})"
+    raise PublishFailed(cause, detail)
 
 
 async def publish_or_fail(

@@ -2,8 +2,10 @@
 
 ``Supervisor`` keeps a connection for as long as it runs. Each time it is connected it runs a
 *session* (the publisher's or a consumer's) until the connection is lost or the caller stops it,
-then connects again after a pause that grows while the broker stays away. The publisher, the
-consumer runner and the operator tools all connect through ``connect`` here.
+then connects again after a pause that grows while the broker stays away. The consumer runner
+and the operator tools connect through aio-pika (``connect``, ``AIO_PIKA``); the ingest's
+publisher through its own publishing connection (``taskhook.broker.publishing``), supervised
+the same way.
 """
 
 import asyncio
@@ -13,12 +15,16 @@ import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import aio_pika
 from aio_pika.abc import AbstractConnection
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 from aiormq.exceptions import ConnectionClosed, InvalidFrameError, ProbableAuthenticationError
 from yarl import URL
+
+from taskhook.broker.publishing import ConnectionLost, OpeningRefused
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +42,28 @@ RECONNECT_MAX_DELAY_S = 15.0
 # declaration that took too long is one of these too.
 BROKER_ERRORS = (AMQPError, ConnectionError, OSError, ChannelInvalidStateError)
 
-Session = Callable[[AbstractConnection, asyncio.Event, asyncio.Event], Awaitable[None]]
+C = TypeVar("C")
+
+Session = Callable[[C, asyncio.Event, asyncio.Event], Awaitable[None]]
 """Runs on an open connection, given the events ``lost`` (the connection or a channel the session
 watches closed) and ``stop`` (the caller's), and returns once either is set."""
 
 
+@dataclass(frozen=True, slots=True)
+class Connector(Generic[C]):
+    """How a ``Supervisor`` opens, watches and closes one kind of connection."""
+
+    open: Callable[[str, str], Awaitable[C]]
+    """A connection to one node's URL, named for the broker's UI; raises ``BROKER_ERRORS``."""
+    watch: Callable[[C], asyncio.Event]
+    """An event set once the connection is lost."""
+    close: Callable[[C], Awaitable[None]]
+    """Close it if it is open, within ``CONNECT_TIMEOUT_S``, never raising."""
+
+
 DEFAULT_PORTS = {"amqp": 5672, "amqps": 5671}
+# The broker's reply codes when it refuses a connection: the credentials, the virtual host.
+ACCESS_REFUSED, NOT_ALLOWED = 403, 530
 UNREACHABLE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EHOSTDOWN})
 
 
@@ -104,16 +126,24 @@ def _first_node(url: str) -> URL:
 
 
 def _refused_by_the_broker(error: BaseException, parsed: URL, at: str) -> str | None:
-    """The broker answered, and said no: the credentials or the virtual host."""
-    if isinstance(error, ProbableAuthenticationError):
+    """The broker answered, and said no: the credentials or the virtual host (or, to the
+    publishing connection, something else it names)."""
+    # Only a refusal of the opening itself: a 403 on a declaration is a missing permission.
+    code = error.refused[0] if isinstance(error, OpeningRefused) and error.refused else None
+    if code == ACCESS_REFUSED or isinstance(error, ProbableAuthenticationError):
         return f"the broker at {at} refused the credentials of user {parsed.user!r}"
-    if isinstance(error, InvalidFrameError) and "Connection.OpenOk" in str(error):
-        # RabbitMQ closes the connection instead of opening it: the vhost is missing or denied.
+    # RabbitMQ closes the connection instead of opening it (aiormq then reads the close frame
+    # where it expected Connection.OpenOk): the vhost is missing or denied.
+    if code == NOT_ALLOWED or (
+        isinstance(error, InvalidFrameError) and "Connection.OpenOk" in str(error)
+    ):
         vhost = parsed.path[1:] or "/"
         return (
             f"the broker at {at} refused virtual host {vhost!r}: it does not exist, or user "
             f"{parsed.user!r} may not use it"
         )
+    if isinstance(error, ConnectionLost) and error.refused is not None:
+        return f"the broker at {at} refused: {error.refused[1]}"
     return None
 
 
@@ -122,6 +152,8 @@ def closed_reason(error: BaseException | None) -> str:
     the error that broke it (its text may carry the URL)."""
     if isinstance(error, ConnectionClosed) and len(error.args) >= 2:
         return str(error.args[1])  # the broker's reply text, e.g. CONNECTION_FORCED - ...
+    if isinstance(error, ConnectionLost) and error.refused is not None:
+        return error.refused[1]
     return "the connection was lost" + ("" if error is None else f" ({type(error).__name__})")
 
 
@@ -152,11 +184,17 @@ async def connect(url: str, name: str) -> AbstractConnection:
     Raises one of ``BROKER_ERRORS`` (the last node's); their text can carry the URL, so say
     only their type.
     """
-    connection, _ = await connect_any(broker_urls(url), name)
+    connection, _ = await connect_any(broker_urls(url), name, AIO_PIKA)
     return connection
 
 
-async def connect_any(urls: Sequence[str], name: str) -> tuple[AbstractConnection, int]:
+async def _open_aio_pika(url: str, name: str) -> AbstractConnection:
+    return await aio_pika.connect(
+        url, timeout=CONNECT_TIMEOUT_S, client_properties={"connection_name": name}
+    )
+
+
+async def connect_any(urls: Sequence[str], name: str, connector: "Connector[C]") -> tuple[C, int]:
     """A connection to the first of ``urls`` that accepts one, and that URL's index.
 
     Raises the error of a single URL as it is, ``NoBrokerAnswered`` when several all failed.
@@ -164,9 +202,7 @@ async def connect_any(urls: Sequence[str], name: str) -> tuple[AbstractConnectio
     failures: list[tuple[str, BaseException]] = []
     for index, url in enumerate(urls):
         try:
-            connection = await aio_pika.connect(
-                url, timeout=CONNECT_TIMEOUT_S, client_properties={"connection_name": name}
-            )
+            connection = await connector.open(url, name)
         except BROKER_ERRORS as e:
             failures.append((url, e))
             continue
@@ -191,7 +227,17 @@ async def close_quietly(connection: AbstractConnection | None) -> None:
         log.debug("closing a broken connection failed", exc_info=True)
 
 
-class Supervisor:
+def _lost(connection: AbstractConnection) -> asyncio.Event:
+    lost = asyncio.Event()
+    connection.close_callbacks.add(lambda *_: lost.set())
+    return lost
+
+
+AIO_PIKA = Connector(open=_open_aio_pika, watch=_lost, close=close_quietly)
+"""aio-pika's connection: the consumers' and the operator tools'."""
+
+
+class Supervisor(Generic[C]):
     """Connects to ``url`` and runs sessions on it until ``stop`` is set, reconnecting as needed.
 
     With several nodes in ``url``, each connect tries them in turn, starting after the node
@@ -206,17 +252,19 @@ class Supervisor:
         self,
         url: str,
         *,
+        connector: Connector[C],
         name: str,
         fields: Mapping[str, str],
         retry_on: tuple[type[Exception], ...] = BROKER_ERRORS,
     ) -> None:
         self._urls = broker_urls(url)
+        self._connector = connector
         self._first = 0  # the node to try first on the next connect
         self._name = name
         self._fields = dict(fields)
         self._retry_on = retry_on
 
-    async def run(self, session: Session, stop: asyncio.Event) -> None:
+    async def run(self, session: Session[C], stop: asyncio.Event) -> None:
         """Return once ``stop`` is set and the session in progress, if any, has returned."""
         delays = reconnect_delays()
         while not stop.is_set():
@@ -234,7 +282,7 @@ class Supervisor:
             try:
                 if stop.is_set():  # aio-pika can swallow a cancellation that lands in connect()
                     return
-                await session(connection, _lost(connection), stop)
+                await session(connection, self._connector.watch(connection), stop)
                 if time.monotonic() - began >= SHORT_SESSION_S:
                     delays = reconnect_delays()
                 elif not stop.is_set():  # lost soon after it was made: do not spin on it
@@ -242,15 +290,15 @@ class Supervisor:
             except self._retry_on as e:  # a declaration refused, a channel closed while opening...
                 failure = e
             finally:
-                await close_quietly(connection)
+                await self._connector.close(connection)
             if failure is not None:  # closed first: nothing is held open while waiting
                 url = self._urls[node]
                 await self._pause(stop, next(delays), "broker session failed", failure, url)
 
-    async def _connect(self) -> tuple[AbstractConnection, int]:
+    async def _connect(self) -> tuple[C, int]:
         """Each node in turn from ``_first``; the connection and its node's index."""
         order = self._urls[self._first :] + self._urls[: self._first]
-        connection, index = await connect_any(order, self._name)
+        connection, index = await connect_any(order, self._name, self._connector)
         node = (self._first + index) % len(self._urls)
         if len(self._urls) > 1:
             log.info("broker node chosen", extra={**self._fields, "node": node + 1})
@@ -267,12 +315,6 @@ class Supervisor:
         }
         log.warning(what, extra=fields, exc_info=log.isEnabledFor(logging.DEBUG))
         await wait_for_either(stop, timeout_s=delay)
-
-
-def _lost(connection: AbstractConnection) -> asyncio.Event:
-    lost = asyncio.Event()
-    connection.close_callbacks.add(lambda *_: lost.set())
-    return lost
 
 
 async def wait_for_either(*events: asyncio.Event, timeout_s: float | None = None) -> None:

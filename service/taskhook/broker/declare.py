@@ -1,14 +1,24 @@
 """Declaring a topology on the broker: the one module that turns ``Declarations`` into AMQP.
 
+The consumers and the tools declare through an aio-pika channel; the ingest's publisher sends
+the methods ``declaration_methods`` builds on its publishing connection.
+
 Every declaration is idempotent, so every process declares what it uses each time it connects.
 """
 
+from typing import TYPE_CHECKING
+
 from aio_pika import ExchangeType
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+from pamqp import commands as spec
+from pamqp.base import Frame
 from pamqp.common import FieldTable
 
 from taskhook.broker.topology import ConsumerTopology, Declarations, Topology
 from taskhook.broker.topology import FieldTable as Arguments
+
+if TYPE_CHECKING:
+    from taskhook.broker.publishing import PublishingConnection
 
 
 async def declare(
@@ -46,6 +56,38 @@ async def declare_consumer_topology(
     """Declare the events exchange and the consumer's queues; return its queue."""
     _, queues = await declare(channel, topology.declarations())
     return queues[topology.queue]
+
+
+async def declare_on_publishing(
+    connection: "PublishingConnection", declarations: Declarations
+) -> None:
+    """Declare everything idempotently on the publishing connection's channel."""
+    for method in declaration_methods(declarations):
+        await connection.call(method)
+
+
+def declaration_methods(declarations: Declarations) -> list[Frame]:
+    """The AMQP methods that declare ``declarations``, in order: exchanges, queues, bindings."""
+    methods: list[Frame] = [
+        spec.Exchange.Declare(
+            exchange=exchange.name,
+            exchange_type=exchange.type,
+            durable=True,
+            arguments=_table(exchange.arguments),
+        )
+        for exchange in declarations.exchanges
+    ]
+    methods += [
+        spec.Queue.Declare(queue=queue.name, durable=True, arguments=_table(queue.arguments))
+        for queue in declarations.queues
+    ]
+    methods += [
+        spec.Queue.Bind(
+            queue=binding.queue, exchange=binding.exchange, routing_key=binding.routing_key or ""
+        )
+        for binding in declarations.bindings
+    ]
+    return methods
 
 
 def _table(arguments: Arguments) -> FieldTable:

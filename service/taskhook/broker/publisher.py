@@ -1,24 +1,25 @@
 """Publishing to RabbitMQ so that a message is either confirmed by the broker or reported failed.
 
-``AmqpPublisher`` keeps one connection and one confirm-mode channel open through the connection
-supervisor, and turns every way a publish can fail into ``PublishFailed``. It never waits longer
-than its timeout and never queues work it cannot start: when too many publishes are already
-waiting for the broker it refuses at once, so the sender is told to retry later.
+``AmqpPublisher`` keeps one publishing connection open through the connection supervisor, and
+turns every way a publish can fail into ``PublishFailed``. It never waits longer than its
+timeout and never queues work it cannot start: when too many publishes are already waiting for
+the broker it refuses at once, so the sender is told to retry later.
 """
 
 import asyncio
 import logging
 import time
 from dataclasses import replace
+from functools import partial
 
-from aio_pika.abc import AbstractChannel, AbstractConnection
 from aiormq.channel import Channel as UnderlayChannel
 
 from taskhook import tracing
-from taskhook.broker.confirmed import open_confirm_channel, publish_or_fail
-from taskhook.broker.connection import Supervisor, wait_for_either
-from taskhook.broker.declare import declare_topology
+from taskhook.broker.confirmed import confirm_or_fail, publish_or_fail
+from taskhook.broker.connection import CONNECT_TIMEOUT_S, Connector, Supervisor, wait_for_either
+from taskhook.broker.declare import declare_on_publishing
 from taskhook.broker.flow import is_blocked
+from taskhook.broker.publishing import PublishingConnection, open_publishing
 from taskhook.broker.topology import Topology
 from taskhook.core.errors import PublishFailed
 from taskhook.core.message import OutgoingMessage
@@ -55,10 +56,13 @@ class AmqpPublisher:
         self._in_flight = 0
         # Any failure, not only the broker's: until the channel is back, every publish is a 503.
         self._supervisor = Supervisor(
-            url, name=CONNECTION_NAME, fields={"exchange": topology.exchange}, retry_on=(Exception,)
+            url,
+            connector=publishing_connector(timeout_s),
+            name=CONNECTION_NAME,
+            fields={"exchange": topology.exchange},
+            retry_on=(Exception,),
         )
-        self._channel: AbstractChannel | None = None
-        self._underlay: UnderlayChannel | None = None
+        self._connection: PublishingConnection | None = None
         self._running: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._lost: asyncio.Event | None = None  # set to drop the connection in use
@@ -68,15 +72,16 @@ class AmqpPublisher:
 
     @property
     def ready(self) -> bool:
-        """True while the confirm channel is open, the topology declared, and the broker takes
+        """True while the connection is open, the topology declared, and the broker takes
         publishes: a replica whose broker blocks it is better left out of the balancer."""
-        return self._channel is not None and not self._channel.is_closed and not self.blocked
+        connection = self._connection
+        return connection is not None and not connection.is_closed and not self.blocked
 
     @property
     def blocked(self) -> bool:
         """True while the broker blocks publishing (a memory or disk alarm)."""
-        underlay = self._underlay
-        blocked = underlay is not None and is_blocked(underlay.connection)
+        connection = self._connection
+        blocked = connection is not None and connection.blocked
         if blocked != self._was_blocked:  # noticed here: on a publish, or a readiness check
             self._was_blocked = blocked
             self._metrics.broker_blocked.set(int(blocked))
@@ -98,7 +103,7 @@ class AmqpPublisher:
         if self._running is not None:
             self._running.cancel()  # cuts a connect short, if aio-pika lets it
             await asyncio.gather(self._running, return_exceptions=True)
-        self._forget_channel()
+        self._forget_connection()
 
     async def publish_event(self, message: OutgoingMessage) -> None:
         """Publish to the events exchange; returns only once the broker confirmed it."""
@@ -118,10 +123,10 @@ class AmqpPublisher:
     async def _publish(self, message: OutgoingMessage, *, exchange: str, destination: str) -> None:
         if self._in_flight >= self._max_in_flight:
             raise PublishFailed("overloaded", "too many publishes are waiting for the broker")
-        underlay = self._underlay
+        connection = self._connection
         if self.blocked:  # it would only hold the publish until the timeout: say so at once
             raise PublishFailed("broker-blocked", "the broker is refusing publishes (an alarm)")
-        if underlay is None or not self.ready:
+        if connection is None or not self.ready:
             raise PublishFailed("broker-unavailable", "the broker is not connected")
         started = time.perf_counter()
         result = "failed"
@@ -129,7 +134,7 @@ class AmqpPublisher:
         self._in_flight += 1
         self._metrics.publishes_in_flight.inc()
         try:
-            await publish_or_fail(underlay, exchange, message, timeout_s=self._timeout_s)
+            await confirm_or_fail(connection, exchange, message)
             result = "confirmed"
             self._failures_in_a_row = 0
         except PublishFailed as e:
@@ -182,25 +187,50 @@ class AmqpPublisher:
         lost.set()
 
     async def _session(
-        self, connection: AbstractConnection, lost: asyncio.Event, stop: asyncio.Event
+        self, connection: PublishingConnection, lost: asyncio.Event, stop: asyncio.Event
     ) -> None:
         self._lost, self._failures_in_a_row = lost, 0
-        channel, self._underlay = await open_confirm_channel(connection, lost)
-        await declare_topology(channel, self._topology)
-        self._channel = channel
+        # Bounded: a connection that goes silent while declaring must not hold the session.
+        async with asyncio.timeout(CONNECT_TIMEOUT_S):
+            await declare_on_publishing(connection, self._topology.declarations())
+        self._connection = connection
         self._metrics.broker_connected.set(1)
         log.info("broker connected", extra={"exchange": self._topology.exchange})
         try:
             await wait_for_either(lost, stop)
         finally:
-            self._forget_channel()
+            self._forget_connection()
         if lost.is_set():
-            log.warning("broker connection lost", extra={"exchange": self._topology.exchange})
+            reason = connection.reason
+            log.warning(
+                "broker connection lost",
+                extra={"exchange": self._topology.exchange, "detail": str(reason)},
+            )
 
-    def _forget_channel(self) -> None:
-        self._channel = self._underlay = None
+    def _forget_connection(self) -> None:
+        self._connection = None
         self._lost = None
         self._metrics.broker_connected.set(0)
+
+
+def publishing_connector(publish_timeout_s: float) -> Connector[PublishingConnection]:
+    """The supervisor's way to the publishing connection: publishes time out after
+    ``publish_timeout_s``."""
+    opening = partial(
+        open_publishing, publish_timeout_s=publish_timeout_s, connect_timeout_s=CONNECT_TIMEOUT_S
+    )
+
+    def watch(connection: PublishingConnection) -> asyncio.Event:
+        lost = asyncio.Event()  # the session's own: setting it drops the connection
+        connection.on_lost.append(lambda _: lost.set())
+        if connection.is_closed:
+            lost.set()
+        return lost
+
+    async def close(connection: PublishingConnection) -> None:
+        await connection.close(CONNECT_TIMEOUT_S)
+
+    return Connector(open=opening, watch=watch, close=close)
 
 
 class ChannelPublisher:

@@ -20,7 +20,7 @@ from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 from aiormq.channel import Channel as UnderlayChannel
 
 from taskhook.broker.confirmed import open_confirm_channel
-from taskhook.broker.connection import Supervisor, wait_for_either
+from taskhook.broker.connection import AIO_PIKA, Supervisor, wait_for_either
 from taskhook.broker.declare import declare_consumer_topology
 from taskhook.broker.topology import ConsumerTopology
 from taskhook.consumers.batches import Batches
@@ -48,6 +48,7 @@ class ConsumerRunner:
         self._consumer = consumer
         self._supervisor = Supervisor(
             settings.amqp_url.get_secret_value(),
+            connector=AIO_PIKA,
             name=f"taskhook.{consumer.name}",
             fields={"consumer": consumer.name},
         )
