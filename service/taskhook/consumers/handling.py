@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from aio_pika.abc import AbstractIncomingMessage
 from aiormq.channel import Channel as UnderlayChannel
 from pydantic import ValidationError
 
 from taskhook import tracing
+from taskhook.broker.received import Delivered
 from taskhook.broker.topology import ConsumerTopology
 from taskhook.clock import now_ms
 from taskhook.consumers.consumer import BatchHandler, Consumer, Handler, PermanentError
@@ -58,14 +58,12 @@ class Handling:
         self._metrics = metrics
         self._tracer = tracing.tracer()
 
-    async def one(self, channel: UnderlayChannel, message: AbstractIncomingMessage) -> None:
+    async def one(self, channel: UnderlayChannel, message: Delivered) -> None:
         """Handle ``message`` alone and settle it."""
         started = time.perf_counter()
         await self._settle(channel, message, await self._run_handler(message), started)
 
-    async def batch_of(
-        self, channel: UnderlayChannel, messages: Sequence[AbstractIncomingMessage]
-    ) -> None:
+    async def batch_of(self, channel: UnderlayChannel, messages: Sequence[Delivered]) -> None:
         """Handle ``messages`` (in delivery order, nothing else unsettled before the last) and
         settle every one of them."""
         assert self.batch is not None
@@ -97,9 +95,7 @@ class Handling:
             return
         await self._acked_together(valid, time.perf_counter() - started)
 
-    async def _acked_together(
-        self, messages: list[AbstractIncomingMessage], seconds: float
-    ) -> None:
+    async def _acked_together(self, messages: list[Delivered], seconds: float) -> None:
         self._metrics.handler_seconds.labels(self._consumer.name, "batch").observe(seconds)
         await ack(messages[-1], multiple=True)
         self._metrics.messages.labels(self._consumer.name, "handled").inc(len(messages))
@@ -117,7 +113,7 @@ class Handling:
     async def _settle(
         self,
         channel: UnderlayChannel,
-        message: AbstractIncomingMessage,
+        message: Delivered,
         failure: Failure | None,
         started: float,
     ) -> None:
@@ -153,7 +149,7 @@ class Handling:
             self._count(outcome)
             log.warning(f"message {outcome}", extra=fields)
 
-    async def _run_handler(self, message: AbstractIncomingMessage) -> Failure | None:
+    async def _run_handler(self, message: Delivered) -> Failure | None:
         try:
             event = self._consumer.parse(message.body)
         except ValidationError as e:
@@ -173,9 +169,7 @@ class Handling:
         ).observe(time.perf_counter() - started)
         return failure
 
-    def _handler_span(
-        self, messages: Sequence[AbstractIncomingMessage]
-    ) -> AbstractContextManager[object]:
+    def _handler_span(self, messages: Sequence[Delivered]) -> AbstractContextManager[object]:
         """A consumer span around the handler, continuing the trace the first message carries
         and linking those of the others (a batch is one call)."""
         if self._tracer is None:

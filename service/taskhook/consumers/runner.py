@@ -16,12 +16,14 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
+from aio_pika.abc import AbstractConnection
+from aiormq.abc import DeliveredMessage
 from aiormq.channel import Channel as UnderlayChannel
 
 from taskhook.broker.confirmed import open_confirm_channel
 from taskhook.broker.connection import AIO_PIKA, Supervisor, wait_for_either
 from taskhook.broker.declare import declare_consumer_topology
+from taskhook.broker.received import Delivered
 from taskhook.broker.topology import ConsumerTopology
 from taskhook.consumers.batches import Batches
 from taskhook.consumers.consumer import Consumer, Running
@@ -93,11 +95,20 @@ class ConsumerRunner:
         await channel.set_qos(prefetch_count=self._prefetch_for_batches or self._prefetch)
         queue = await declare_consumer_topology(channel, self.topology)
         batches = self._batches(publishing, broken=lost.set)
+        # Consumed on aiormq's side of the channel: see ``Delivered`` for why.
+        take = (
+            partial(self._on_message, publishing)
+            if batches is None
+            else partial(self._on_batched, batches)
+        )
+
+        async def deliver(message: DeliveredMessage) -> None:
+            await take(Delivered(message))
+
         try:
-            if batches is None:
-                tag = await queue.consume(partial(self._on_message, publishing))
-            else:
-                tag = await queue.consume(partial(self._on_batched, batches))
+            consuming = await publishing.basic_consume(queue.name, deliver)
+            tag = consuming.consumer_tag
+            assert tag is not None
             self._set_consuming(True)
             log.info("consuming", extra={"consumer": self._consumer.name, "queue": queue.name})
             try:
@@ -109,7 +120,7 @@ class ConsumerRunner:
                 log.warning("broker connection lost", extra={"consumer": self._consumer.name})
                 return
             self._stopping = True
-            await queue.cancel(tag)
+            await publishing.basic_cancel(tag)
             if batches is not None:
                 for message in batches.close():  # another replica can take them now
                     await give_back(message)
@@ -131,11 +142,11 @@ class ConsumerRunner:
 
     def _batches(
         self, channel: UnderlayChannel, *, broken: Callable[[], object]
-    ) -> Batches[AbstractIncomingMessage] | None:
+    ) -> Batches[Delivered] | None:
         if not self._prefetch_for_batches:
             return None
 
-        async def handle(batch: list[AbstractIncomingMessage]) -> None:
+        async def handle(batch: list[Delivered]) -> None:
             try:
                 await self._handling.batch_of(channel, batch)
             finally:
@@ -143,16 +154,14 @@ class ConsumerRunner:
 
         return Batches(handle, size=self._batch_size, wait_s=self._batch_wait_s, broken=broken)
 
-    async def _on_batched(
-        self, batches: Batches[AbstractIncomingMessage], message: AbstractIncomingMessage
-    ) -> None:
+    async def _on_batched(self, batches: Batches[Delivered], message: Delivered) -> None:
         if batches.closed:  # delivered as the consumer stopped: another replica can take it
             await give_back(message)
             return
         self._track(+1)
         batches.put(message)
 
-    async def _on_message(self, channel: UnderlayChannel, message: AbstractIncomingMessage) -> None:
+    async def _on_message(self, channel: UnderlayChannel, message: Delivered) -> None:
         self._track(+1)
         try:
             async with self._slots:

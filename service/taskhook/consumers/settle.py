@@ -3,12 +3,11 @@
 import logging
 from dataclasses import replace
 
-from aio_pika.abc import AbstractIncomingMessage
 from aiormq.channel import Channel as UnderlayChannel
 
 from taskhook.broker.confirmed import publish_or_fail
 from taskhook.broker.connection import BROKER_ERRORS
-from taskhook.broker.received import received
+from taskhook.broker.received import Delivered, received
 from taskhook.clock import now_ms
 from taskhook.core.errors import PublishFailed
 from taskhook.core.message import carried_headers, copy_message
@@ -21,7 +20,7 @@ DEFAULT_EXCHANGE = ""  # routes by queue name
 
 async def forward(
     channel: UnderlayChannel,
-    message: AbstractIncomingMessage,
+    message: Delivered,
     queue: str,
     headers: dict[str, str | int],
 ) -> bool:
@@ -49,7 +48,7 @@ async def forward(
     return True
 
 
-async def ack(message: AbstractIncomingMessage, *, multiple: bool = False) -> None:
+async def ack(message: Delivered, *, multiple: bool = False) -> None:
     """Ack ``message`` (and with ``multiple``, every unsettled one delivered before it)."""
     try:
         await message.ack(multiple=multiple)
@@ -60,7 +59,7 @@ async def ack(message: AbstractIncomingMessage, *, multiple: bool = False) -> No
         )
 
 
-async def give_back(message: AbstractIncomingMessage) -> None:
+async def give_back(message: Delivered) -> None:
     try:
         await message.nack(requeue=True)
     except BROKER_ERRORS as e:
