@@ -13,13 +13,13 @@ from aiormq.exceptions import (
     ProbableAuthenticationError,
 )
 
+from taskhook.broker.amqp import ConnectionLost, OpeningRefused
 from taskhook.broker.connection import (
     NoBrokerAnswered,
     broker_address,
     closed_reason,
     connection_failure,
 )
-from taskhook.broker.publishing import ConnectionLost, OpeningRefused
 from taskhook.cli.options import EXIT_FAILED, EXIT_USAGE, listen_failure
 from taskhook.http.server import CannotListen, ListenProblem
 

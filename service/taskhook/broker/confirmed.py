@@ -4,11 +4,10 @@ Every publish goes through one of the two functions here, so a message is either
 reported as ``PublishFailed`` with a cause the HTTP layer and the tools know how to word, and its
 AMQP properties come from ``amqp_properties`` alone:
 
-- ``confirm_or_fail``, on the ingest's publishing connection (``taskhook.broker.publishing``),
-  where the request rate makes the cost of a publish matter;
-- ``publish_or_fail``, on an aiormq channel: the consumers' retry and dead-letter forwarding,
-  ``taskhook replay`` and ``taskhook reconcile``, which publish on a connection they also use
-  for something else.
+- ``confirm_or_fail``, on taskhook's own connection (``taskhook.broker.amqp``): the ingest, and
+  the consumers' retry and dead-letter forwarding;
+- ``publish_or_fail``, on an aiormq channel: ``taskhook replay`` and ``taskhook reconcile``,
+  which run once, through aio-pika.
 """
 
 import asyncio
@@ -21,8 +20,8 @@ from aiormq.channel import Channel as UnderlayChannel
 from pamqp import commands as spec
 from pamqp.common import FieldTable
 
+from taskhook.broker.amqp import AmqpConnection, ConnectionLost, Nacked, Returned
 from taskhook.broker.connection import BROKER_ERRORS
-from taskhook.broker.publishing import ConnectionLost, Nacked, PublishingConnection, Returned
 from taskhook.core.errors import PublishCause, PublishFailed
 from taskhook.core.message import PERSISTENT, OutgoingMessage
 
@@ -55,7 +54,7 @@ async def publish_confirmed(
 
 
 async def confirm_or_fail(
-    connection: PublishingConnection, exchange: str, message: OutgoingMessage
+    connection: AmqpConnection, exchange: str, message: OutgoingMessage
 ) -> None:
     """Publish ``message`` (mandatory, persistent) on ``connection`` and return once the broker
     confirmed it, within the connection's publish timeout; every failure is ``PublishFailed``.

@@ -2,10 +2,10 @@
 
 ``Supervisor`` keeps a connection for as long as it runs. Each time it is connected it runs a
 *session* (the publisher's or a consumer's) until the connection is lost or the caller stops it,
-then connects again after a pause that grows while the broker stays away. The consumer runner
-and the operator tools connect through aio-pika (``connect``, ``AIO_PIKA``); the ingest's
-publisher through its own publishing connection (``taskhook.broker.publishing``), supervised
-the same way.
+then connects again after a pause that grows while the broker stays away. Those connections are
+taskhook's own (``taskhook.broker.amqp``); the operator tools, which run once, connect through
+aio-pika with ``connect``. Both take the same URLs and fail in the same words
+(``connection_failure``).
 """
 
 import asyncio
@@ -15,8 +15,8 @@ import logging
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from functools import partial
+from typing import TypeVar
 
 import aio_pika
 from aio_pika.abc import AbstractConnection
@@ -24,7 +24,7 @@ from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 from aiormq.exceptions import ConnectionClosed, InvalidFrameError, ProbableAuthenticationError
 from yarl import URL
 
-from taskhook.broker.publishing import ConnectionLost, OpeningRefused
+from taskhook.broker.amqp import AmqpConnection, ConnectionLost, OpeningRefused, open_amqp
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +44,9 @@ BROKER_ERRORS = (AMQPError, ConnectionError, OSError, ChannelInvalidStateError)
 
 C = TypeVar("C")
 
-Session = Callable[[C, asyncio.Event, asyncio.Event], Awaitable[None]]
-"""Runs on an open connection, given the events ``lost`` (the connection or a channel the session
-watches closed) and ``stop`` (the caller's), and returns once either is set."""
-
-
-@dataclass(frozen=True, slots=True)
-class Connector(Generic[C]):
-    """How a ``Supervisor`` opens, watches and closes one kind of connection."""
-
-    open: Callable[[str, str], Awaitable[C]]
-    """A connection to one node's URL, named for the broker's UI; raises ``BROKER_ERRORS``."""
-    watch: Callable[[C], asyncio.Event]
-    """An event set once the connection is lost."""
-    close: Callable[[C], Awaitable[None]]
-    """Close it if it is open, within ``CONNECT_TIMEOUT_S``, never raising."""
+Session = Callable[[AmqpConnection, asyncio.Event, asyncio.Event], Awaitable[None]]
+"""Runs on an open connection, given the events ``lost`` (set when the connection goes, or by
+the session to drop it) and ``stop`` (the caller's), and returns once either is set."""
 
 
 DEFAULT_PORTS = {"amqp": 5672, "amqps": 5671}
@@ -184,7 +172,7 @@ async def connect(url: str, name: str) -> AbstractConnection:
     Raises one of ``BROKER_ERRORS`` (the last node's); their text can carry the URL, so say
     only their type.
     """
-    connection, _ = await connect_any(broker_urls(url), name, AIO_PIKA)
+    connection, _ = await connect_any(broker_urls(url), name, _open_aio_pika)
     return connection
 
 
@@ -194,7 +182,9 @@ async def _open_aio_pika(url: str, name: str) -> AbstractConnection:
     )
 
 
-async def connect_any(urls: Sequence[str], name: str, connector: "Connector[C]") -> tuple[C, int]:
+async def connect_any(
+    urls: Sequence[str], name: str, opening: Callable[[str, str], Awaitable[C]]
+) -> tuple[C, int]:
     """A connection to the first of ``urls`` that accepts one, and that URL's index.
 
     Raises the error of a single URL as it is, ``NoBrokerAnswered`` when several all failed.
@@ -202,7 +192,7 @@ async def connect_any(urls: Sequence[str], name: str, connector: "Connector[C]")
     failures: list[tuple[str, BaseException]] = []
     for index, url in enumerate(urls):
         try:
-            connection = await connector.open(url, name)
+            connection = await opening(url, name)
         except BROKER_ERRORS as e:
             failures.append((url, e))
             continue
@@ -227,17 +217,7 @@ async def close_quietly(connection: AbstractConnection | None) -> None:
         log.debug("closing a broken connection failed", exc_info=True)
 
 
-def _lost(connection: AbstractConnection) -> asyncio.Event:
-    lost = asyncio.Event()
-    connection.close_callbacks.add(lambda *_: lost.set())
-    return lost
-
-
-AIO_PIKA = Connector(open=_open_aio_pika, watch=_lost, close=close_quietly)
-"""aio-pika's connection: the consumers' and the operator tools'."""
-
-
-class Supervisor(Generic[C]):
+class Supervisor:
     """Connects to ``url`` and runs sessions on it until ``stop`` is set, reconnecting as needed.
 
     With several nodes in ``url``, each connect tries them in turn, starting after the node
@@ -252,19 +232,21 @@ class Supervisor(Generic[C]):
         self,
         url: str,
         *,
-        connector: Connector[C],
         name: str,
         fields: Mapping[str, str],
+        publish_timeout_s: float,
         retry_on: tuple[type[Exception], ...] = BROKER_ERRORS,
     ) -> None:
         self._urls = broker_urls(url)
-        self._connector = connector
+        self._opening = partial(
+            open_amqp, publish_timeout_s=publish_timeout_s, connect_timeout_s=CONNECT_TIMEOUT_S
+        )
         self._first = 0  # the node to try first on the next connect
         self._name = name
         self._fields = dict(fields)
         self._retry_on = retry_on
 
-    async def run(self, session: Session[C], stop: asyncio.Event) -> None:
+    async def run(self, session: Session, stop: asyncio.Event) -> None:
         """Return once ``stop`` is set and the session in progress, if any, has returned."""
         delays = reconnect_delays()
         while not stop.is_set():
@@ -282,7 +264,7 @@ class Supervisor(Generic[C]):
             try:
                 if stop.is_set():  # aio-pika can swallow a cancellation that lands in connect()
                     return
-                await session(connection, self._connector.watch(connection), stop)
+                await session(connection, _watch(connection), stop)
                 if time.monotonic() - began >= SHORT_SESSION_S:
                     delays = reconnect_delays()
                 elif not stop.is_set():  # lost soon after it was made: do not spin on it
@@ -290,15 +272,15 @@ class Supervisor(Generic[C]):
             except self._retry_on as e:  # a declaration refused, a channel closed while opening...
                 failure = e
             finally:
-                await self._connector.close(connection)
+                await connection.close(CONNECT_TIMEOUT_S)
             if failure is not None:  # closed first: nothing is held open while waiting
                 url = self._urls[node]
                 await self._pause(stop, next(delays), "broker session failed", failure, url)
 
-    async def _connect(self) -> tuple[C, int]:
+    async def _connect(self) -> tuple[AmqpConnection, int]:
         """Each node in turn from ``_first``; the connection and its node's index."""
         order = self._urls[self._first :] + self._urls[: self._first]
-        connection, index = await connect_any(order, self._name, self._connector)
+        connection, index = await connect_any(order, self._name, self._opening)
         node = (self._first + index) % len(self._urls)
         if len(self._urls) > 1:
             log.info("broker node chosen", extra={**self._fields, "node": node + 1})
@@ -315,6 +297,16 @@ class Supervisor(Generic[C]):
         }
         log.warning(what, extra=fields, exc_info=log.isEnabledFor(logging.DEBUG))
         await wait_for_either(stop, timeout_s=delay)
+
+
+def _watch(connection: AmqpConnection) -> asyncio.Event:
+    """The session's own event: set once ``connection`` is lost, and set by the session to
+    drop it (the supervisor then closes it)."""
+    lost = asyncio.Event()
+    connection.on_lost.append(lambda _: lost.set())
+    if connection.is_closed:
+        lost.set()
+    return lost
 
 
 async def wait_for_either(*events: asyncio.Event, timeout_s: float | None = None) -> None:

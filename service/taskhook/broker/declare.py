@@ -18,7 +18,7 @@ from taskhook.broker.topology import ConsumerTopology, Declarations, Topology
 from taskhook.broker.topology import FieldTable as Arguments
 
 if TYPE_CHECKING:
-    from taskhook.broker.publishing import PublishingConnection
+    from taskhook.broker.amqp import AmqpConnection
 
 
 async def declare(
@@ -58,9 +58,7 @@ async def declare_consumer_topology(
     return queues[topology.queue]
 
 
-async def declare_on_publishing(
-    connection: "PublishingConnection", declarations: Declarations
-) -> None:
+async def declare_on(connection: "AmqpConnection", declarations: Declarations) -> None:
     """Declare everything idempotently on the publishing connection's channel."""
     for method in declaration_methods(declarations):
         await connection.call(method)

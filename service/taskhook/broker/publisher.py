@@ -10,16 +10,19 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
-from functools import partial
 
 from aiormq.channel import Channel as UnderlayChannel
 
 from taskhook import tracing
+from taskhook.broker.amqp import AmqpConnection
 from taskhook.broker.confirmed import confirm_or_fail, publish_or_fail
-from taskhook.broker.connection import CONNECT_TIMEOUT_S, Connector, Supervisor, wait_for_either
-from taskhook.broker.declare import declare_on_publishing
+from taskhook.broker.connection import (
+    CONNECT_TIMEOUT_S,
+    Supervisor,
+    wait_for_either,
+)
+from taskhook.broker.declare import declare_on
 from taskhook.broker.flow import is_blocked
-from taskhook.broker.publishing import PublishingConnection, open_publishing
 from taskhook.broker.topology import Topology
 from taskhook.core.errors import PublishFailed
 from taskhook.core.message import OutgoingMessage
@@ -57,12 +60,12 @@ class AmqpPublisher:
         # Any failure, not only the broker's: until the channel is back, every publish is a 503.
         self._supervisor = Supervisor(
             url,
-            connector=publishing_connector(timeout_s),
+            publish_timeout_s=timeout_s,
             name=CONNECTION_NAME,
             fields={"exchange": topology.exchange},
             retry_on=(Exception,),
         )
-        self._connection: PublishingConnection | None = None
+        self._connection: AmqpConnection | None = None
         self._running: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self._lost: asyncio.Event | None = None  # set to drop the connection in use
@@ -187,12 +190,12 @@ class AmqpPublisher:
         lost.set()
 
     async def _session(
-        self, connection: PublishingConnection, lost: asyncio.Event, stop: asyncio.Event
+        self, connection: AmqpConnection, lost: asyncio.Event, stop: asyncio.Event
     ) -> None:
         self._lost, self._failures_in_a_row = lost, 0
         # Bounded: a connection that goes silent while declaring must not hold the session.
         async with asyncio.timeout(CONNECT_TIMEOUT_S):
-            await declare_on_publishing(connection, self._topology.declarations())
+            await declare_on(connection, self._topology.declarations())
         self._connection = connection
         self._metrics.broker_connected.set(1)
         log.info("broker connected", extra={"exchange": self._topology.exchange})
@@ -211,26 +214,6 @@ class AmqpPublisher:
         self._connection = None
         self._lost = None
         self._metrics.broker_connected.set(0)
-
-
-def publishing_connector(publish_timeout_s: float) -> Connector[PublishingConnection]:
-    """The supervisor's way to the publishing connection: publishes time out after
-    ``publish_timeout_s``."""
-    opening = partial(
-        open_publishing, publish_timeout_s=publish_timeout_s, connect_timeout_s=CONNECT_TIMEOUT_S
-    )
-
-    def watch(connection: PublishingConnection) -> asyncio.Event:
-        lost = asyncio.Event()  # the session's own: setting it drops the connection
-        connection.on_lost.append(lambda _: lost.set())
-        if connection.is_closed:
-            lost.set()
-        return lost
-
-    async def close(connection: PublishingConnection) -> None:
-        await connection.close(CONNECT_TIMEOUT_S)
-
-    return Connector(open=opening, watch=watch, close=close)
 
 
 class ChannelPublisher:

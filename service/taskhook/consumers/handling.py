@@ -15,11 +15,10 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from aiormq.channel import Channel as UnderlayChannel
 from pydantic import ValidationError
 
 from taskhook import tracing
-from taskhook.broker.received import Delivered
+from taskhook.broker.amqp import AmqpConnection, Delivered
 from taskhook.broker.topology import ConsumerTopology
 from taskhook.clock import now_ms
 from taskhook.consumers.consumer import BatchHandler, Consumer, Handler, PermanentError
@@ -58,12 +57,12 @@ class Handling:
         self._metrics = metrics
         self._tracer = tracing.tracer()
 
-    async def one(self, channel: UnderlayChannel, message: Delivered) -> None:
+    async def one(self, channel: AmqpConnection, message: Delivered) -> None:
         """Handle ``message`` alone and settle it."""
         started = time.perf_counter()
         await self._settle(channel, message, await self._run_handler(message), started)
 
-    async def batch_of(self, channel: UnderlayChannel, messages: Sequence[Delivered]) -> None:
+    async def batch_of(self, channel: AmqpConnection, messages: Sequence[Delivered]) -> None:
         """Handle ``messages`` (in delivery order, nothing else unsettled before the last) and
         settle every one of them."""
         assert self.batch is not None
@@ -112,7 +111,7 @@ class Handling:
 
     async def _settle(
         self,
-        channel: UnderlayChannel,
+        channel: AmqpConnection,
         message: Delivered,
         failure: Failure | None,
         started: float,

@@ -13,27 +13,27 @@ came from, so a message from before a reconnect is never acked twice.
 import asyncio
 import logging
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
-from aio_pika.abc import AbstractConnection
-from aiormq.abc import DeliveredMessage
-from aiormq.channel import Channel as UnderlayChannel
-
-from taskhook.broker.confirmed import open_confirm_channel
-from taskhook.broker.connection import AIO_PIKA, Supervisor, wait_for_either
-from taskhook.broker.declare import declare_consumer_topology
-from taskhook.broker.received import Delivered
+from taskhook.broker.amqp import AmqpConnection, Delivered
+from taskhook.broker.connection import (
+    CONNECT_TIMEOUT_S,
+    Supervisor,
+    wait_for_either,
+)
+from taskhook.broker.declare import declare_on
 from taskhook.broker.topology import ConsumerTopology
 from taskhook.consumers.batches import Batches
 from taskhook.consumers.consumer import Consumer, Running
 from taskhook.consumers.handling import Handling
-from taskhook.consumers.settle import give_back
+from taskhook.consumers.settle import FORWARD_TIMEOUT_S, give_back
 from taskhook.core.retry import RetryPolicy
 from taskhook.metrics import ConsumerMetrics
 from taskhook.settings import ConsumerSettings
 
 log = logging.getLogger(__name__)
+
+BATCHES_PREFETCHED = 4
 
 
 class ConsumerRunner:
@@ -50,7 +50,7 @@ class ConsumerRunner:
         self._consumer = consumer
         self._supervisor = Supervisor(
             settings.amqp_url.get_secret_value(),
-            connector=AIO_PIKA,
+            publish_timeout_s=FORWARD_TIMEOUT_S,
             name=f"taskhook.{consumer.name}",
             fields={"consumer": consumer.name},
         )
@@ -62,10 +62,13 @@ class ConsumerRunner:
             consumer, running.handler, running.batch, topology, policy, metrics
         )
         self._batch_size = settings.consumer_batch_size
-        # With a batch handler, room for the batch in hand and the next one filling behind it.
+        # With a batch handler, room for the batch in hand and three filling behind it: with
+        # less, the broker waits for acks between batches (docs/performance.md, Consumers).
         batching = running.batch is not None and self._batch_size > 1
         self._prefetch_for_batches = (
-            max(settings.consumer_prefetch, 2 * self._batch_size) if batching else 0
+            max(settings.consumer_prefetch, BATCHES_PREFETCHED * self._batch_size)
+            if batching
+            else 0
         )
         self._batch_wait_s = settings.consumer_batch_wait_ms / 1000
         self._metrics = metrics
@@ -89,38 +92,39 @@ class ConsumerRunner:
         log.info("consumer stopped", extra={"consumer": self._consumer.name})
 
     async def _consume(
-        self, connection: AbstractConnection, lost: asyncio.Event, stop: asyncio.Event
+        self, connection: AmqpConnection, lost: asyncio.Event, stop: asyncio.Event
     ) -> None:
-        channel, publishing = await open_confirm_channel(connection, lost)
-        await channel.set_qos(prefetch_count=self._prefetch_for_batches or self._prefetch)
-        queue = await declare_consumer_topology(channel, self.topology)
-        batches = self._batches(publishing, broken=lost.set)
-        # Consumed on aiormq's side of the channel: see ``Delivered`` for why.
-        take = (
-            partial(self._on_message, publishing)
-            if batches is None
-            else partial(self._on_batched, batches)
-        )
+        async with asyncio.timeout(CONNECT_TIMEOUT_S):  # a silent broker must not hold us here
+            await connection.qos(self._prefetch_for_batches or self._prefetch)
+            await declare_on(connection, self.topology.declarations())
+        batches = self._batches(connection, broken=lost.set)
+        handling: set[asyncio.Task[None]] = set()
 
-        async def deliver(message: DeliveredMessage) -> None:
-            await take(Delivered(message))
+        def deliver(message: Delivered) -> None:
+            if batches is not None and not batches.closed:
+                self._track(+1)
+                batches.put(message)
+                return
+            # One by one, or delivered as the consumer stopped (given back at once).
+            task = asyncio.create_task(self._on_message(connection, message))
+            handling.add(task)
+            task.add_done_callback(handling.discard)
 
+        queue = self.topology.queue
         try:
-            consuming = await publishing.basic_consume(queue.name, deliver)
-            tag = consuming.consumer_tag
-            assert tag is not None
+            tag = await connection.consume(queue, deliver)
             self._set_consuming(True)
-            log.info("consuming", extra={"consumer": self._consumer.name, "queue": queue.name})
+            log.info("consuming", extra={"consumer": self._consumer.name, "queue": queue})
             try:
                 await wait_for_either(stop, lost)
             finally:
                 self._set_consuming(False)
             if lost.is_set():
-                # Messages in hand are cancelled with the channel; unacked, they come back.
+                # Messages in hand go with the connection; unacked, they come back.
                 log.warning("broker connection lost", extra={"consumer": self._consumer.name})
                 return
             self._stopping = True
-            await publishing.basic_cancel(tag)
+            await connection.cancel(tag)
             if batches is not None:
                 for message in batches.close():  # another replica can take them now
                     await give_back(message)
@@ -129,6 +133,9 @@ class ConsumerRunner:
         finally:
             if batches is not None:  # whatever is left is redelivered: its channel goes
                 self._track(-batches.abandon())
+            for task in handling:  # past the grace, or the connection lost
+                task.cancel()
+            await asyncio.gather(*handling, return_exceptions=True)
 
     async def _finish_in_flight(self) -> None:
         try:
@@ -141,7 +148,7 @@ class ConsumerRunner:
             )
 
     def _batches(
-        self, channel: UnderlayChannel, *, broken: Callable[[], object]
+        self, channel: AmqpConnection, *, broken: Callable[[], object]
     ) -> Batches[Delivered] | None:
         if not self._prefetch_for_batches:
             return None
@@ -154,14 +161,7 @@ class ConsumerRunner:
 
         return Batches(handle, size=self._batch_size, wait_s=self._batch_wait_s, broken=broken)
 
-    async def _on_batched(self, batches: Batches[Delivered], message: Delivered) -> None:
-        if batches.closed:  # delivered as the consumer stopped: another replica can take it
-            await give_back(message)
-            return
-        self._track(+1)
-        batches.put(message)
-
-    async def _on_message(self, channel: UnderlayChannel, message: Delivered) -> None:
+    async def _on_message(self, channel: AmqpConnection, message: Delivered) -> None:
         self._track(+1)
         try:
             async with self._slots:

@@ -3,11 +3,10 @@
 import logging
 from dataclasses import replace
 
-from aiormq.channel import Channel as UnderlayChannel
-
-from taskhook.broker.confirmed import publish_or_fail
+from taskhook.broker.amqp import AmqpConnection, Delivered
+from taskhook.broker.confirmed import confirm_or_fail
 from taskhook.broker.connection import BROKER_ERRORS
-from taskhook.broker.received import Delivered, received
+from taskhook.broker.received import received
 from taskhook.clock import now_ms
 from taskhook.core.errors import PublishFailed
 from taskhook.core.message import carried_headers, copy_message
@@ -19,15 +18,16 @@ DEFAULT_EXCHANGE = ""  # routes by queue name
 
 
 async def forward(
-    channel: UnderlayChannel,
+    channel: AmqpConnection,
     message: Delivered,
     queue: str,
     headers: dict[str, str | int],
 ) -> bool:
     """Publish a copy of ``message`` to ``queue``, confirmed, and only then ack the original.
 
-    ``channel`` is the publishing side of the channel ``message`` came from. False if the copy
-    could not be published: the original is then given back to its queue.
+    ``channel`` is the connection ``message`` came on (its publishes time out after
+    ``FORWARD_TIMEOUT_S``). False if the copy could not be published: the original is then given
+    back to its queue.
     """
     original = received(message)
     copy = copy_message(
@@ -36,7 +36,7 @@ async def forward(
     if copy.timestamp_ms is None:  # a copy says when it was made, if not when it was first sent
         copy = replace(copy, timestamp_ms=now_ms())
     try:
-        await publish_or_fail(channel, DEFAULT_EXCHANGE, copy, timeout_s=FORWARD_TIMEOUT_S)
+        await confirm_or_fail(channel, DEFAULT_EXCHANGE, copy)
     except PublishFailed as e:
         log.warning(
             "could not forward a failed message; giving it back to its queue",

@@ -1,10 +1,11 @@
-"""A broker connection that only publishes, each publish confirmed: the ingest's path to RabbitMQ.
+"""taskhook's own AMQP connection: one channel, publishes confirmed, deliveries acknowledged.
 
-Why not aiormq's channel, which every other part of taskhook uses: measured (docs/performance.md),
-aiormq spends about 100 µs of CPU on each confirmed publish, and more with more publishes
-waiting (a lock, a timeout scope and a queue hop to a writer task per publish; an ack handler
-that walks every pending confirm). At the ingest's rate that was a third of a request. This
-connection spends about 24 µs, the same at 16 or 64 in flight, because:
+The ingest publishes on it, and the consumers consume (and forward retries) on it; the operator
+tools, which run once, use aio-pika. Why not aiormq's channel, as aio-pika uses it: measured
+(docs/performance.md), aiormq spends about 100 µs of CPU on each confirmed publish, and more
+with more publishes waiting (a lock, a timeout scope and a queue hop to a writer task per
+publish; an ack handler that walks every pending confirm). At the ingest's rate that was a third
+of a request. This connection spends about 24 µs, the same at 16 or 64 in flight, because:
 
 - every publish made in one turn of the event loop leaves in one socket write;
 - the method frame is encoded once per exchange and routing key;
@@ -13,6 +14,9 @@ connection spends about 24 µs, the same at 16 or 64 in flight, because:
 
 What it does not hand-write: every frame is encoded and decoded by pamqp (aiormq's own codec),
 except that an ack, the one frame that arrives once per publish, is read in place.
+
+Deliveries are read off the same buffer, handed to the consumer's callback as they complete,
+without a task or a queue in between, and acknowledged by frames that leave with the next write.
 
 The contract: ``publish`` returns a future that resolves once the broker confirmed the message,
 or fails with ``Returned`` (mandatory and unroutable), ``Nacked``, ``TimeoutError`` (no confirm
@@ -25,7 +29,7 @@ import asyncio
 import ssl
 import struct
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final, cast
 
 from pamqp import commands as spec
@@ -44,6 +48,9 @@ _FRAME: Final = struct.Struct(">BHI")  # type, channel, size
 _ACK_ARGS: Final = struct.Struct(">QB")  # delivery tag, multiple
 _ACK_PREFIX: Final = bytes((1, 0, CHANNEL, 0, 0, 0, 13, 0, 60, 0, 80))  # a method frame: Basic.Ack
 _CONTENT_HEADER: Final = struct.Struct(">HHQ")  # class, weight, body size
+_ACK_METHOD: Final = bytes((0, 60, 0, 80))  # Basic.Ack, as the method frame's payload begins
+_NACK_METHOD: Final = bytes((0, 60, 0, 120))  # Basic.Nack (bits: multiple 1, requeue 2)
+_SETTLE_FRAME_HEAD: Final = bytes((1, 0, CHANNEL, 0, 0, 0, 13))  # a method frame of 13 bytes
 _METHOD, _HEADER, _BODY = 1, 2, 3
 _HEARTBEAT_FRAME: Final = Heartbeat().marshal()
 _DEFAULT_PORTS: Final = {"amqp": 5672, "amqps": 5671}
@@ -77,6 +84,43 @@ class Nacked(Exception):
     """The broker refused the message (a queue at its limit, for one)."""
 
 
+class Delivered:
+    """A message delivered to this connection's consumer, and the way to settle it."""
+
+    __slots__ = ("_connection", "body", "delivery_tag", "properties", "redelivered", "routing_key")
+
+    def __init__(
+        self,
+        connection: "AmqpConnection",
+        deliver: spec.Basic.Deliver,
+        properties: spec.Basic.Properties,
+        body: bytes,
+    ) -> None:
+        self._connection = connection
+        self.delivery_tag: int = deliver.delivery_tag or 0
+        self.redelivered = bool(deliver.redelivered)
+        self.routing_key: str = deliver.routing_key or ""
+        self.properties = properties
+        self.body = body
+
+    @property
+    def message_id(self) -> str | None:
+        return self.properties.message_id
+
+    @property
+    def headers(self) -> Mapping[str, object]:
+        return self.properties.headers or {}
+
+    async def ack(self, *, multiple: bool = False) -> None:
+        """Acknowledge it (with ``multiple``, every unsettled one delivered before it too).
+        Raises ``ConnectionLost`` if the connection is gone: the broker delivers it again."""
+        self._connection.settle(_ACK_METHOD, self.delivery_tag, int(multiple))
+
+    async def nack(self, *, requeue: bool = True) -> None:
+        """Give it back to its queue (``requeue``), or drop it."""
+        self._connection.settle(_NACK_METHOD, self.delivery_tag, 2 if requeue else 0)
+
+
 class _Pending:
     """A publish waiting for its confirm; ``key`` is where it went and its id, which is how a
     returned message is told apart."""
@@ -97,8 +141,8 @@ class _Pending:
         self.returned = False
 
 
-class PublishingConnection(asyncio.Protocol):
-    """One AMQP 0-9-1 connection with one channel in confirm mode. Made by ``open_publishing``."""
+class AmqpConnection(asyncio.Protocol):
+    """One AMQP 0-9-1 connection with one channel in confirm mode. Made by ``open_amqp``."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, *, publish_timeout_s: float) -> None:
         self._loop = loop
@@ -114,7 +158,12 @@ class PublishingConnection(asyncio.Protocol):
         self._heartbeat_s = 0.0
         self._last_read = self._last_write = loop.time()
         self._reply: asyncio.Future[Frame] | None = None
-        self._returning: tuple[str, str] = ("", "")  # the last Basic.Return's exchange and key
+        # A message's content arriving frame by frame: what it follows, its header, its body.
+        self._content_for: spec.Basic.Deliver | spec.Basic.Return | None = None
+        self._content_header: ContentHeader | None = None
+        self._content: list[bytes] = []
+        self._content_left = 0
+        self._on_delivery: Callable[[Delivered], None] | None = None
         self._ticker: asyncio.TimerHandle | None = None
         self._blocked = False
         self._closing = False
@@ -195,6 +244,39 @@ class PublishingConnection(asyncio.Protocol):
         finally:
             self._reply = None
 
+    async def qos(self, prefetch_count: int) -> None:
+        """Deliver at most ``prefetch_count`` messages not yet settled."""
+        await self.call(spec.Basic.Qos(prefetch_count=prefetch_count))
+
+    async def consume(self, queue: str, on_delivery: Callable[[Delivered], None]) -> str:
+        """Consume ``queue`` (acknowledged deliveries), handing each message to ``on_delivery``
+        as it completes, in order; the consumer tag. One consumer per connection. If the broker
+        cancels it (its queue was deleted), the connection is dropped: a new one declares again.
+        """
+        if self._on_delivery is not None:
+            raise RuntimeError("one consumer per connection")
+        self._on_delivery = on_delivery
+        ok = await self.call(spec.Basic.Consume(queue=queue))
+        tag = cast(spec.Basic.ConsumeOk, ok).consumer_tag
+        if not tag:
+            raise ConnectionLost("the broker named no consumer tag")
+        return tag
+
+    async def cancel(self, consumer_tag: str) -> None:
+        """Stop consuming; messages already on their way still arrive and must be settled."""
+        await self.call(spec.Basic.Cancel(consumer_tag=consumer_tag))
+
+    def settle(self, method: bytes, delivery_tag: int, bits: int) -> None:
+        """Ack or nack a delivery: the frame leaves with the next write."""
+        if self._lost is not None:
+            raise self._lost
+        self._outgoing.append(
+            _SETTLE_FRAME_HEAD + method + _ACK_ARGS.pack(delivery_tag, bits) + FRAME_END_CHAR
+        )
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+
     async def close(self, timeout_s: float) -> None:
         """Close politely (the broker's close-ok awaited at most ``timeout_s``), then the socket.
         Publishes still waiting fail with ``ConnectionLost``."""
@@ -259,16 +341,20 @@ class PublishingConnection(asyncio.Protocol):
     # -- frames from the broker ----------------------------------------------------------------
 
     def _dispatch(self, channel: int, frame: object) -> None:
-        if isinstance(frame, spec.Basic.Nack):
+        if isinstance(frame, spec.Basic.Deliver | spec.Basic.Return):
+            self._content_for, self._content_header = frame, None
+        elif isinstance(frame, ContentHeader | ContentBody):
+            self._content_arrived(frame)
+        elif isinstance(frame, spec.Basic.Nack):
             self._confirmed(frame.delivery_tag, frame.multiple, Nacked())
-        elif isinstance(frame, spec.Basic.Return):
-            self._returning = (frame.exchange, frame.routing_key or "")
-        elif isinstance(frame, ContentHeader):  # only a returned message has content here
-            self._returned((*self._returning, frame.properties.message_id))
-        elif isinstance(frame, ContentBody | Heartbeat):
-            pass  # the header said which publish; a read is all a heartbeat is for
+        elif isinstance(frame, Heartbeat):
+            pass  # a read is all a heartbeat is for
         elif isinstance(
-            frame, spec.Connection.Close | spec.Channel.Close | spec.Connection.CloseOk
+            frame,
+            spec.Connection.Close
+            | spec.Channel.Close
+            | spec.Connection.CloseOk
+            | spec.Basic.Cancel,
         ):
             self._closed(channel, frame)
         elif isinstance(frame, spec.Connection.Blocked | spec.Connection.Unblocked):
@@ -281,10 +367,16 @@ class PublishingConnection(asyncio.Protocol):
     def _closed(
         self,
         channel: int,
-        frame: spec.Connection.Close | spec.Channel.Close | spec.Connection.CloseOk,
+        frame: spec.Connection.Close
+        | spec.Channel.Close
+        | spec.Connection.CloseOk
+        | spec.Basic.Cancel,
     ) -> None:
         if isinstance(frame, spec.Connection.CloseOk):  # the answer to our own close
             self._lose(ConnectionLost("the connection was closed"))
+            return
+        if isinstance(frame, spec.Basic.Cancel):  # the queue is gone: a new session declares it
+            self._lose(ConnectionLost("the broker cancelled the consumer"))
             return
         refused = (frame.reply_code or 0, frame.reply_text)
         if isinstance(frame, spec.Channel.Close):
@@ -293,6 +385,31 @@ class PublishingConnection(asyncio.Protocol):
         else:
             self._send(spec.Connection.CloseOk(), 0)
             self._lose(ConnectionLost("the broker closed the connection", refused))
+
+    def _content_arrived(self, frame: ContentHeader | ContentBody) -> None:
+        """Put a message together: its header, then body frames up to the header's size."""
+        if self._content_for is None or (
+            isinstance(frame, ContentBody) == (self._content_header is None)
+        ):
+            self._fail_protocol(f"a {type(frame).__name__} out of place")
+            return
+        if isinstance(frame, ContentHeader):
+            self._content_header, self._content, self._content_left = frame, [], frame.body_size
+        else:
+            self._content.append(frame.value)
+            self._content_left -= len(frame.value)
+        if self._content_left > 0:
+            return
+        method, header = self._content_for, self._content_header
+        assert header is not None
+        self._content_for = self._content_header = None
+        body = b"".join(self._content)
+        if isinstance(method, spec.Basic.Return):
+            self._returned(
+                (method.exchange, method.routing_key or "", header.properties.message_id)
+            )
+        elif self._on_delivery is not None:
+            self._on_delivery(Delivered(self, method, header.properties, body))
 
     def _returned(self, key: tuple[str, str, str | None]) -> None:
         """Mark the oldest publish to the same exchange and routing key with the same message id
@@ -434,9 +551,9 @@ class PublishingConnection(asyncio.Protocol):
         await self.call(spec.Confirm.Select())
 
 
-async def open_publishing(
+async def open_amqp(
     url: str, name: str, *, publish_timeout_s: float, connect_timeout_s: float
-) -> PublishingConnection:
+) -> AmqpConnection:
     """A connection to the broker at ``url`` (one node), named ``name``, ready to publish.
 
     ``url`` is an ``amqp://`` or ``amqps://`` URL (system CA certificates for the latter) whose
@@ -454,7 +571,7 @@ async def open_publishing(
         raise ConnectionLost("the URL's heartbeat is not a whole number of seconds") from None
     async with asyncio.timeout(connect_timeout_s):
         _, connection = await loop.create_connection(
-            lambda: PublishingConnection(loop, publish_timeout_s=publish_timeout_s),
+            lambda: AmqpConnection(loop, publish_timeout_s=publish_timeout_s),
             parsed.host or "localhost",
             port,
             ssl=secure,

@@ -1,6 +1,7 @@
-"""The publishing connection's bookkeeping, frame by frame, with no socket: which publish each
-broker answer settles, and that nothing waits forever. Against the real broker it is proven by
-tests/integration (every publish of the ingest goes through it)."""
+"""taskhook's AMQP connection, frame by frame, with no socket: which publish each broker answer
+settles, how deliveries are put together and settled, and that nothing waits forever. Against
+the real broker it is proven by tests/integration: every publish of the ingest and every
+delivery to a consumer goes through it."""
 
 import asyncio
 from typing import Any
@@ -13,14 +14,15 @@ from pamqp.header import ContentHeader
 from pamqp.heartbeat import Heartbeat
 from yarl import URL
 
-from taskhook.broker.confirmed import confirm_or_fail
-from taskhook.broker.publishing import (
+from taskhook.broker.amqp import (
     CHANNEL,
+    AmqpConnection,
     ConnectionLost,
+    Delivered,
     Nacked,
-    PublishingConnection,
     Returned,
 )
+from taskhook.broker.confirmed import confirm_or_fail
 from taskhook.core.errors import PublishFailed
 from taskhook.core.message import OutgoingMessage
 
@@ -53,8 +55,8 @@ class Transport:
         return found
 
 
-async def opened(timeout_s: float = 5.0) -> tuple[PublishingConnection, Transport]:
-    connection = PublishingConnection(asyncio.get_running_loop(), publish_timeout_s=timeout_s)
+async def opened(timeout_s: float = 5.0) -> tuple[AmqpConnection, Transport]:
+    connection = AmqpConnection(asyncio.get_running_loop(), publish_timeout_s=timeout_s)
     transport = Transport()
     connection.connection_made(transport)  # type: ignore[arg-type]
     connection._reply = None  # as after the handshake
@@ -65,7 +67,7 @@ def properties(message_id: str) -> spec.Basic.Properties:
     return spec.Basic.Properties(message_id=message_id, delivery_mode=2)
 
 
-def receive(connection: PublishingConnection, *frames: Any, channel: int = CHANNEL) -> None:
+def receive(connection: AmqpConnection, *frames: Any, channel: int = CHANNEL) -> None:
     connection.data_received(b"".join(codec.marshal(frame, channel) for frame in frames))
 
 
@@ -307,7 +309,7 @@ async def test_every_failure_reaches_the_caller_as_its_publish_cause(
 async def test_the_handshake_agrees_a_heartbeat_and_ends_in_confirm_mode(
     ours: int, brokers: int, agreed: int
 ) -> None:
-    connection = PublishingConnection(asyncio.get_running_loop(), publish_timeout_s=5)
+    connection = AmqpConnection(asyncio.get_running_loop(), publish_timeout_s=5)
     transport = Transport()
     connection.connection_made(transport)  # type: ignore[arg-type]
     url = URL("amqp://app:secret@broker/prod")
@@ -337,3 +339,78 @@ async def test_the_handshake_agrees_a_heartbeat_and_ends_in_confirm_mode(
     assert sent[1].heartbeat == agreed
     assert sent[2].virtual_host == "prod"
     assert connection._heartbeat_s == agreed
+
+
+def deliver(tag: int, body: bytes, *, frame_max: int = 131072, **properties: Any) -> list[Any]:
+    frames: list[Any] = [
+        spec.Basic.Deliver("ctag", tag, False, "events", "task.updated.upload"),
+        ContentHeader(body_size=len(body), properties=spec.Basic.Properties(**properties)),
+    ]
+    room = frame_max - 8
+    frames += [ContentBody(body[start : start + room]) for start in range(0, len(body), room)]
+    return frames
+
+
+async def test_a_delivery_in_several_frames_arrives_whole_with_its_properties() -> None:
+    connection, _ = await opened()
+    delivered: list[Delivered] = []
+    connection._on_delivery = delivered.append
+    body = bytes(range(256)) * 100
+    receive(connection, *deliver(7, body, frame_max=4096, message_id="m", headers={"a": 1}))
+    receive(connection, *deliver(8, b""))
+
+    assert [message.delivery_tag for message in delivered] == [7, 8]
+    assert delivered[0].body == body
+    assert delivered[0].routing_key == "task.updated.upload"
+    assert delivered[0].message_id == "m"
+    assert dict(delivered[0].headers) == {"a": 1}
+    assert delivered[1].body == b""
+
+
+async def test_settling_writes_the_ack_or_nack_the_broker_expects() -> None:
+    connection, transport = await opened()
+    delivered: list[Delivered] = []
+    connection._on_delivery = delivered.append
+    receive(connection, *deliver(1, b"{}"), *deliver(2, b"{}"), *deliver(3, b"{}"))
+    await delivered[0].nack(requeue=True)
+    await delivered[1].nack(requeue=False)
+    await delivered[2].ack(multiple=True)
+    await asyncio.sleep(0)
+
+    sent = transport.frames()
+    assert [(type(f).__name__, f.delivery_tag) for f in sent] == [
+        ("Nack", 1),
+        ("Nack", 2),
+        ("Ack", 3),
+    ]
+    assert [sent[0].requeue, sent[1].requeue, sent[2].multiple] == [True, False, True]
+
+
+async def test_the_broker_cancelling_the_consumer_drops_the_connection_and_settling_fails() -> None:
+    connection, _ = await opened()
+    delivered: list[Delivered] = []
+    connection._on_delivery = delivered.append
+    receive(connection, *deliver(1, b"{}"))
+    receive(connection, spec.Basic.Cancel("ctag"))
+
+    assert connection.is_closed
+    with pytest.raises(ConnectionLost):
+        await delivered[0].ack()
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        [ContentBody(b"{}")],
+        [ContentHeader(body_size=2, properties=spec.Basic.Properties())],
+        [spec.Basic.Deliver("ctag", 1, False, "", "k"), ContentBody(b"{}")],
+    ],
+    ids=["body-alone", "header-alone", "body-before-header"],
+)
+async def test_content_out_of_place_is_a_protocol_failure(frames: list[Any]) -> None:
+    connection, transport = await opened()
+    connection._on_delivery = lambda _: None
+    receive(connection, *frames)
+
+    assert connection.is_closed
+    assert transport.closed
