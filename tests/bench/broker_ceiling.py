@@ -11,12 +11,11 @@ import itertools
 import time
 from pathlib import Path
 
-import aio_pika
 import orjson
 import uvloop
-from aiormq.channel import Channel
 
-from taskhook.broker.confirmed import publish_confirmed
+from taskhook.broker.confirmed import confirm_or_fail
+from taskhook.broker.connection import connect_amqp
 from taskhook.core.delivery import parse_body, validate_delivery
 from taskhook.core.message import OutgoingMessage, event_message
 from tests.bench.stats import peak_rss_kib, summary
@@ -31,10 +30,7 @@ def messages(deliveries: Path, count: int) -> list[OutgoingMessage]:
 async def publish_for(
     url: str, exchange: str, batch: list[OutgoingMessage], concurrency: int, duration_s: float
 ) -> dict[str, object]:
-    connection = await aio_pika.connect(url)
-    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-    underlay = await channel.get_underlay_channel()
-    assert isinstance(underlay, Channel)
+    connection = await connect_amqp(url, "taskhook-bench", publish_timeout_s=30)
     latencies: list[float] = []
     errors = 0
     source = itertools.cycle(batch)
@@ -46,7 +42,7 @@ async def publish_for(
             message = next(source)
             started = time.perf_counter()
             try:
-                await publish_confirmed(underlay, exchange, message)
+                await confirm_or_fail(connection, exchange, message)
             except Exception:
                 errors += 1
                 continue
@@ -55,7 +51,7 @@ async def publish_for(
     started, cpu_started = time.perf_counter(), time.process_time()
     await asyncio.gather(*(publisher() for _ in range(concurrency)))
     elapsed, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
-    await connection.close()
+    await connection.close(5)
     return summary(len(latencies), elapsed, latencies, errors) | {
         "peak_rss_kib": peak_rss_kib(),
         "cpu_us_per_message": round(cpu_s / max(len(latencies), 1) * 1e6),

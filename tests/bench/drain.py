@@ -23,8 +23,9 @@ import aio_pika
 import orjson
 
 from taskhook.bootstrap import consumer_topology
-from taskhook.broker.confirmed import open_confirm_channel, publish_confirmed
-from taskhook.broker.declare import declare_consumer_topology
+from taskhook.broker.confirmed import confirm_or_fail
+from taskhook.broker.connection import connect_amqp
+from taskhook.broker.declare import declare_on
 from taskhook.consumers.consumer import Consumer
 from taskhook.core.message import OutgoingMessage
 from taskhook.settings import ConsumerSettings
@@ -48,10 +49,9 @@ def lives() -> Iterator[dict[str, Any]]:
 async def fill(url: str, consumer: Consumer[Any], exchange: str, count: int) -> str:
     """Declare ``consumer``'s queues on ``exchange`` and publish ``count`` events; its queue."""
     topology = consumer_topology(consumer, ConsumerSettings(amqp_url=url, exchange=exchange))
-    connection = await aio_pika.connect(url)
-    async with connection:
-        channel, publishing = await open_confirm_channel(connection)
-        await declare_consumer_topology(channel, topology)
+    publishing = await connect_amqp(url, "taskhook-bench", publish_timeout_s=30)
+    try:
+        await declare_on(publishing, topology.declarations())
         events = itertools.islice(lives(), count)
         slots = asyncio.Semaphore(FILL_IN_FLIGHT)
 
@@ -63,9 +63,11 @@ async def fill(url: str, consumer: Consumer[Any], exchange: str, count: int) -> 
                     message_id=body["id"],
                     type=body["event"],
                 )
-                await publish_confirmed(publishing, exchange, message)
+                await confirm_or_fail(publishing, exchange, message)
 
         await asyncio.gather(*(publish(body) for body in events))
+    finally:
+        await publishing.close(5)
     return topology.queue
 
 

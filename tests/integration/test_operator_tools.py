@@ -10,11 +10,11 @@ from typing import Any
 import orjson
 import pytest
 from aio_pika.abc import AbstractChannel
-from aiormq.channel import Channel as UnderlayChannel
 
 from taskhook.bootstrap import consumer_topology
-from taskhook.broker.confirmed import publish_confirmed
-from taskhook.broker.declare import declare_topology
+from taskhook.broker.confirmed import confirm_or_fail
+from taskhook.broker.connection import connect_amqp
+from taskhook.broker.declare import declare
 from taskhook.broker.topology import Topology
 from taskhook.consumers import PermanentError, TaskEvent, consumer
 from taskhook.core.delivery import validate_delivery
@@ -25,7 +25,7 @@ from taskhook.settings import ConsumerSettings
 from taskhook.tools.samples import SampleTask, SampleType, Step, delivery
 from tests.conftest import ConsumerFactory, StartService
 from tests.support import consumers
-from tests.support.broker import bind_queue, body_of, take
+from tests.support.broker import AMQP_URL, bind_queue, body_of, take
 from tests.support.deliveries import SECRET
 from tests.support.processes import START_TIMEOUT_S, clean_environment, free_port, kill_all, run
 from tests.support.tool_consumers import PROBE
@@ -64,11 +64,15 @@ def published_sample(task_id: str) -> OutgoingMessage:
     return event_message(validate_delivery(sample(task_id)))
 
 
-async def put(channel: AbstractChannel, exchange: str, message: OutgoingMessage) -> None:
-    """Publish ``message`` as taskhook does (all its properties), confirmed."""
-    underlay = await channel.get_underlay_channel()
-    assert isinstance(underlay, UnderlayChannel)
-    await publish_confirmed(underlay, exchange, message)
+async def put(channel: AbstractChannel, exchange: str, *messages: OutgoingMessage) -> None:
+    """Publish ``messages`` as taskhook does (all their properties, its connection), in order,
+    each confirmed."""
+    connection = await connect_amqp(AMQP_URL, "taskhook-test", publish_timeout_s=10)
+    try:
+        for message in messages:
+            await confirm_or_fail(connection, exchange, message)
+    finally:
+        await connection.close(5)
 
 
 async def publish_events(
@@ -76,9 +80,9 @@ async def publish_events(
 ) -> Topology:
     """Each delivery published as taskhook publishes it, before any queue is bound for it."""
     topology = Topology(exchange)
-    await declare_topology(channel, topology)
-    for document in documents:
-        await put(channel, exchange, event_message(validate_delivery(document)))
+    await declare(channel, topology.declarations())
+    messages = [event_message(validate_delivery(document)) for document in documents]
+    await put(channel, exchange, *messages)
     return topology
 
 
@@ -244,7 +248,7 @@ async def test_each_tool_says_in_one_line_that_the_broker_cannot_be_reached(
 async def three_rejected(exchange: str, channel: AbstractChannel) -> list[bytes]:
     """The rejected queue holds, in order: a delivery the model now accepts, one it still
     refuses, and bytes that are not JSON."""
-    await declare_topology(channel, Topology(exchange))
+    await declare(channel, Topology(exchange).declarations())
     bodies = [
         orjson.dumps(sample("t-now-valid")),
         orjson.dumps(sample("t-still-bad", status={"phase": "done", "updatedAt": 1})),

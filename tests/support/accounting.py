@@ -14,7 +14,7 @@ import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
 from taskhook.broker.connection import connect
-from taskhook.broker.declare import declare_topology
+from taskhook.broker.declare import declare
 from taskhook.broker.topology import Topology
 from tests.support.broker import AMQP_URL
 from tests.support.loadgen import Answer
@@ -35,7 +35,8 @@ class CountingQueue:
         connection = await connect(self.url, "taskhook-test-counting")
         async with connection:
             channel = await connection.channel()
-            exchange = await declare_topology(channel, Topology(self.exchange))
+            exchanges, _ = await declare(channel, Topology(self.exchange).declarations())
+            exchange = exchanges[self.exchange]
             queue = await channel.declare_queue(
                 self.name, durable=True, arguments={"x-queue-type": "quorum"}
             )

@@ -176,6 +176,16 @@ async def connect(url: str, name: str) -> AbstractConnection:
     return connection
 
 
+async def connect_amqp(url: str, name: str, *, publish_timeout_s: float) -> AmqpConnection:
+    """As ``connect``, but taskhook's own connection (``taskhook.broker.amqp``), whose
+    publishes time out after ``publish_timeout_s``: for a command that publishes."""
+    opening = partial(
+        open_amqp, publish_timeout_s=publish_timeout_s, connect_timeout_s=CONNECT_TIMEOUT_S
+    )
+    connection, _ = await connect_any(broker_urls(url), name, opening)
+    return connection
+
+
 async def _open_aio_pika(url: str, name: str) -> AbstractConnection:
     return await aio_pika.connect(
         url, timeout=CONNECT_TIMEOUT_S, client_properties={"connection_name": name}
@@ -238,9 +248,7 @@ class Supervisor:
         retry_on: tuple[type[Exception], ...] = BROKER_ERRORS,
     ) -> None:
         self._urls = broker_urls(url)
-        self._opening = partial(
-            open_amqp, publish_timeout_s=publish_timeout_s, connect_timeout_s=CONNECT_TIMEOUT_S
-        )
+        self._publish_timeout_s = publish_timeout_s
         self._first = 0  # the node to try first on the next connect
         self._name = name
         self._fields = dict(fields)
@@ -280,7 +288,12 @@ class Supervisor:
     async def _connect(self) -> tuple[AmqpConnection, int]:
         """Each node in turn from ``_first``; the connection and its node's index."""
         order = self._urls[self._first :] + self._urls[: self._first]
-        connection, index = await connect_any(order, self._name, self._opening)
+        opening = partial(
+            open_amqp,
+            publish_timeout_s=self._publish_timeout_s,
+            connect_timeout_s=CONNECT_TIMEOUT_S,
+        )
+        connection, index = await connect_any(order, self._name, opening)
         node = (self._first + index) % len(self._urls)
         if len(self._urls) > 1:
             log.info("broker node chosen", extra={**self._fields, "node": node + 1})

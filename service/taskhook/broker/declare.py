@@ -14,7 +14,7 @@ from pamqp import commands as spec
 from pamqp.base import Frame
 from pamqp.common import FieldTable
 
-from taskhook.broker.topology import ConsumerTopology, Declarations, Topology
+from taskhook.broker.topology import Declarations
 from taskhook.broker.topology import FieldTable as Arguments
 
 if TYPE_CHECKING:
@@ -42,20 +42,6 @@ async def declare(
             exchanges[binding.exchange], routing_key=binding.routing_key
         )
     return exchanges, queues
-
-
-async def declare_topology(channel: AbstractChannel, topology: Topology) -> AbstractExchange:
-    """Declare the events exchange and its held-back queues; return the events exchange."""
-    exchanges, _ = await declare(channel, topology.declarations())
-    return exchanges[topology.exchange]
-
-
-async def declare_consumer_topology(
-    channel: AbstractChannel, topology: ConsumerTopology
-) -> AbstractQueue:
-    """Declare the events exchange and the consumer's queues; return its queue."""
-    _, queues = await declare(channel, topology.declarations())
-    return queues[topology.queue]
 
 
 async def declare_on(connection: "AmqpConnection", declarations: Declarations) -> None:

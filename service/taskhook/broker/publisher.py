@@ -11,18 +11,15 @@ import logging
 import time
 from dataclasses import replace
 
-from aiormq.channel import Channel as UnderlayChannel
-
 from taskhook import tracing
 from taskhook.broker.amqp import AmqpConnection
-from taskhook.broker.confirmed import confirm_or_fail, publish_or_fail
+from taskhook.broker.confirmed import confirm_or_fail
 from taskhook.broker.connection import (
     CONNECT_TIMEOUT_S,
     Supervisor,
     wait_for_either,
 )
 from taskhook.broker.declare import declare_on
-from taskhook.broker.flow import is_blocked
 from taskhook.broker.topology import Topology
 from taskhook.core.errors import PublishFailed
 from taskhook.core.message import OutgoingMessage
@@ -216,23 +213,22 @@ class AmqpPublisher:
         self._metrics.broker_connected.set(0)
 
 
-class ChannelPublisher:
-    """Publishes on a confirm channel its owner opened and will close: for a command that runs
-    once (``taskhook reconcile``), where a broker that goes away ends the run rather than being
+class ConnectionPublisher:
+    """Publishes on a connection its owner opened and will close: for a command that runs once
+    (``taskhook reconcile``), where a broker that goes away ends the run rather than being
     waited for. Each publish returns once confirmed and raises ``PublishFailed`` otherwise."""
 
-    def __init__(self, channel: UnderlayChannel, topology: Topology, *, timeout_s: float) -> None:
-        self._channel = channel
+    def __init__(self, connection: AmqpConnection, topology: Topology) -> None:
+        self._connection = connection
         self._topology = topology
-        self._timeout_s = timeout_s
 
     @property
     def ready(self) -> bool:
-        return not self._channel.is_closed
+        return not self._connection.is_closed
 
     @property
     def blocked(self) -> bool:
-        return is_blocked(self._channel.connection)
+        return self._connection.blocked
 
     async def start(self) -> None:
         return None
@@ -241,8 +237,7 @@ class ChannelPublisher:
         return None
 
     async def publish_event(self, message: OutgoingMessage) -> None:
-        exchange = self._topology.exchange
-        await publish_or_fail(self._channel, exchange, message, timeout_s=self._timeout_s)
+        await confirm_or_fail(self._connection, self._topology.exchange, message)
 
     async def publish_rejected(self, message: OutgoingMessage) -> None:
-        await publish_or_fail(self._channel, "", message, timeout_s=self._timeout_s)
+        await confirm_or_fail(self._connection, "", message)

@@ -1,8 +1,12 @@
 """What every operator command does first: connect to the broker, or say in one line why not."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from aio_pika.abc import AbstractConnection
 
 from taskhook.broker import connection
+from taskhook.broker.amqp import AmqpConnection
 
 CONNECTION_NAME = "taskhook-tools"
 
@@ -21,3 +25,17 @@ async def connect(url: str) -> AbstractConnection:
         return await connection.connect(url, CONNECTION_NAME)
     except connection.BROKER_ERRORS as e:
         raise ToolFailed(connection.connection_failure(e, url)) from None
+
+
+@asynccontextmanager
+async def publishing(url: str, *, timeout_s: float) -> AsyncIterator[AmqpConnection]:
+    """taskhook's own connection, to publish on (publishes time out after ``timeout_s``), closed
+    on the way out; ``ToolFailed`` as for ``connect``."""
+    try:
+        opened = await connection.connect_amqp(url, CONNECTION_NAME, publish_timeout_s=timeout_s)
+    except connection.BROKER_ERRORS as e:
+        raise ToolFailed(connection.connection_failure(e, url)) from None
+    try:
+        yield opened
+    finally:
+        await opened.close(connection.CONNECT_TIMEOUT_S)

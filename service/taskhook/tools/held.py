@@ -15,10 +15,10 @@ from contextlib import asynccontextmanager
 import orjson
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from aio_pika.exceptions import ChannelNotFoundEntity
-from aiormq.channel import Channel as UnderlayChannel
 
-from taskhook.broker.confirmed import open_confirm_channel, publish_or_fail
-from taskhook.broker.declare import declare_topology
+from taskhook.broker.amqp import AmqpConnection
+from taskhook.broker.confirmed import confirm_or_fail
+from taskhook.broker.declare import declare_on
 from taskhook.broker.received import received
 from taskhook.broker.topology import Topology
 from taskhook.core.errors import PublishFailed
@@ -33,7 +33,7 @@ from taskhook.core.held import (
 )
 from taskhook.core.message import ReceivedMessage
 from taskhook.core.redaction import DEFAULT_REDACTION, Redaction
-from taskhook.tools.broker import ToolFailed, connect
+from taskhook.tools.broker import ToolFailed, connect, publishing
 from taskhook.tools.columns import columns
 
 PUBLISH_TIMEOUT_S = 10.0
@@ -42,7 +42,7 @@ GET_TIMEOUT_S = 10.0
 
 async def inspect(url: str, queue: HeldQueue, *, limit: int, as_json_lines: bool) -> int:
     """Print up to ``limit`` messages from the head of ``queue``; remove nothing."""
-    async with _borrowed(url, queue.name) as (_, _, source, held_back):
+    async with _borrowed(url, queue.name) as (_, source, held_back):
         messages = [received(m) async for m in _take_all(source, held_back, keep=limit)]
     print(f"{queue.name}: {held_back} held back, showing {len(messages)}", file=sys.stderr)
     if as_json_lines:
@@ -70,9 +70,12 @@ async def replay(
     rejected delivery that now passes is published with ``redaction``, as the ingest would.
     """
     moved = stayed = 0
-    async with _borrowed(url, queue.name) as (channel, underlay, source, held_back):
+    async with (
+        _borrowed(url, queue.name) as (channel, source, held_back),
+        publishing(url, timeout_s=PUBLISH_TIMEOUT_S) as copies,
+    ):
         if queue.kind != "dead" and not dry_run:
-            await declare_topology(channel, topology)
+            await declare_on(copies, topology.declarations())
         # What was there at the start: a copy that lands back in this queue (an event still
         # unrouted) is not taken again.
         async for incoming in _take_all(source, held_back, keep=limit or held_back):
@@ -86,7 +89,7 @@ async def replay(
             if dry_run:
                 _say("would replay", message, f"-> {plan.destination}")
                 continue
-            await _publish(underlay, plan)
+            await _publish(copies, plan)
             await incoming.ack()
             _say("replayed", message, f"-> {plan.destination}")
         if queue.kind == "unrouted" and moved and not dry_run:
@@ -100,20 +103,19 @@ async def replay(
 @asynccontextmanager
 async def _borrowed(
     url: str, name: str
-) -> AsyncIterator[tuple[AbstractChannel, UnderlayChannel, AbstractQueue, int]]:
-    """A confirm channel (and its publishing side), the queue ``name`` and how many messages it
-    holds ready.
+) -> AsyncIterator[tuple[AbstractChannel, AbstractQueue, int]]:
+    """A channel, the queue ``name`` and how many messages it holds ready.
 
     Closing the connection gives back every message taken and not acknowledged.
     """
     async with await connect(url) as connection:
-        channel, underlay = await open_confirm_channel(connection)
+        channel = await connection.channel()
         try:
             queue = await channel.declare_queue(name, passive=True)
         except ChannelNotFoundEntity:
             raise ToolFailed(f"no queue {name!r} on this broker") from None
         declared = queue.declaration_result
-        yield channel, underlay, queue, declared.message_count or 0
+        yield channel, queue, declared.message_count or 0
 
 
 async def _take_all(
@@ -128,9 +130,9 @@ async def _take_all(
             yield message
 
 
-async def _publish(channel: UnderlayChannel, plan: Replay) -> None:
+async def _publish(connection: AmqpConnection, plan: Replay) -> None:
     try:
-        await publish_or_fail(channel, plan.exchange, plan.message, timeout_s=PUBLISH_TIMEOUT_S)
+        await confirm_or_fail(connection, plan.exchange, plan.message)
     except PublishFailed as e:
         if e.cause == "publish-unroutable":  # only the default exchange returns: no such queue
             raise ToolFailed(f"{plan.destination} does not exist: nothing removed") from None

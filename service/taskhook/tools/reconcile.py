@@ -13,16 +13,15 @@ import aiohttp
 from taskhook.application.dedup import PublishOnce
 from taskhook.application.ingest import Ingest, Publisher
 from taskhook.application.reconcile import Action, NoPublisher, Plan, Reconciler, Summary
-from taskhook.broker.confirmed import open_confirm_channel
-from taskhook.broker.declare import declare_topology
-from taskhook.broker.publisher import ChannelPublisher
+from taskhook.broker.declare import declare_on
+from taskhook.broker.publisher import ConnectionPublisher
 from taskhook.broker.topology import Topology
 from taskhook.clock import now_ms
 from taskhook.core.errors import PublishFailed
 from taskhook.core.recovery import StudioRefused
 from taskhook.core.redaction import DEFAULT_REDACTION, Redaction
 from taskhook.studio.client import StudioClient
-from taskhook.tools.broker import ToolFailed, connect
+from taskhook.tools.broker import ToolFailed, publishing
 
 # Far more than one run meets: the same event in two pages, or a task seen twice.
 DEDUP_CAPACITY = 1_000_000
@@ -78,11 +77,9 @@ async def _publisher(
     if plan.dry_run or (plan.resend and not plan.tasks):  # nothing to publish ourselves
         yield NoPublisher()
         return
-    connection = await connect(amqp_url)
-    async with connection:
-        channel, underlay = await open_confirm_channel(connection)
-        await declare_topology(channel, topology)
-        yield ChannelPublisher(underlay, topology, timeout_s=timeout_s)
+    async with publishing(amqp_url, timeout_s=timeout_s) as connection:
+        await declare_on(connection, topology.declarations())
+        yield ConnectionPublisher(connection, topology)
 
 
 def _print_action(action: Action) -> None:
