@@ -2,20 +2,23 @@
 
 import asyncio
 import logging
+import struct
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import aio_pika
 import orjson
 import pytest
 from aio_pika.abc import AbstractChannel
+from pamqp import commands as spec
 from pamqp.common import FieldTable
 
+from taskhook.broker.connection import connect_amqp
 from taskhook.consumers import PermanentError, TaskEvent, TransientError, consumer
 from taskhook.core import retry
 from tests.conftest import ConsumerFactory
-from tests.support.broker import declared_queue, take, through
+from tests.support.broker import AMQP_URL, declared_queue, take, through
 from tests.support.consumers import publish
 from tests.support.lifecycle import task_life
 from tests.support.proxy import TcpProxy
@@ -301,3 +304,71 @@ async def test_a_retried_then_parked_copy_keeps_the_original_properties_and_head
     )
     assert {name: parked.headers[name] for name in own} == own
     assert not any(name.startswith("x-death") for name in parked.headers)
+
+
+async def test_a_consumer_whose_queue_is_deleted_declares_it_again_and_goes_on(
+    start_consumer: ConsumerFactory, consumer_name: str, channel: AbstractChannel, exchange: str
+) -> None:
+    # RabbitMQ tells a consumer its queue is gone only if it asked to be told: without that, it
+    # would wait forever on a healthy-looking connection.
+    seen: list[str] = []
+
+    @consumer(consumer_name, "task.#")
+    async def record(event: TaskEvent) -> None:
+        seen.append(event.id)
+
+    running = await start_consumer(record)
+    await channel.queue_delete(running.topology.queue)  # an operator's mistake
+
+    first, second = task_life()[:2]
+    async with asyncio.timeout(WAIT_S):
+        while not seen:  # published until the queue is back and bound
+            await publish(channel, exchange, first)
+            await asyncio.sleep(0.2)
+    await publish(channel, exchange, second)
+    await eventually(lambda: second["id"] in seen)
+
+
+class MicrosecondTimestamp:
+    """Properties as a sender that stamps microseconds writes them: the timestamp reads as a
+    year past 9999, which no client can turn into a date."""
+
+    def __init__(self, message_id: str) -> None:
+        self.message_id = message_id
+
+    def marshal(self) -> bytes:
+        flags = 0x0080 | 0x0040  # message-id, timestamp
+        message_id = self.message_id.encode()
+        stamp = int(time.time() * 1_000_000)
+        return struct.pack(">HB", flags, len(message_id)) + message_id + struct.pack(">Q", stamp)
+
+
+async def test_a_message_whose_properties_cannot_be_read_is_dead_lettered_alone(
+    start_consumer: ConsumerFactory, consumer_name: str, channel: AbstractChannel, exchange: str
+) -> None:
+    seen: list[str] = []
+
+    @consumer(consumer_name, "task.#")
+    async def record(event: TaskEvent) -> None:
+        seen.append(event.id)
+
+    running = await start_consumer(record)
+    life = task_life()
+    target = await channel.get_exchange(exchange, ensure=True)
+    # A timestamp in microseconds reads as a year past 9999: pamqp cannot decode it.
+    await target.publish(
+        aio_pika.Message(orjson.dumps(life[0]), message_id=life[0]["id"]),
+        routing_key="task.spawned.upload",
+    )
+    connection = await connect_amqp(AMQP_URL, "taskhook-test", publish_timeout_s=WAIT_S)
+    try:
+        unreadable = cast(spec.Basic.Properties, MicrosecondTimestamp("unreadable"))
+        await connection.publish(exchange, "task.updated.upload", unreadable, b"{}")
+    finally:
+        await connection.close(5)
+    await publish(channel, exchange, life[2])
+
+    await eventually(lambda: len(seen) == 2)
+    assert seen == [life[0]["id"], life[2]["id"]]
+    # Counted, not read: aio-pika cannot read it either.
+    assert await eventually_ready(channel, running.topology.dead_queue, 1) == 1

@@ -4,6 +4,7 @@ the real broker it is proven by tests/integration: every publish of the ingest a
 delivery to a consumer goes through it."""
 
 import asyncio
+import struct
 from typing import Any
 
 import pytest
@@ -414,3 +415,25 @@ async def test_content_out_of_place_is_a_protocol_failure(frames: list[Any]) -> 
 
     assert connection.is_closed
     assert transport.closed
+
+
+async def test_a_delivery_whose_properties_cannot_be_read_is_refused_alone() -> None:
+    connection, transport = await opened()
+    delivered: list[Delivered] = []
+    refused: list[int] = []
+    connection._on_delivery = delivered.append
+    connection.on_unreadable.append(refused.append)
+    # message-id "x", then a timestamp in microseconds: a year past 9999.
+    properties = struct.pack(">HB", 0x0080 | 0x0040, 1) + b"x" + struct.pack(">Q", 1 << 60)
+    header = struct.pack(">HHQ", 60, 0, 2) + properties
+    receive(connection, spec.Basic.Deliver("ctag", 1, False, "events", "task.updated.upload"))
+    connection.data_received(struct.pack(">BHI", 2, CHANNEL, len(header)) + header + b"\xce")
+    receive(connection, ContentBody(b"{}"), *deliver(2, b"{}"))
+    await asyncio.sleep(0)
+
+    assert not connection.is_closed
+    assert refused == [1]
+    assert [message.delivery_tag for message in delivered] == [2]
+    nack = transport.frames()[-1]
+    assert isinstance(nack, spec.Basic.Nack)
+    assert (nack.delivery_tag, nack.requeue) == (1, False)

@@ -164,6 +164,9 @@ class AmqpConnection(asyncio.Protocol):
         self._content: list[bytes] = []
         self._content_left = 0
         self._on_delivery: Callable[[Delivered], None] | None = None
+        self._skipping = 0  # body bytes still to come of a delivery refused unread
+        self.on_unreadable: list[Callable[[int], None]] = []
+        """Called with the delivery tag of a message refused because it could not be read."""
         self._ticker: asyncio.TimerHandle | None = None
         self._blocked = False
         self._closing = False
@@ -199,7 +202,7 @@ class AmqpConnection(asyncio.Protocol):
     ) -> "asyncio.Future[None]":
         """Send a message; the future resolves when the broker confirms it (see the module)."""
         if self._lost is not None or self._closing:
-            raise self._lost or ConnectionLost("the connection is closing")
+            raise self._gone()
         key = (exchange, routing_key, mandatory)
         method = self._publish_frames.get(key)
         if method is None:
@@ -234,7 +237,7 @@ class AmqpConnection(asyncio.Protocol):
         this connection.
         """
         if self._lost is not None:
-            raise self._lost
+            raise self._gone()
         if self._reply is not None:
             raise RuntimeError("one call at a time")
         self._reply = reply = self._loop.create_future()
@@ -269,7 +272,7 @@ class AmqpConnection(asyncio.Protocol):
     def settle(self, method: bytes, delivery_tag: int, bits: int) -> None:
         """Ack or nack a delivery: the frame leaves with the next write."""
         if self._lost is not None:
-            raise self._lost
+            raise self._gone()
         self._outgoing.append(
             _SETTLE_FRAME_HEAD + method + _ACK_ARGS.pack(delivery_tag, bits) + FRAME_END_CHAR
         )
@@ -325,9 +328,12 @@ class AmqpConnection(asyncio.Protocol):
             else:
                 try:
                     _, _, frame = codec.unmarshal(bytes(received[start:stop]))
-                except PAMQPException:
-                    self._fail_protocol("a frame pamqp cannot read")
-                    return
+                except (PAMQPException, ValueError, OverflowError, OSError):
+                    if not self._unreadable(received, start):
+                        self._fail_protocol("a frame pamqp cannot read")
+                        return
+                    start = stop
+                    continue
                 self._dispatch(channel, frame)
                 if self._lost is not None:
                     return
@@ -386,8 +392,29 @@ class AmqpConnection(asyncio.Protocol):
             self._send(spec.Connection.CloseOk(), 0)
             self._lose(ConnectionLost("the broker closed the connection", refused))
 
+    def _unreadable(self, received: bytearray, start: int) -> bool:
+        """A delivery whose properties cannot be read (a timestamp past year 9999, say): refuse
+        it alone, so it is dead-lettered, and skip its body. False for any other frame.
+
+        Dropping the connection instead would return every message prefetched with it, each
+        return counting toward the queue's delivery limit, again and again.
+        """
+        deliver = self._content_for
+        if received[start] != _HEADER or not isinstance(deliver, spec.Basic.Deliver):
+            return False
+        body_size = struct.unpack_from(">Q", received, start + FRAME_HEADER_SIZE + 4)[0]
+        self._content_for = self._content_header = None
+        self._skipping = body_size
+        self.settle(_NACK_METHOD, deliver.delivery_tag or 0, 0)
+        for callback in self.on_unreadable:
+            callback(deliver.delivery_tag or 0)
+        return True
+
     def _content_arrived(self, frame: ContentHeader | ContentBody) -> None:
         """Put a message together: its header, then body frames up to the header's size."""
+        if self._skipping and isinstance(frame, ContentBody):
+            self._skipping -= len(frame.value)
+            return
         if self._content_for is None or (
             isinstance(frame, ContentBody) == (self._content_header is None)
         ):
@@ -485,6 +512,13 @@ class AmqpConnection(asyncio.Protocol):
 
     # -- the end -------------------------------------------------------------------------------
 
+    def _gone(self) -> ConnectionLost:
+        """A new error saying why the connection is gone (one instance per raise)."""
+        lost = self._lost
+        if lost is None:
+            return ConnectionLost("the connection is closing")
+        return ConnectionLost(str(lost), lost.refused)
+
     def _fail_protocol(self, what: str) -> None:
         self._lose(ConnectionLost(f"the broker sent {what}"))
 
@@ -524,6 +558,10 @@ class AmqpConnection(asyncio.Protocol):
                 "publisher_confirms": True,
                 "connection.blocked": True,
                 "authentication_failure_close": True,
+                # Without it RabbitMQ cancels a consumer whose queue was deleted in silence,
+                # and the consumer would wait forever on a connection that looks healthy.
+                "consumer_cancel_notify": True,
+                "basic.nack": True,
             },
         }
         credentials = f"\0{url.user or 'guest'}\0{url.password or 'guest'}"

@@ -74,6 +74,7 @@ class ConsumerRunner:
         self._metrics = metrics
         # Set on every message in and out: the labelled child is looked up once.
         self._in_flight_gauge = metrics.in_flight.labels(consumer.name)
+        self._count_unreadable = metrics.messages.labels(consumer.name, "dead-lettered")
         self.topology = topology
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -98,21 +99,11 @@ class ConsumerRunner:
             await connection.qos(self._prefetch_for_batches or self._prefetch)
             await declare_on(connection, self.topology.declarations())
         batches = self._batches(connection, broken=lost.set)
-        handling: set[asyncio.Task[None]] = set()
-
-        def deliver(message: Delivered) -> None:
-            if batches is not None and not batches.closed:
-                self._track(+1)
-                batches.put(message)
-                return
-            # One by one, or delivered as the consumer stopped (given back at once).
-            task = asyncio.create_task(self._on_message(connection, message))
-            handling.add(task)
-            task.add_done_callback(handling.discard)
-
+        intake = _Intake(self, connection, batches)
+        connection.on_unreadable.append(self._unreadable)
         queue = self.topology.queue
         try:
-            tag = await connection.consume(queue, deliver)
+            tag = await connection.consume(queue, intake.take)
             self._set_consuming(True)
             log.info("consuming", extra={"consumer": self._consumer.name, "queue": queue})
             try:
@@ -124,18 +115,16 @@ class ConsumerRunner:
                 log.warning("broker connection lost", extra={"consumer": self._consumer.name})
                 return
             self._stopping = True
-            await connection.cancel(tag)
-            if batches is not None:
+            if batches is not None:  # first: no batch starts after the stop
                 for message in batches.close():  # another replica can take them now
                     await give_back(message)
                     self._track(-1)
+            await connection.cancel(tag)
             await self._finish_in_flight()
         finally:
             if batches is not None:  # whatever is left is redelivered: its channel goes
                 self._track(-batches.abandon())
-            for task in handling:  # past the grace, or the connection lost
-                task.cancel()
-            await asyncio.gather(*handling, return_exceptions=True)
+            await intake.end()  # past the grace, or the connection lost
 
     async def _finish_in_flight(self) -> None:
         try:
@@ -164,6 +153,9 @@ class ConsumerRunner:
     async def _on_message(self, channel: AmqpConnection, message: Delivered) -> None:
         self._track(+1)
         try:
+            if self._stopping:  # not waiting for a slot only to give it back
+                await give_back(message)
+                return
             async with self._slots:
                 if self._stopping:  # prefetched, not started: another replica can take it now
                     await give_back(message)
@@ -171,6 +163,15 @@ class ConsumerRunner:
                 await self._handling.one(channel, message)
         finally:
             self._track(-1)
+
+    def _unreadable(self, delivery_tag: int) -> None:
+        """The connection refused a message whose properties it could not read: dead-lettered
+        by the broker, without the headers a handled failure gets."""
+        self._count_unreadable.inc()
+        log.warning(
+            "message with unreadable properties dead-lettered",
+            extra={"consumer": self._consumer.name, "delivery_tag": delivery_tag},
+        )
 
     def _track(self, change: int) -> None:
         self._in_flight += change
@@ -183,3 +184,44 @@ class ConsumerRunner:
     def _set_consuming(self, consuming: bool) -> None:
         self._consuming = consuming
         self._metrics.broker_connected.labels(self._consumer.name).set(int(consuming))
+
+
+class _Intake:
+    """Where one session's deliveries go: into the batcher, or each into a task of its own (one
+    by one, or given back: stopping, or the batcher broken); nowhere once the session is over,
+    since they come back when its connection closes."""
+
+    def __init__(
+        self,
+        runner: ConsumerRunner,
+        connection: AmqpConnection,
+        batches: Batches[Delivered] | None,
+    ) -> None:
+        self._runner = runner
+        self._connection = connection
+        self._batches = batches
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._over = False
+
+    def take(self, message: Delivered) -> None:
+        if self._over:
+            return
+        batches, runner = self._batches, self._runner
+        if batches is not None and not batches.closed:
+            runner._track(+1)
+            batches.put(message)
+            return
+        if batches is not None or runner._stopping:
+            work = give_back(message)
+        else:
+            work = runner._on_message(self._connection, message)
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def end(self) -> None:
+        """Take no more, and stop what is still being handled: unacked, it comes back."""
+        self._over = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
