@@ -15,7 +15,7 @@ from pamqp import commands as spec
 from pamqp.common import FieldTable
 
 from taskhook.broker.connection import connect_amqp
-from taskhook.consumers import PermanentError, TaskEvent, TransientError, consumer
+from taskhook.consumers import Consumer, PermanentError, TaskEvent, TransientError, consumer
 from taskhook.core import retry
 from tests.conftest import ConsumerFactory
 from tests.support.broker import AMQP_URL, declared_queue, take, through
@@ -306,17 +306,23 @@ async def test_a_retried_then_parked_copy_keeps_the_original_properties_and_head
     assert not any(name.startswith("x-death") for name in parked.headers)
 
 
+def recorder(name: str) -> tuple[Consumer[TaskEvent], list[str]]:
+    """A consumer of every task event, and the ids it has handled, in order."""
+    seen: list[str] = []
+
+    @consumer(name, "task.#")
+    async def record(event: TaskEvent) -> None:
+        seen.append(event.id)
+
+    return record, seen
+
+
 async def test_a_consumer_whose_queue_is_deleted_declares_it_again_and_goes_on(
     start_consumer: ConsumerFactory, consumer_name: str, channel: AbstractChannel, exchange: str
 ) -> None:
     # RabbitMQ tells a consumer its queue is gone only if it asked to be told: without that, it
     # would wait forever on a healthy-looking connection.
-    seen: list[str] = []
-
-    @consumer(consumer_name, "task.#")
-    async def record(event: TaskEvent) -> None:
-        seen.append(event.id)
-
+    record, seen = recorder(consumer_name)
     running = await start_consumer(record)
     await channel.queue_delete(running.topology.queue)  # an operator's mistake
 
@@ -346,12 +352,7 @@ class MicrosecondTimestamp:
 async def test_a_message_whose_properties_cannot_be_read_is_dead_lettered_alone(
     start_consumer: ConsumerFactory, consumer_name: str, channel: AbstractChannel, exchange: str
 ) -> None:
-    seen: list[str] = []
-
-    @consumer(consumer_name, "task.#")
-    async def record(event: TaskEvent) -> None:
-        seen.append(event.id)
-
+    record, seen = recorder(consumer_name)
     running = await start_consumer(record)
     life = task_life()
     target = await channel.get_exchange(exchange, ensure=True)

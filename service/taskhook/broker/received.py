@@ -1,7 +1,5 @@
 """A message the broker delivered, as the pure core sees it: ``ReceivedMessage``."""
 
-from datetime import datetime
-
 from aio_pika.abc import AbstractIncomingMessage
 
 from taskhook.broker.amqp import Delivered
@@ -12,28 +10,19 @@ def received(message: AbstractIncomingMessage | Delivered) -> ReceivedMessage:
     """``message``'s body and properties, free of any client library's types: one a consumer
     took on taskhook's connection, or one a tool took through aio-pika."""
     if isinstance(message, Delivered):
-        properties = message.properties
-        return ReceivedMessage(
-            body=message.body,
-            routing_key=message.routing_key,
-            message_id=properties.message_id,
-            type=properties.message_type,
-            headers=dict(message.headers),
-            timestamp_ms=_ms(properties.timestamp),
-            content_type=properties.content_type,
-            app_id=properties.app_id,
-        )
+        p = message.properties
+        fields = (p.message_id, p.message_type, p.timestamp, p.content_type, p.app_id)
+    else:
+        m = message
+        fields = (m.message_id, m.type, m.timestamp, m.content_type, m.app_id)
+    message_id, kind, stamp, content_type, app_id = fields
     return ReceivedMessage(
         body=message.body,
         routing_key=message.routing_key or "",
-        message_id=message.message_id,
-        type=message.type,
+        message_id=message_id,
+        type=kind,
         headers=dict(message.headers),
-        timestamp_ms=_ms(message.timestamp),
-        content_type=message.content_type,
-        app_id=message.app_id,
+        timestamp_ms=round(stamp.timestamp() * 1000) if stamp else None,
+        content_type=content_type,
+        app_id=app_id,
     )
-
-
-def _ms(moment: datetime | None) -> int | None:
-    return round(moment.timestamp() * 1000) if moment else None
