@@ -333,6 +333,8 @@ async def test_a_consumer_whose_queue_is_deleted_declares_it_again_and_goes_on(
             await asyncio.sleep(0.2)
     await publish(channel, exchange, second)
     await eventually(lambda: second["id"] in seen)
+    assert set(seen) == {first["id"], second["id"]}  # each handled, on the queue declared again
+    assert await ready_messages(channel, running.topology.queue) == 0
 
 
 class MicrosecondTimestamp:
