@@ -437,3 +437,17 @@ async def test_a_delivery_whose_properties_cannot_be_read_is_refused_alone() -> 
     nack = transport.frames()[-1]
     assert isinstance(nack, spec.Basic.Nack)
     assert (nack.delivery_tag, nack.requeue) == (1, False)
+
+
+async def test_a_call_the_broker_does_not_answer_drops_the_connection_in_time() -> None:
+    connection = AmqpConnection(
+        asyncio.get_running_loop(), publish_timeout_s=5, call_timeout_s=0.05
+    )
+    transport = Transport()
+    connection.connection_made(transport)  # type: ignore[arg-type]
+    connection._reply = None
+
+    with pytest.raises(ConnectionLost, match="Qos"):
+        await asyncio.wait_for(connection.qos(10), 1)
+    assert connection.is_closed
+    assert transport.closed

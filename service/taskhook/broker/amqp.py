@@ -56,6 +56,8 @@ _HEARTBEAT_FRAME: Final = Heartbeat().marshal()
 _DEFAULT_PORTS: Final = {"amqp": 5672, "amqps": 5671}
 # How often the connection looks at its clock: confirms that waited too long, heartbeats due.
 TICK_S: Final = 0.05
+# The longest a synchronous method (a declaration, qos, consume, cancel) waits for its answer.
+CALL_TIMEOUT_S: Final = 5.0
 REPLY_SUCCESS: Final = 200
 # Prepared Basic.Publish frames kept, one per exchange and routing key: far more than the event
 # names and task types make, but a bound, since a signed sender chooses the event name.
@@ -144,9 +146,16 @@ class _Pending:
 class AmqpConnection(asyncio.Protocol):
     """One AMQP 0-9-1 connection with one channel in confirm mode. Made by ``open_amqp``."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, *, publish_timeout_s: float) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        publish_timeout_s: float,
+        call_timeout_s: float = CALL_TIMEOUT_S,
+    ) -> None:
         self._loop = loop
         self._publish_timeout_s = publish_timeout_s
+        self._call_timeout_s = call_timeout_s
         self._transport: asyncio.Transport | None = None
         self._received = bytearray()
         self._outgoing: list[bytes] = []
@@ -231,10 +240,12 @@ class AmqpConnection(asyncio.Protocol):
         return future
 
     async def call(self, method: Frame, channel: int = CHANNEL) -> Frame:
-        """Send a synchronous method (a declaration) and return the broker's reply; one at a time.
+        """Send a synchronous method (a declaration, qos, consume, cancel) and return the broker's
+        reply; one at a time.
 
-        Raises ``ConnectionLost`` if the broker refuses it: it closes the channel, and with it
-        this connection.
+        Raises ``ConnectionLost`` if the broker refuses it (it closes the channel, and with it
+        this connection), or does not answer within the call timeout: a silent broker must not
+        hold whoever waits, so the connection is dropped and the next session starts afresh.
         """
         if self._lost is not None:
             raise self._gone()
@@ -243,7 +254,12 @@ class AmqpConnection(asyncio.Protocol):
         self._reply = reply = self._loop.create_future()
         self._send(method, channel)
         try:
-            return cast(Frame, await reply)
+            async with asyncio.timeout(self._call_timeout_s):
+                return cast(Frame, await reply)
+        except TimeoutError:
+            waited = f"{self._call_timeout_s:g} s"
+            self._lose(ConnectionLost(f"no answer to {type(method).__name__} within {waited}"))
+            raise self._gone() from None
         finally:
             self._reply = None
 
@@ -609,7 +625,9 @@ async def open_amqp(
         raise ConnectionLost("the URL's heartbeat is not a whole number of seconds") from None
     async with asyncio.timeout(connect_timeout_s):
         _, connection = await loop.create_connection(
-            lambda: AmqpConnection(loop, publish_timeout_s=publish_timeout_s),
+            lambda: AmqpConnection(
+                loop, publish_timeout_s=publish_timeout_s, call_timeout_s=connect_timeout_s
+            ),
             parsed.host or "localhost",
             port,
             ssl=secure,

@@ -114,8 +114,8 @@ def _first_node(url: str) -> URL:
 
 
 def _refused_by_the_broker(error: BaseException, parsed: URL, at: str) -> str | None:
-    """The broker answered, and said no: the credentials or the virtual host (or, to the
-    publishing connection, something else it names)."""
+    """The broker answered, and said no: the credentials or the virtual host (or, on taskhook's
+    own connection, something else it names)."""
     # Only a refusal of the opening itself: a 403 on a declaration is a missing permission.
     code = error.refused[0] if isinstance(error, OpeningRefused) and error.refused else None
     if code == ACCESS_REFUSED or isinstance(error, ProbableAuthenticationError):
@@ -179,11 +179,16 @@ async def connect(url: str, name: str) -> AbstractConnection:
 async def connect_amqp(url: str, name: str, *, publish_timeout_s: float) -> AmqpConnection:
     """As ``connect``, but taskhook's own connection (``taskhook.broker.amqp``), whose
     publishes time out after ``publish_timeout_s``: for a command that publishes."""
-    opening = partial(
+    connection, _ = await connect_any(broker_urls(url), name, _amqp_opener(publish_timeout_s))
+    return connection
+
+
+def _amqp_opener(publish_timeout_s: float) -> Callable[[str, str], Awaitable[AmqpConnection]]:
+    """Opens taskhook's own connection to one node, within ``CONNECT_TIMEOUT_S`` (and every
+    declaration on it as well)."""
+    return partial(
         open_amqp, publish_timeout_s=publish_timeout_s, connect_timeout_s=CONNECT_TIMEOUT_S
     )
-    connection, _ = await connect_any(broker_urls(url), name, opening)
-    return connection
 
 
 async def _open_aio_pika(url: str, name: str) -> AbstractConnection:
@@ -248,7 +253,7 @@ class Supervisor:
         retry_on: tuple[type[Exception], ...] = BROKER_ERRORS,
     ) -> None:
         self._urls = broker_urls(url)
-        self._publish_timeout_s = publish_timeout_s
+        self._opening = _amqp_opener(publish_timeout_s)
         self._first = 0  # the node to try first on the next connect
         self._name = name
         self._fields = dict(fields)
@@ -270,7 +275,7 @@ class Supervisor:
             failure: Exception | None = None
             began = time.monotonic()
             try:
-                if stop.is_set():  # aio-pika can swallow a cancellation that lands in connect()
+                if stop.is_set():  # a stop that came while connecting
                     return
                 await session(connection, _watch(connection), stop)
                 if time.monotonic() - began >= SHORT_SESSION_S:
@@ -288,12 +293,7 @@ class Supervisor:
     async def _connect(self) -> tuple[AmqpConnection, int]:
         """Each node in turn from ``_first``; the connection and its node's index."""
         order = self._urls[self._first :] + self._urls[: self._first]
-        opening = partial(
-            open_amqp,
-            publish_timeout_s=self._publish_timeout_s,
-            connect_timeout_s=CONNECT_TIMEOUT_S,
-        )
-        connection, index = await connect_any(order, self._name, opening)
+        connection, index = await connect_any(order, self._name, self._opening)
         node = (self._first + index) % len(self._urls)
         if len(self._urls) > 1:
             log.info("broker node chosen", extra={**self._fields, "node": node + 1})

@@ -1,7 +1,8 @@
 """Declaring a topology on the broker: the one module that turns ``Declarations`` into AMQP.
 
-The consumers and the tools declare through an aio-pika channel; the ingest's publisher sends
-the methods ``declaration_methods`` builds on its publishing connection.
+The ingest, the consumers, ``replay`` and ``reconcile`` send the methods ``declaration_methods``
+builds on taskhook's own connection (``declare_on``); ``taskhook topology`` and the tests
+declare through an aio-pika channel (``declare``).
 
 Every declaration is idempotent, so every process declares what it uses each time it connects.
 """
@@ -45,7 +46,7 @@ async def declare(
 
 
 async def declare_on(connection: "AmqpConnection", declarations: Declarations) -> None:
-    """Declare everything idempotently on the publishing connection's channel."""
+    """Declare everything idempotently on taskhook's own connection."""
     for method in declaration_methods(declarations):
         await connection.call(method)
 

@@ -1,9 +1,9 @@
 """Publishing to RabbitMQ so that a message is either confirmed by the broker or reported failed.
 
-``AmqpPublisher`` keeps one publishing connection open through the connection supervisor, and
-turns every way a publish can fail into ``PublishFailed``. It never waits longer than its
-timeout and never queues work it cannot start: when too many publishes are already waiting for
-the broker it refuses at once, so the sender is told to retry later.
+``AmqpPublisher`` keeps one of taskhook's own connections open through the connection
+supervisor, and turns every way a publish can fail into ``PublishFailed``. It never waits longer
+than its timeout and never queues work it cannot start: when too many publishes are already
+waiting for the broker it refuses at once, so the sender is told to retry later.
 """
 
 import asyncio
@@ -14,11 +14,7 @@ from dataclasses import replace
 from taskhook import tracing
 from taskhook.broker.amqp import AmqpConnection
 from taskhook.broker.confirmed import confirm_or_fail
-from taskhook.broker.connection import (
-    CONNECT_TIMEOUT_S,
-    Supervisor,
-    wait_for_either,
-)
+from taskhook.broker.connection import Supervisor, wait_for_either
 from taskhook.broker.declare import declare_on
 from taskhook.broker.topology import Topology
 from taskhook.core.errors import PublishFailed
@@ -101,7 +97,7 @@ class AmqpPublisher:
         """Stop reconnecting and close the connection."""
         self._stop.set()
         if self._running is not None:
-            self._running.cancel()  # cuts a connect short, if aio-pika lets it
+            self._running.cancel()  # cuts a connect short
             await asyncio.gather(self._running, return_exceptions=True)
         self._forget_connection()
 
@@ -190,9 +186,7 @@ class AmqpPublisher:
         self, connection: AmqpConnection, lost: asyncio.Event, stop: asyncio.Event
     ) -> None:
         self._lost, self._failures_in_a_row = lost, 0
-        # Bounded: a connection that goes silent while declaring must not hold the session.
-        async with asyncio.timeout(CONNECT_TIMEOUT_S):
-            await declare_on(connection, self._topology.declarations())
+        await declare_on(connection, self._topology.declarations())
         self._connection = connection
         self._metrics.broker_connected.set(1)
         log.info("broker connected", extra={"exchange": self._topology.exchange})

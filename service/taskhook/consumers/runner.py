@@ -17,7 +17,6 @@ from typing import Any
 
 from taskhook.broker.amqp import AmqpConnection, Delivered
 from taskhook.broker.connection import (
-    CONNECT_TIMEOUT_S,
     Supervisor,
     wait_for_either,
 )
@@ -95,9 +94,8 @@ class ConsumerRunner:
     async def _consume(
         self, connection: AmqpConnection, lost: asyncio.Event, stop: asyncio.Event
     ) -> None:
-        async with asyncio.timeout(CONNECT_TIMEOUT_S):  # a silent broker must not hold us here
-            await connection.qos(self._prefetch_for_batches or self._prefetch)
-            await declare_on(connection, self.topology.declarations())
+        await connection.qos(self._prefetch_for_batches or self._prefetch)
+        await declare_on(connection, self.topology.declarations())
         batches = self._batches(connection, broken=lost.set)
         intake = _Intake(self, connection, batches)
         connection.on_unreadable.append(self._unreadable)
