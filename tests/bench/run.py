@@ -290,7 +290,9 @@ def output_of(command: list[str]) -> str:
 
 
 @contextmanager
-def running(command: list[str], port: int, ready_path: str, exchange: str = "") -> Any:
+def running(
+    command: list[str], port: int, ready_path: str, exchange: str = "", *, ready_s: float = 20
+) -> Any:
     environment = {
         **os.environ,
         "TASKHOOK_PORT": str(port),
@@ -303,7 +305,7 @@ def running(command: list[str], port: int, ready_path: str, exchange: str = "") 
         command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        wait_for(port, ready_path)
+        wait_for(port, ready_path, ready_s)
         yield process
     finally:
         process.terminate()
