@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from taskhook.core.errors import SignatureInvalid
 
-_HEX_DIGITS = frozenset("0123456789abcdef")
+_HEX_DIGITS = "0123456789abcdef"
 _SHA256_HEX_LEN = 64
 
 
@@ -31,9 +31,21 @@ def parse_signature_header(header: str | None) -> SignatureHeader:
     """
     if header is None or not header.strip():
         raise SignatureInvalid("signature-missing", "the Livepeer-Signature header is missing")
-    elements = _split_elements(header)
-    timestamps = [value for key, value in elements if key == "t"]
-    signatures = [value.lower() for key, value in elements if key == "v1"]
+    timestamps: list[str] = []
+    signatures: list[str] = []
+    # One pass, every delivery: each element must be key=value before any other check.
+    for part in header.split(","):
+        key, sep, value = part.strip().partition("=")
+        if not sep:
+            raise _malformed(f"element {key[:20]!r} is not key=value")
+        if key == "v1":
+            signatures.append(value.lower())
+        elif key == "t":
+            timestamps.append(value)
+    return _checked(timestamps, signatures)
+
+
+def _checked(timestamps: list[str], signatures: list[str]) -> SignatureHeader:
     if len(timestamps) != 1 or not (timestamps[0].isascii() and timestamps[0].isdecimal()):
         raise _malformed("it needs exactly one t=<milliseconds>")
     if not signatures:
@@ -41,16 +53,6 @@ def parse_signature_header(header: str | None) -> SignatureHeader:
     if not all(_is_sha256_hex(sig) for sig in signatures):
         raise _malformed("a v1 value is not 64 hex digits")
     return SignatureHeader(timestamp_ms=int(timestamps[0]), signatures=tuple(signatures))
-
-
-def _split_elements(header: str) -> list[tuple[str, str]]:
-    elements = []
-    for part in header.split(","):
-        key, sep, value = part.strip().partition("=")
-        if not sep:
-            raise _malformed(f"element {key[:20]!r} is not key=value")
-        elements.append((key, value))
-    return elements
 
 
 def verify_signature(
@@ -69,7 +71,7 @@ def verify_signature(
     Raises ``SignatureInvalid`` otherwise.
     """
     parsed = parse_signature_header(header)
-    expected = [hmac.new(secret, body, hashlib.sha256).hexdigest() for secret in secrets]
+    expected = [hmac.digest(secret, body, "sha256").hex() for secret in secrets]
     # Compare every pair without stopping early, so timing says nothing about which one matched.
     matched = False
     for want in expected:
@@ -91,7 +93,8 @@ def sign(body: bytes, secret: bytes, timestamp_ms: int) -> str:
 
 
 def _is_sha256_hex(value: str) -> bool:
-    return len(value) == _SHA256_HEX_LEN and set(value) <= _HEX_DIGITS
+    # Stripping every hex digit from both ends leaves nothing only if there was nothing else.
+    return len(value) == _SHA256_HEX_LEN and not value.strip(_HEX_DIGITS)
 
 
 def _malformed(why: str) -> SignatureInvalid:
