@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler
 
 from taskhook import tracing
 from taskhook.http.problems import answer_for_error
+from taskhook.logs import log_with_fields
 from taskhook.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -57,10 +58,8 @@ def record_outcome(
         "cause": cause,
         "latency_ms": round((time.perf_counter() - started) * 1000, 2),
     }
-    if status >= 500:
-        log.warning("webhook answered", extra=fields)
-    else:
-        log.info("webhook answered", extra=fields)
+    level = logging.WARNING if status >= 500 else logging.INFO
+    log_with_fields(log, level, "webhook answered", fields)
 
 
 def traced_requests(active: "Tracer") -> Any:
