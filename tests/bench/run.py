@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3, help="alternating pairs per level")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per measurement")
     parser.add_argument("--share", type=float, default=0.7, help="open-loop rate / peer's rate")
+    parser.add_argument("--open-loops", type=int, default=3, help="open-loop runs of each server")
     parser.add_argument("--ceilings", action="store_true", help="also the HTTP and broker ceilings")
     parser.add_argument("--workers", action="store_true", help="also taskhook with 1 and 2 workers")
     parser.add_argument(
@@ -80,7 +81,7 @@ class Bench:
         await self.declare(channel)
         try:
             results: dict[str, Any] = {"machine": machine(), "duration_s": self.duration_s}
-            results |= await self.compare(channel, levels, args.pairs, args.share)
+            results |= await self.compare(channel, levels, args.pairs, args.share, args.open_loops)
             if args.drain:
                 results["drain"] = await drain_all(AMQP_URL, args.drain)
             if args.ceilings:
@@ -101,9 +102,15 @@ class Bench:
             await channel.exchange_delete(name)
 
     async def compare(
-        self, channel: AbstractChannel, levels: list[int], pairs: int, share: float
+        self,
+        channel: AbstractChannel,
+        levels: list[int],
+        pairs: int,
+        share: float,
+        open_loops_wanted: int = 3,
     ) -> dict[str, Any]:
-        """taskhook and the peer at each level, alternating; then both in the open loop."""
+        """taskhook and the peer at each level, alternating; then both in the open loop, as many
+        times, each time the other going first."""
         started = time.perf_counter()
         with running(self.serve_command(), TASKHOOK_PORT, "/readyz", self.exchange) as own:
             ready_s = time.perf_counter() - started
@@ -125,14 +132,17 @@ class Bench:
                     if run["server"] == "peer" and run["concurrency"] == levels[0]
                 )
                 rate = round(peer_rate * share, 1)
-                open_loop = {}
-                for name in alternating(list(servers), 0):
-                    figures = self.open_loop(servers[name][1], "--rate", str(rate))
-                    open_loop[name] = figures | await self.accounted(channel, figures)
+                open_loops: list[dict[str, Any]] = []
+                for turn in range(open_loops_wanted):
+                    open_loop = {}
+                    for name in alternating(list(servers), turn):
+                        figures = self.open_loop(servers[name][1], "--rate", str(rate))
+                        open_loop[name] = figures | await self.accounted(channel, figures)
+                    open_loops.append(open_loop)
             peak_rss = process_rss_kib(own.pid)
         return {
             "runs": runs,
-            "open_loop": {"share": share, "of_peer_per_s": peer_rate, **open_loop},
+            "open_loop": {"share": share, "of_peer_per_s": peer_rate, "runs": open_loops},
             "process": {
                 "ready_s": round(ready_s, 3),
                 "idle_rss_kib": idle_rss,
