@@ -107,10 +107,25 @@ def _text_table(table: dict[str, FieldValue]) -> bytes:
         return encode.field_table(table)
     data = []
     for key, value in sorted(table.items()):
-        name = key.encode()
-        if len(name) > _MAX_KEY_BYTES:
+        head = _HEADS.get(key) or _head(key)
+        if head is None:
             return encode.field_table(table)
         text = cast(str, value).encode()
-        data.append(_KEY_LENGTH.pack(len(name)) + name + b"S" + _TEXT_LENGTH.pack(len(text)) + text)
+        data.append(head + _TEXT_LENGTH.pack(len(text)) + text)
     output = b"".join(data)
     return _TEXT_LENGTH.pack(len(output)) + output
+
+
+# A header's name as it starts its entry (length, name, "S" for text): the names are few.
+_HEADS: dict[str, bytes] = {}
+_MAX_HEADS = 64
+
+
+def _head(key: str) -> bytes | None:
+    name = key.encode()
+    if len(name) > _MAX_KEY_BYTES:
+        return None
+    head = _KEY_LENGTH.pack(len(name)) + name + b"S"
+    if len(_HEADS) < _MAX_HEADS:
+        _HEADS[key] = head
+    return head
