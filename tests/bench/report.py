@@ -197,14 +197,15 @@ def drain_lines(drain: dict[str, Any], levels: dict[int, dict[str, dict[str, flo
 
 def run_lines(runs: list[dict[str, Any]]) -> list[str]:
     out = [
-        "| in flight | pair | server | req/s | p50 / p99 ms | CPU µs/req "
+        "| in flight | pair | server | req/s | p50 / p99 ms | CPU µs/req (of it system) "
         "| accepted / in queue / lost |",
         "|---|---|---|---|---|---|---|",
     ]
     for run in runs:
+        system = run.get("system_us_per_request", "-")
         out.append(
             f"| {run['concurrency']} | {run['pair'] + 1} | {run['server']} | {run['per_s']:,.0f} "
-            f"| {run['p50_ms']:.1f} / {run['p99_ms']:.1f} | {run['cpu_us_per_request']} "
+            f"| {run['p50_ms']:.1f} / {run['p99_ms']:.1f} | {run['cpu_us_per_request']} ({system}) "
             f"| {run['accepted']} / {run['in_queue']} / {run['lost']} |"
         )
     return out

@@ -34,7 +34,7 @@ from aio_pika.abc import AbstractChannel
 from tests.bench.deliveries import write_signed
 from tests.bench.drain import drain_all
 from tests.bench.report import write_report
-from tests.bench.stats import cpu_seconds, process_rss_kib, wait_for
+from tests.bench.stats import cpu_split, process_rss_kib, wait_for
 
 HERE = Path(__file__).parent
 SECRET = b"bench-secret"
@@ -214,10 +214,16 @@ class Bench:
 
     def costed(self, pid: int, port: int, level: int, deliveries: Path) -> dict[str, Any]:
         """A wrk run, and the CPU that the server ``pid`` spent per request during it."""
-        cpu_before = cpu_seconds(pid)
+        user_before, system_before = cpu_split(pid)
         figures = self.wrk(port, level, deliveries)
-        spent = cpu_seconds(pid) - cpu_before
-        return figures | {"cpu_us_per_request": round(spent / max(figures["count"], 1) * 1e6)}
+        user, system = cpu_split(pid)
+        count = max(figures["count"], 1)
+        return figures | {
+            "cpu_us_per_request": round(
+                (user - user_before + system - system_before) / count * 1e6
+            ),
+            "system_us_per_request": round((system - system_before) / count * 1e6),
+        }
 
     def wrk(self, port: int, level: int, deliveries: Path) -> dict[str, Any]:
         command = [
