@@ -42,8 +42,8 @@ STAGE_NAMES = (
 def stages(lines: list[tuple[str, bytes]]) -> dict[str, Callable[[int], Any]]:
     """Each stage as a function of the index of the delivery to work on."""
     from taskhook import bootstrap
-    from taskhook.broker.confirmed import amqp_properties
     from taskhook.application.dedup import PublishOnce
+    from taskhook.broker.confirmed import amqp_properties
     from taskhook.core.delivery import check_signed_timestamp, parse_body, validate_delivery
     from taskhook.core.message import event_message
     from taskhook.core.redaction import DEFAULT_REDACTION
