@@ -21,6 +21,7 @@ Run it under ``flock -x /tmp/taskhook-machine.lock`` when a variant publishes (`
 import argparse
 import asyncio
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -87,7 +88,7 @@ async def measure(
     serve = [sys.executable, "-m", "tests.bench.stages_serve", server, kind or "shipped"]
     out = (args.keep or scratch) / f"{server}.{kind}.%p.out"
     if args.syscalls:
-        tool = ["strace", "-f", "-c", "-o", str(out).replace("%p", "strace")]
+        tool = []  # strace attaches once warm, for the counted requests only
     else:
         tool = [
             "valgrind",
@@ -113,7 +114,7 @@ async def measure(
             control(process.pid, "-i", "off")
             control(process.pid, "-d")
         else:
-            attach.terminate()
+            attach.send_signal(signal.SIGINT)  # strace writes its summary as it detaches
             attach.wait(30)
     if args.syscalls:
         return syscall_summary((scratch / "counted").read_text(), len(counted), statuses)
@@ -144,7 +145,8 @@ def syscall_summary(text: str, count: int, statuses: dict[int, int]) -> str:
     for line in text.splitlines():
         match = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$", line)
         if match:
-            calls[match.group(2)] = int(match.group(1))
+            if match.group(2) != "total":
+                calls[match.group(2)] = int(match.group(1))
     per = {name: round(n / count, 2) for name, n in sorted(calls.items(), key=lambda kv: -kv[1])}
     return f"{sum(calls.values()) / count:.2f} syscalls/request {per} ({statuses})"
 
