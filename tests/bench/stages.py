@@ -144,9 +144,8 @@ def syscall_summary(text: str, count: int, statuses: dict[int, int]) -> str:
     calls = {}
     for line in text.splitlines():
         match = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$", line)
-        if match:
-            if match.group(2) != "total":
-                calls[match.group(2)] = int(match.group(1))
+        if match and match.group(2) != "total":
+            calls[match.group(2)] = int(match.group(1))
     per = {name: round(n / count, 2) for name, n in sorted(calls.items(), key=lambda kv: -kv[1])}
     return f"{sum(calls.values()) / count:.2f} syscalls/request {per} ({statuses})"
 
