@@ -13,7 +13,9 @@ Variants (``server:variant``):
 - ``taskhook:shipped``, ``peer:shipped``: as the bench runs them;
 - ``taskhook:no-amqp``, ``peer:no-amqp``: the publish replaced by one that confirms at once, so
   what is left is the HTTP side (reading, checking, validating, answering, logging, counting);
-- ``taskhook:no-log``: no-amqp and the log level at WARNING (no line per delivery).
+- ``taskhook:no-log``: no-amqp and the log level at WARNING (no line per delivery);
+- ``taskhook:no-protocol``: no-amqp on aiohttp's own runner (no problem answers for what the
+  HTTP parser refuses), to see what taskhook's protocol subclass costs a request.
 
 Run it under ``flock -x /tmp/taskhook-machine.lock`` when a variant publishes (``shipped``).
 """

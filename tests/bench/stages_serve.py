@@ -1,5 +1,7 @@
 """One server of ``tests.bench.stages`` with a part taken away: ``python -m
-tests.bench.stages_serve taskhook|peer shipped|no-amqp|no-log`` (port from ``TASKHOOK_PORT``)."""
+tests.bench.stages_serve taskhook|peer shipped|no-amqp|no-log|no-protocol`` (port from
+``TASKHOOK_PORT``; ``no-protocol`` is no-amqp on aiohttp's own runner, without taskhook's
+protocol subclass)."""
 
 import sys
 from collections.abc import AsyncIterator
@@ -33,9 +35,16 @@ class ConfirmedAtOnce:
 
 
 def serve_taskhook(variant: str) -> None:
+    from taskhook.http import server
     from taskhook.http.server import serve_until_stopped
     from taskhook.logs import configure_logging
 
+    if variant == "no-protocol":  # aiohttp's own runner: parser refusals answered in text
+
+        def plain_runner(app: web.Application, *, on_refused: object, **kwargs: Any) -> Any:
+            return web.AppRunner(app, **kwargs)
+
+        setattr(server, "ProblemAppRunner", plain_runner)  # noqa: B010  # a bench-only swap
     settings = bootstrap.load_settings(Settings)
     configure_logging("WARNING" if variant == "no-log" else settings.log_level)
     publisher = None if variant == "shipped" else ConfirmedAtOnce()
