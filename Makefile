@@ -43,7 +43,7 @@ $(NODE_TOOLS)/node_modules/.package-lock.json: $(NODE_TOOLS)/package.json $(NODE
 # The deployment files, offline: the Dockerfile's lint, and every manifest against the API schemas.
 # That they agree with the code is tested in tests/deploy.
 deploy-check: $(VENV)/.installed
-	$(BIN)/hadolint docker/Dockerfile
+	$(BIN)/hadolint docker/Dockerfile docs/examples/my-consumers/Dockerfile
 	$(BIN)/python scripts/validate_manifests.py k8s
 
 lint: $(VENV)/.installed
