@@ -74,7 +74,7 @@ def test_the_image_is_taskhooks_with_the_package_and_runs_as_its_user() -> None:
     (stage,) = parse((PACKAGE / "Dockerfile").read_text())
     (base_image,) = kustomization()["images"]
     dockerfile = (PACKAGE / "Dockerfile").read_text()
-    assert f"ARG TASKHOOK_IMAGE={base_image['name']}:" in dockerfile
+    assert f"ARG BASE_IMAGE={base_image['name']}:" in dockerfile
     assert stage.last("USER").arguments == stages()["runtime"].last("USER").arguments
     assert stage.last("CMD").exec_form() == ["consume", *registered()]
 
