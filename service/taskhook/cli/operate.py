@@ -1,7 +1,9 @@
 """The operator tools: ``send``, ``tail``, ``inspect``, ``replay``, ``topology`` and ``retire``."""
 
 import argparse
+import itertools
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +91,17 @@ def _add_send(commands: Any) -> None:
     send.add_argument(
         "--secret", help="default: the first TASKHOOK_WEBHOOK_SECRETS, or the dev one"
     )
+    send.add_argument(
+        "--set",
+        metavar="PATH=VALUE",
+        action="append",
+        default=[],
+        help="change a field of each delivery before signing it: a dotted path "
+        "(payload.task.snapshot.outputAssetId=null), the value JSON or else a string; repeatable",
+    )
+    send.add_argument(
+        "--unset", metavar="PATH", action="append", default=[], help="remove a field; repeatable"
+    )
     send.set_defaults(run=run_send)
 
 
@@ -125,6 +138,7 @@ def run_send(args: argparse.Namespace) -> int:
     import uvloop
 
     from taskhook.tools import send
+    from taskhook.tools.variations import Variation, varied
 
     if args.file is None:
         documents = send.sample_life(args.type, args.event, args.count)
@@ -138,10 +152,25 @@ def run_send(args: argparse.Namespace) -> int:
             print(f"taskhook send: {args.file} is not a JSON object", file=sys.stderr)
             return EXIT_USAGE
         documents = send.repeated(document, args.count)
+    try:
+        variations = [Variation.setting(text) for text in args.set]
+        variations += [Variation.removal(path) for path in args.unset]
+        documents = _checked(varied(documents, variations))
+    except ValueError as e:
+        print(f"taskhook send: {e}", file=sys.stderr)
+        return EXIT_USAGE
     settings = bootstrap.load_settings(SenderSettings)
     url = args.url or LOCAL_URL.format(port=settings.port)
     secret = args.secret or settings.signing_secret
-    return uvloop.run(send.send(documents, url=url, secret=secret, rate=args.rate))
+    hint = None if args.url else "set TASKHOOK_PORT as `taskhook serve` has it, or pass --url"
+    return uvloop.run(send.send(documents, url=url, secret=secret, rate=args.rate, hint=hint))
+
+
+def _checked(documents: "Iterator[dict[str, Any]]") -> "Iterator[dict[str, Any]]":
+    """The documents, the first one varied already, so that a path it lacks is a usage error
+    before anything is sent (the rest share its shape)."""
+    first = next(documents, None)
+    return documents if first is None else itertools.chain([first], documents)
 
 
 def run_tail(args: argparse.Namespace) -> int:
