@@ -1,4 +1,5 @@
-"""The operator tools: ``send``, ``tail``, ``inspect``, ``replay``, ``topology`` and ``retire``."""
+"""The operator tools: ``send``, ``tail``, ``topology`` and ``retire`` (the held-back queues'
+commands are in ``cli.held``)."""
 
 import argparse
 import itertools
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from taskhook import bootstrap
+from taskhook.cli import held
 from taskhook.cli.options import EXIT_USAGE, http_url, positive_float, positive_int
 from taskhook.core.events import TASK_EVENTS
 from taskhook.settings import CommonSettings, ConsumerSettings, SenderSettings
@@ -18,7 +20,6 @@ if TYPE_CHECKING:
 
 # Where `taskhook serve` on this machine listens: the port is TASKHOOK_PORT, as it reads it.
 LOCAL_URL = "http://127.0.0.1:{port}/webhooks/livepeer"
-DEFAULT_INSPECT_LIMIT = 100
 
 
 def add_commands(commands: Any) -> None:
@@ -27,7 +28,7 @@ def add_commands(commands: Any) -> None:
     tail.add_argument("patterns", nargs="*", default=["#"], help="binding keys (default: #)")
     tail.add_argument("--exchange", help="default: TASKHOOK_EXCHANGE, else livepeer.tasks")
     tail.set_defaults(run=run_tail, tool=True)
-    _add_held(commands)
+    held.add_commands(commands)
     topology = commands.add_parser(
         "topology", help="declare the exchanges, queues and bindings (idempotent) and print them"
     )
@@ -105,34 +106,6 @@ def _add_send(commands: Any) -> None:
     send.set_defaults(run=run_send)
 
 
-def _add_held(commands: Any) -> None:
-    queue_help = (
-        "livepeer.tasks.rejected, livepeer.tasks.unrouted or a consumer's taskhook.<name>.dead "
-        "(taskhook.<exchange>.<name>.dead off the default exchange)"
-    )
-    inspect = commands.add_parser(
-        "inspect", help="list the messages a held-back queue holds, removing nothing"
-    )
-    inspect.add_argument("queue", help=queue_help)
-    inspect.add_argument(
-        "--limit",
-        type=positive_int,
-        default=DEFAULT_INSPECT_LIMIT,
-        help=f"at most this many, from the oldest (default: {DEFAULT_INSPECT_LIMIT})",
-    )
-    inspect.add_argument("--json", action="store_true", help="the whole messages, one per line")
-    inspect.set_defaults(run=run_held, tool=True)
-    replay = commands.add_parser(
-        "replay", help="publish held-back messages again, removing each once confirmed"
-    )
-    replay.add_argument("queue", help=queue_help)
-    replay.add_argument("--limit", type=positive_int, help="at most this many, from the oldest")
-    replay.add_argument(
-        "--dry-run", action="store_true", help="say what would happen; move nothing"
-    )
-    replay.set_defaults(run=run_held, tool=True)
-
-
 def run_send(args: argparse.Namespace) -> int:
     import orjson
     import uvloop
@@ -181,36 +154,6 @@ def run_tail(args: argparse.Namespace) -> int:
     settings = bootstrap.load_settings(CommonSettings)
     exchange = args.exchange or settings.exchange
     return uvloop.run(tail(settings.amqp_url.get_secret_value(), exchange, args.patterns))
-
-
-def run_held(args: argparse.Namespace) -> int:
-    import uvloop
-
-    from taskhook.tools import held
-
-    settings = bootstrap.load_settings(CommonSettings)
-    topology = bootstrap.topology(settings)
-    queue = topology.held_queue(args.queue)
-    if queue is None:
-        print(
-            f"taskhook {args.command}: {args.queue!r} is not a queue that holds messages back: "
-            f"name {topology.rejected_queue}, {topology.unrouted_queue} or a consumer's "
-            f"{topology.consumer_prefix}.<name>.dead",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    url = settings.amqp_url.get_secret_value()
-    if args.command == "inspect":
-        return uvloop.run(held.inspect(url, queue, limit=args.limit, as_json_lines=args.json))
-    replaying = held.replay(
-        url,
-        topology,
-        queue,
-        limit=args.limit,
-        dry_run=args.dry_run,
-        redaction=bootstrap.redaction(settings),
-    )
-    return uvloop.run(replaying)
 
 
 def run_topology(args: argparse.Namespace) -> int:
