@@ -1,5 +1,5 @@
-"""The operator tools: ``send``, ``tail``, ``topology`` and ``retire`` (the held-back queues'
-commands are in ``cli.held``)."""
+"""The operator tools: ``send``, ``tail``, and ``topology`` (the held-back queues' commands are in
+``cli.held``, ``retire`` in ``cli.retire``)."""
 
 import argparse
 import itertools
@@ -10,13 +10,18 @@ from typing import TYPE_CHECKING, Any
 
 from taskhook import bootstrap
 from taskhook.cli import held
+from taskhook.cli import retire as retiring
 from taskhook.cli.options import EXIT_USAGE, http_url, positive_float, positive_int
 from taskhook.core.events import TASK_EVENTS
-from taskhook.settings import CommonSettings, ConsumerSettings, SenderSettings
+from taskhook.settings import (
+    CommonSettings,
+    ConsumerSettings,
+    SenderSettings,
+)
 from taskhook.tools.samples import SAMPLE_TYPES
 
 if TYPE_CHECKING:
-    from taskhook.broker.topology import ConsumerTopology
+    pass
 
 # Where `taskhook serve` on this machine listens: the port is TASKHOOK_PORT, as it reads it.
 LOCAL_URL = "http://127.0.0.1:{port}/webhooks/livepeer"
@@ -38,29 +43,7 @@ def add_commands(commands: Any) -> None:
         help="consumers, by name or module:attribute, whose queues to include (default: all)",
     )
     topology.set_defaults(run=run_topology, tool=True)
-    _add_retire(commands)
-
-
-def _add_retire(commands: Any) -> None:
-    retire = commands.add_parser(
-        "retire",
-        help="remove a retired consumer's queues and bindings",
-        description="Unbind the consumer's queue from the events exchange and delete its queue, "
-        "its retry queues (one per TASKHOOK_CONSUMER_RETRY_DELAYS_S delay) and its dead queue. "
-        "Refused while any of them holds messages or is consumed, unless --force.",
-    )
-    retire.add_argument(
-        "consumer", help="its name (registered or not any more) or module:attribute"
-    )
-    retire.add_argument(
-        "--force",
-        action="store_true",
-        help="remove them even if they hold messages or are consumed: those messages are lost",
-    )
-    retire.add_argument(
-        "--dry-run", action="store_true", help="say what would be removed; remove nothing"
-    )
-    retire.set_defaults(run=run_retire, tool=True)
+    retiring.add_commands(commands)
 
 
 def _add_send(commands: Any) -> None:
@@ -174,39 +157,3 @@ def run_topology(args: argparse.Namespace) -> int:
     declared = bootstrap.declarations(settings, consumers)
     print("\n".join(uvloop.run(provision(settings.amqp_url.get_secret_value(), declared))))
     return 0
-
-
-def run_retire(args: argparse.Namespace) -> int:
-    import uvloop
-
-    from taskhook.tools.retire import retire
-
-    settings = bootstrap.load_settings(ConsumerSettings)
-    try:
-        topology = _retired_topology(args.consumer, settings)
-    except ValueError as e:
-        print(f"taskhook retire: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    url = settings.amqp_url.get_secret_value()
-    return uvloop.run(retire(url, topology, force=args.force, dry_run=args.dry_run))
-
-
-def _retired_topology(reference: str, settings: ConsumerSettings) -> "ConsumerTopology":
-    """The queues of the consumer ``reference`` names: a registered one or ``module:attribute``
-    with its bindings, or a bare name whose code is gone (deleting its queues takes their
-    bindings with them).
-
-    Raises ``ValueError`` for a name no consumer can have, or a reference not found.
-    """
-    from taskhook.broker.topology import ConsumerTopology
-    from taskhook.cli.consume import find_consumer
-    from taskhook.consumers import registry
-
-    if ":" not in reference and reference not in registry.registered():
-        return ConsumerTopology(
-            bootstrap.topology(settings), reference, (), settings.retry_delays_ms
-        )
-    try:
-        return bootstrap.consumer_topology(find_consumer(reference), settings)
-    except registry.ConsumerNotFound as e:
-        raise ValueError(str(e)) from None
