@@ -22,6 +22,7 @@ from taskhook.broker.amqp import AmqpConnection, Delivered
 from taskhook.broker.topology import ConsumerTopology
 from taskhook.clock import now_ms
 from taskhook.consumers.consumer import BatchHandler, Consumer, Handler, PermanentError
+from taskhook.consumers.delivery_info import delivering
 from taskhook.consumers.settle import ack, forward
 from taskhook.core.delivery import describe_problems, summarize_problems
 from taskhook.core.redaction import mask_credentials
@@ -82,7 +83,7 @@ class Handling:
             return
         started = time.perf_counter()
         try:
-            with self._handler_span(valid):
+            with self._handler_span(valid), delivering(valid):
                 await self.batch(events)
         except Exception as e:  # one bad event, or the store away: one by one, with retries
             log.warning(
@@ -163,7 +164,7 @@ class Handling:
         started = time.perf_counter()
         failure: Failure | None = None
         try:
-            with self._handler_span([message]):
+            with self._handler_span([message]), delivering([message]):
                 await self._handler(event)
         except PermanentError as e:
             failure = Failure("permanent", type(e).__name__, str(e))
