@@ -28,6 +28,7 @@ test: $(VENV)/.installed
 check: lint typecheck deploy-check asyncapi-check
 	$(BIN)/taskhook schema --check
 	$(BIN)/taskhook schema --asyncapi --check
+	$(BIN)/taskhook schema --handler-fields --check
 
 # docs/asyncapi.json against the official AsyncAPI parser, which checks it as other teams' tools
 # will read it (`taskhook schema --asyncapi --check` says whether it is current). npm ci again
@@ -93,10 +94,12 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# The contract, from the models: the body's JSON Schema (packaged) and the AsyncAPI document.
+# The contract, from the models: the body's JSON Schema (packaged), the AsyncAPI document, and
+# the handler's field reference.
 schema: $(VENV)/.installed
 	$(BIN)/taskhook schema --output service/taskhook/schema/event.schema.json
 	$(BIN)/taskhook schema --asyncapi --output docs/asyncapi.json
+	$(BIN)/taskhook schema --handler-fields --output docs/handler-fields.md
 
 # Not part of `make test`: several minutes of full load, and figures rather than verdicts.
 # PostgreSQL for the tasks consumer's drain on it.
