@@ -31,17 +31,26 @@ from tests.deploy.manifests import (
 OVERLAY = OVERLAYS / "example"
 
 
+def everything() -> list[Document]:
+    """The base with every optional component: what the checks below hold for together."""
+    return with_components(*sorted(path.name for path in COMPONENTS.iterdir()))
+
+
+def kind_of(kind: str) -> list[Document]:
+    return [doc for doc in everything() if doc["kind"] == kind]
+
+
 def pod_labels() -> dict[str, dict[str, str]]:
     return {d["metadata"]["name"]: pod_template(d)["metadata"]["labels"] for d in pod_owners()}
 
 
 def workloads() -> list[Document]:
-    return of_kind("Deployment")
+    return kind_of("Deployment")
 
 
 def pod_owners() -> list[Document]:
-    """Everything that runs pods: the Deployments and the reconcile CronJob."""
-    return workloads() + of_kind("CronJob")
+    """Everything that runs pods: the Deployments (the components' too) and the CronJob."""
+    return workloads() + kind_of("CronJob")
 
 
 def test_every_manifest_file_is_listed_in_the_kustomization_and_every_listed_file_exists() -> None:
@@ -52,7 +61,7 @@ def test_every_manifest_file_is_listed_in_the_kustomization_and_every_listed_fil
 
 @pytest.mark.parametrize("kind", ["Service", "PodDisruptionBudget", "NetworkPolicy"])
 def test_each_selector_picks_the_pods_of_exactly_one_workload(kind: str) -> None:
-    for document in of_kind(kind):
+    for document in kind_of(kind):
         spec = document["spec"]
         selector = spec.get("selector") or spec["podSelector"]
         selector = selector.get("matchLabels", selector)
@@ -102,13 +111,13 @@ def test_pods_run_as_the_image_user_with_nothing_to_escalate() -> None:
 
 def test_every_workload_runs_the_image_the_kustomization_sets() -> None:
     (image,) = kustomization()["images"]
-    for deployment in pod_owners():
+    for deployment in of_kind("Deployment") + of_kind("CronJob"):  # the base's
         assert container(deployment)["image"].split(":")[0] == image["name"]
 
 
 def test_every_secret_key_a_pod_reads_is_in_the_secret_example() -> None:
     example = secret_example()
-    for deployment in pod_owners():
+    for deployment in pod_owners():  # a component's consumer included
         for variable in container(deployment).get("env", []):
             if "valueFrom" in variable:
                 reference = variable["valueFrom"]["secretKeyRef"]
@@ -123,7 +132,7 @@ def test_the_broker_is_three_nodes_that_the_amqp_url_and_network_policies_name()
     assert broker["spec"]["replicas"] == 3
     url = URL(secret_example()["stringData"]["TASKHOOK_AMQP_URL"])
     assert (url.host, url.port) == (name, 5672)  # the operator's Service is named after it
-    for policy in of_kind("NetworkPolicy"):
+    for policy in kind_of("NetworkPolicy"):  # the components' consumer too
         broker_rules = [
             rule
             for rule in policy["spec"]["egress"]
