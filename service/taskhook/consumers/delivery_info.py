@@ -55,7 +55,9 @@ class DeliveryInfo:
         return value if isinstance(value, str) else None
 
 
-_current: ContextVar[tuple[DeliveryInfo, ...]] = ContextVar("taskhook_deliveries")
+# The messages themselves: a DeliveryInfo is made only for a handler that asks, so a consumer
+# that never does pays one context-variable set and reset per call, not a copy of its headers.
+_current: ContextVar[Sequence[Delivered]] = ContextVar("taskhook_deliveries")
 
 
 def current_delivery() -> DeliveryInfo:
@@ -63,17 +65,17 @@ def current_delivery() -> DeliveryInfo:
 
     Raises ``LookupError`` outside a handler, or in a batch handler (use
     ``current_deliveries``)."""
-    deliveries = _current.get()
-    if len(deliveries) != 1:
+    messages = _current.get()
+    if len(messages) != 1:
         raise LookupError("a batch handler has several deliveries: use current_deliveries()")
-    return deliveries[0]
+    return delivery_info(messages[0])
 
 
 def current_deliveries() -> tuple[DeliveryInfo, ...]:
     """The messages of the events the running (batch) handler was called with, in order.
 
     Raises ``LookupError`` outside a handler."""
-    return _current.get()
+    return tuple(delivery_info(message) for message in _current.get())
 
 
 def delivery_info(message: Delivered) -> DeliveryInfo:
@@ -90,7 +92,7 @@ def delivery_info(message: Delivered) -> DeliveryInfo:
 @contextmanager
 def delivering(messages: Sequence[Delivered]) -> Iterator[None]:
     """Make ``messages`` the current deliveries for the handler call inside."""
-    token = _current.set(tuple(delivery_info(message) for message in messages))
+    token = _current.set(messages)
     try:
         yield
     finally:
