@@ -68,7 +68,7 @@ async def test_discard_of_an_id_the_queue_does_not_hold_says_so(
     unrouted = await three_unrouted(channel, exchange)
     missing = await tool(exchange, "discard", unrouted, "e-nope", "--yes")
     assert missing.code == 1
-    assert missing.error.strip() == f"taskhook discard: no message e-nope in {unrouted}"
+    assert missing.error.strip() == f"taskhook discard: no message of e-nope in {unrouted}"
     assert await drain(channel, unrouted) == ["e-t-a", "e-t-b", "e-t-c"]
 
 
@@ -89,3 +89,13 @@ async def test_discard_answered_no_removes_nothing(
     assert asked == [f"discard 1 message(s) from {unrouted} for good? [y/N] "]
     assert capsys.readouterr().out.splitlines()[-1] == "nothing discarded"
     assert await drain(channel, unrouted) == ["e-t-a", "e-t-b", "e-t-c"]
+
+
+async def test_a_task_id_as_inspect_shows_it_picks_that_tasks_messages(
+    exchange: str, channel: AbstractChannel
+) -> None:
+    unrouted = await three_unrouted(channel, exchange)
+    dropped = await tool(exchange, "discard", unrouted, "t-c", "--yes")
+    assert dropped.code == 0, dropped.error
+    assert dropped.lines[-1] == f"discarded 1 from {unrouted}"
+    assert await drain(channel, unrouted) == ["e-t-a", "e-t-b"]

@@ -16,6 +16,7 @@ from taskhook.core.held import (
     Replay,
     Stay,
     as_json,
+    is_about,
     plan_replay,
     summarize,
 )
@@ -223,3 +224,22 @@ def test_the_json_view_shows_the_whole_message_and_bytes_as_text() -> None:
 def test_the_broker_counts_each_look() -> None:
     assert parked().looks == 2
     assert held(published()).looks == 0
+
+
+@pytest.mark.parametrize(
+    ("message", "queue"),
+    [
+        (lambda: parked(), DEAD),
+        (lambda: held(published()), UNROUTED),
+        (lambda: kept(orjson.dumps(document(status={"phase": "done"}))), REJECTED),
+    ],
+)
+def test_a_held_message_is_picked_by_its_event_id_or_its_task_id(
+    message: Any, queue: HeldQueue
+) -> None:
+    picked = message()
+    task_id = summarize(picked, queue).task_id
+    assert task_id != "-"
+    assert is_about(picked, queue, task_id)
+    assert is_about(picked, queue, picked.message_id)
+    assert not is_about(picked, queue, "something-else")

@@ -27,7 +27,7 @@ def add_commands(commands: Any) -> None:
         help=f"at most this many, from the oldest (default: {DEFAULT_INSPECT_LIMIT})",
     )
     inspect.add_argument("--json", action="store_true", help="the whole messages, one per line")
-    inspect.add_argument("--id", help="only the message(s) of this message id (the event id)")
+    inspect.add_argument("--id", help="only the message(s) of this event (message) id or task id")
     inspect.set_defaults(run=run_held, tool=True)
     replay = commands.add_parser(
         "replay", help="publish held-back messages again, removing each once confirmed"
@@ -37,14 +37,14 @@ def add_commands(commands: Any) -> None:
     replay.add_argument(
         "--dry-run", action="store_true", help="say what would happen; move nothing"
     )
-    replay.add_argument("--id", help="only the message(s) of this message id (the event id)")
+    replay.add_argument("--id", help="only the message(s) of this event (message) id or task id")
     replay.set_defaults(run=run_held, tool=True)
     discard = commands.add_parser(
         "discard",
-        help="remove the message(s) of one id from a held-back queue, after a confirmation",
+        help="remove the message(s) of one event or task id from a held-back queue, once confirmed",
     )
     discard.add_argument("queue", help=queue_help)
-    discard.add_argument("id", help="the message id (the event id), as inspect shows it")
+    discard.add_argument("id", help="an event id (message id), or a task id as inspect shows it")
     discard.add_argument("--yes", action="store_true", help="do not ask (scripts)")
     discard.set_defaults(run=run_held, tool=True)
 
@@ -68,7 +68,7 @@ def run_held(args: argparse.Namespace) -> int:
     url = settings.amqp_url.get_secret_value()
     if args.command == "inspect":
         looking = held.inspect(
-            url, queue, limit=args.limit, as_json_lines=args.json, message_id=args.id
+            url, queue, limit=args.limit, as_json_lines=args.json, wanted=args.id
         )
         return uvloop.run(looking)
     if args.command == "discard":
@@ -84,7 +84,7 @@ def run_held(args: argparse.Namespace) -> int:
         limit=args.limit,
         dry_run=args.dry_run,
         redaction=bootstrap.redaction(settings),
-        message_id=args.id,
+        wanted=args.id,
     )
     return uvloop.run(replaying)
 

@@ -108,6 +108,12 @@ def summarize(message: ReceivedMessage, queue: HeldQueue) -> Summary:
     )
 
 
+def is_about(message: ReceivedMessage, queue: HeldQueue, wanted: str) -> bool:
+    """Whether ``wanted`` is the message's id (the event's) or the id of the task it is about,
+    as ``inspect`` shows it: an operator picks a message by either."""
+    return message.message_id == wanted or summarize(message, queue).task_id == wanted
+
+
 def _held_since(message: ReceivedMessage, queue: HeldQueue) -> str:
     """When it was held back: a dead message's last failure; an unrouted event's arrival (its
     timestamp is the event's createdAt); a rejected delivery's arrival (its timestamp)."""

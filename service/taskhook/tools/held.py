@@ -30,6 +30,7 @@ from taskhook.core.held import (
     Replay,
     Stay,
     as_json,
+    is_about,
     plan_replay,
     summarize,
 )
@@ -43,12 +44,12 @@ GET_TIMEOUT_S = 10.0
 
 
 async def inspect(
-    url: str, queue: HeldQueue, *, limit: int, as_json_lines: bool, message_id: str | None = None
+    url: str, queue: HeldQueue, *, limit: int, as_json_lines: bool, wanted: str | None = None
 ) -> int:
-    """Print up to ``limit`` messages from the head of ``queue`` (only those whose message id is
-    ``message_id`` when given); remove nothing."""
+    """Print up to ``limit`` messages from the head of ``queue`` (only those ``wanted`` names,
+    by message id or task id, when given); remove nothing."""
     async with _borrowed(url, queue.name) as (_, source, held_back):
-        taken = _take_all(source, held_back, keep=limit, message_id=message_id)
+        taken = _take_all(source, held_back, keep=limit, only=_about(queue, wanted))
         messages = [message async for _, message in taken]
     print(f"{queue.name}: {held_back} held back, showing {len(messages)}", file=sys.stderr)
     if as_json_lines:
@@ -69,10 +70,10 @@ async def replay(
     limit: int | None,
     dry_run: bool,
     redaction: Redaction = DEFAULT_REDACTION,
-    message_id: str | None = None,
+    wanted: str | None = None,
 ) -> int:
     """Publish held-back messages again, oldest first, each removed once its copy is confirmed;
-    only those whose message id is ``message_id`` when given.
+    only those ``wanted`` names (by message id or task id) when given.
 
     Those that must stay are left where they were. Stops at the first publish that fails. A
     rejected delivery that now passes is published with ``redaction``, as the ingest would.
@@ -86,7 +87,8 @@ async def replay(
             await declare_on(copies, topology.declarations())
         # What was there at the start: a copy that lands back in this queue (an event still
         # unrouted) is not taken again.
-        taken = _take_all(source, held_back, keep=limit or held_back, message_id=message_id)
+        keep = limit or held_back
+        taken = _take_all(source, held_back, keep=keep, only=_about(queue, wanted))
         async for incoming, message in taken:
             plan = plan_replay(message, queue, redaction)
             if isinstance(plan, Stay):
@@ -127,14 +129,15 @@ async def _borrowed(
 
 
 async def discard(
-    url: str, queue: HeldQueue, message_id: str, *, confirm: Callable[[str], bool]
+    url: str, queue: HeldQueue, wanted: str, *, confirm: Callable[[str], bool]
 ) -> int:
-    """Remove the messages of ``message_id`` from ``queue`` once ``confirm`` (asked with what
-    they are) says yes; leave every other message where it was. Returns 1 when none is there."""
+    """Remove the messages ``wanted`` names (by message id or task id) from ``queue`` once
+    ``confirm`` (asked with what they are) says yes; leave every other message where it was.
+    Returns 1 when none is there."""
     async with _borrowed(url, queue.name) as (_, source, held_back):
-        found = [pair async for pair in _take_all(source, held_back, message_id=message_id)]
+        found = [pair async for pair in _take_all(source, held_back, only=_about(queue, wanted))]
         if not found:
-            print(f"taskhook discard: no message {message_id} in {queue.name}", file=sys.stderr)
+            print(f"taskhook discard: no message of {wanted} in {queue.name}", file=sys.stderr)
             return 1
         for line in columns([summarize(message, queue).row() for _, message in found]):
             print(line)
@@ -150,21 +153,29 @@ async def discard(
 
 
 async def _take_all(
-    queue: AbstractQueue, count: int, *, keep: int | None = None, message_id: str | None = None
+    queue: AbstractQueue,
+    count: int,
+    *,
+    keep: int | None = None,
+    only: Callable[[ReceivedMessage], bool] | None = None,
 ) -> AsyncIterator[tuple[AbstractIncomingMessage, ReceivedMessage]]:
     """Take ``count`` messages, oldest first, and yield the first ``keep`` of them (of those
-    whose message id is ``message_id``, when given)."""
+    ``only`` accepts, when given)."""
     kept = 0
     for _ in range(count):
         incoming = await queue.get(no_ack=False, fail=False, timeout=GET_TIMEOUT_S)
         if incoming is None:  # another reader holds the rest
             return
         message = received(incoming)
-        if message_id is not None and message.message_id != message_id:
+        if only is not None and not only(message):
             continue
         if keep is None or kept < keep:
             kept += 1
             yield incoming, message
+
+
+def _about(queue: HeldQueue, wanted: str | None) -> Callable[[ReceivedMessage], bool] | None:
+    return None if wanted is None else lambda message: is_about(message, queue, wanted)
 
 
 async def _publish(connection: AmqpConnection, plan: Replay) -> None:
