@@ -103,7 +103,7 @@ class AmqpPublisher:
 
     async def publish_event(self, message: OutgoingMessage) -> None:
         """Publish to the events exchange; returns only once the broker confirmed it."""
-        exchange = self._topology.exchange
+        exchange = self._topology.publish_exchange
         if self._tracer is None:
             await self._publish(message, exchange=exchange, destination="events")
         else:
@@ -231,7 +231,7 @@ class ConnectionPublisher:
         return None
 
     async def publish_event(self, message: OutgoingMessage) -> None:
-        await confirm_or_fail(self._connection, self._topology.exchange, message)
+        await confirm_or_fail(self._connection, self._topology.publish_exchange, message)
 
     async def publish_rejected(self, message: OutgoingMessage) -> None:
         await confirm_or_fail(self._connection, "", message)

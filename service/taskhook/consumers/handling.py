@@ -23,6 +23,7 @@ from taskhook.broker.topology import ConsumerTopology
 from taskhook.clock import now_ms
 from taskhook.consumers.consumer import BatchHandler, Consumer, Handler, PermanentError
 from taskhook.consumers.settle import ack, forward
+from taskhook.core.delivered import delivered_as
 from taskhook.core.delivery import describe_problems, summarize_problems
 from taskhook.core.retry import (
     Failure,
@@ -69,7 +70,7 @@ class Handling:
         valid, events = [], []
         for message in messages:
             try:
-                events.append(self._consumer.parse(message.body))
+                events.append(self._parse(message))
                 valid.append(message)
             except ValidationError as e:
                 invalid = Failure("invalid", "ValidationError", _problems(e))
@@ -150,7 +151,7 @@ class Handling:
 
     async def _run_handler(self, message: Delivered) -> Failure | None:
         try:
-            event = self._consumer.parse(message.body)
+            event = self._parse(message)
         except ValidationError as e:
             return Failure("invalid", "ValidationError", _problems(e))
         started = time.perf_counter()
@@ -167,6 +168,13 @@ class Handling:
             self._consumer.name, "ok" if failure is None else failure.kind
         ).observe(time.perf_counter() - started)
         return failure
+
+    def _parse(self, message: Delivered) -> Any:
+        """The validated event, knowing how it was delivered (``event.delivered``)."""
+        event = self._consumer.parse(message.body)
+        routing_key = original_routing_key(dict(message.headers), message.routing_key or "")
+        event.received_as(delivered_as(routing_key, message.headers))
+        return event
 
     def _handler_span(self, messages: Sequence[Delivered]) -> AbstractContextManager[object]:
         """A consumer span around the handler, continuing the trace the first message carries
