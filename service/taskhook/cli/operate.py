@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from taskhook import bootstrap
+from taskhook.cli import history
 from taskhook.cli.options import EXIT_USAGE, http_url, positive_float, positive_int
 from taskhook.core.events import TASK_EVENTS
 from taskhook.settings import CommonSettings, ConsumerSettings, SenderSettings
@@ -110,13 +111,16 @@ def _add_held(commands: Any) -> None:
     inspect.add_argument("--json", action="store_true", help="the whole messages, one per line")
     inspect.set_defaults(run=run_held, tool=True)
     replay = commands.add_parser(
-        "replay", help="publish held-back messages again, removing each once confirmed"
+        "replay",
+        help="publish held-back messages again, removing each once confirmed; or, with "
+        "--archive, a window of the archive to one consumer",
     )
-    replay.add_argument("queue", help=queue_help)
+    replay.add_argument("queue", nargs="?", help=queue_help)
     replay.add_argument("--limit", type=positive_int, help="at most this many, from the oldest")
     replay.add_argument(
         "--dry-run", action="store_true", help="say what would happen; move nothing"
     )
+    history.add_archive_options(replay)
     replay.set_defaults(run=run_held, tool=True)
 
 
@@ -159,6 +163,11 @@ def run_held(args: argparse.Namespace) -> int:
 
     from taskhook.tools import held
 
+    if getattr(args, "archive", False):
+        return history.run_archive_replay(args)
+    if args.queue is None:
+        print(f"taskhook {args.command}: name a queue, or --archive", file=sys.stderr)
+        return EXIT_USAGE
     settings = bootstrap.load_settings(CommonSettings)
     topology = bootstrap.topology(settings)
     queue = topology.held_queue(args.queue)
