@@ -51,7 +51,9 @@ def add_archive_options(replay: argparse.ArgumentParser) -> None:
     archive.add_argument("--pattern", help="only routing keys this topic pattern matches")
     archive.add_argument("--to", metavar="CONSUMER", help="the consumer whose queue gets them")
     archive.add_argument(
-        "--run", help="the run id to carry (default: a new one; give a killed run's to resume it)"
+        "--run",
+        dest="replay_run",
+        help="the run id to carry (default: a new one; give a killed run's to resume it)",
     )
 
 
@@ -148,7 +150,7 @@ def _window(args: argparse.Namespace, settings: ConsumerSettings) -> Any:
     if args.pattern is not None:
         check_pattern(args.pattern)
     consumer = ConsumerTopology(bootstrap.topology(settings), args.to, (), ())
-    return ReplayWindow(since, until, consumer.queue, args.run or new_run_id(), args.pattern)
+    return ReplayWindow(since, until, consumer.queue, args.replay_run or new_run_id(), args.pattern)
 
 
 def _moment(text: str | None, option: str, now: int) -> int | None:

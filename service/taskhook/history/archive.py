@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
-from aio_pika.exceptions import ChannelClosed, ChannelNotFoundEntity
+from aio_pika.exceptions import ChannelNotFoundEntity
 
 from taskhook.broker.received import received
 from taskhook.broker.topology import Topology
@@ -98,7 +98,8 @@ class ArchiveReader:
                 await message.ack()
                 yield _archived(message)
         finally:
-            with contextlib.suppress(ChannelClosed, asyncio.CancelledError):
+            # The channel may be gone already (the connection closed under a reader left open).
+            with contextlib.suppress(Exception):
                 await queue.cancel(tag)
 
     async def _stream(self) -> AbstractQueue:
