@@ -201,9 +201,9 @@ class Topology:
         from taskhook.core.held import HeldQueue
 
         if name == self.rejected_queue:
-            return HeldQueue(name, "rejected", self.publish_exchange)
+            return HeldQueue(name, "rejected", self.exchange)
         if name == self.unrouted_queue:
-            return HeldQueue(name, "unrouted", self.publish_exchange)
+            return HeldQueue(name, "unrouted", self.exchange)
         consumer = name.removeprefix(f"{self.consumer_prefix}.").removesuffix(".dead")
         if name == f"{self.consumer_prefix}.{consumer}.dead" and CONSUMER_NAME.match(consumer):
             home = f"{self.consumer_prefix}.{consumer}"

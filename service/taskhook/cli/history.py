@@ -62,8 +62,8 @@ def run_history(args: argparse.Namespace) -> int:
 
     from taskhook.clock import now_ms
     from taskhook.history.query import EventQuery
+    from taskhook.history.show import show_history
     from taskhook.tasks.store import SchemaMissing, StoreUnavailable
-    from taskhook.tools.history import show_history
 
     settings = bootstrap.load_settings(ConsumerSettings)
     now = now_ms()
@@ -103,7 +103,7 @@ def run_archive_replay(args: argparse.Namespace) -> int:
     """``taskhook replay --archive --since T [--until T] [--pattern P] --to C [--dry-run]``."""
     import uvloop
 
-    from taskhook.tools.archive_replay import replay_archive
+    from taskhook.history.replaying import replay_archive
 
     settings = bootstrap.load_settings(ConsumerSettings)
     try:

@@ -51,7 +51,7 @@ class EventIndex:
         if query.until_ms is not None:
             statement = statement.where(events.c.received_at < query.until_ms)
         order: Sequence[Any] = (
-            (events.c.updated_at.desc(), events.c.phase_rank.desc(), events.c.received_at.desc())
+            (events.c.updated_at.desc(), events.c.rank.desc(), events.c.received_at.desc())
             if query.task_id is not None
             else (events.c.received_at.desc(), events.c.id.desc())
         )

@@ -13,6 +13,9 @@ from taskhook.core.wire import iso_time
 from taskhook.tasks.records import PHASE_RANK
 
 DEFAULT_LIMIT = 100
+# Two events of a task with the same status.updatedAt: the later phase, then the event Livepeer
+# sends later (a final task.updated comes before its task.completed).
+EVENT_RANK = {"task.spawned": 0, "task.updated": 1, "task.completed": 2, "task.failed": 2}
 MAX_LIMIT = 100_000
 
 
@@ -82,7 +85,7 @@ def index_row(event: PublishedTaskEvent, *, indexed_at_ms: int) -> dict[str, Any
         "task_id": event.task.id,
         "task_type": event.task.type,
         "phase": status.phase,
-        "phase_rank": PHASE_RANK[status.phase],
+        "rank": timeline_rank(status.phase, event.event),
         "progress": status.progress,
         "updated_at": status.updated_at,
         "received_at": received if received is not None else indexed_at_ms,
@@ -91,6 +94,12 @@ def index_row(event: PublishedTaskEvent, *, indexed_at_ms: int) -> dict[str, Any
         "replayed": delivered.replay_run if delivered else None,
         "indexed_at": indexed_at_ms,
     }
+
+
+def timeline_rank(phase: str, event: str) -> int:
+    """Orders a task's events that share a ``status.updatedAt``."""
+    phase_rank: int = dict(PHASE_RANK).get(phase, 3)
+    return phase_rank * 10 + EVENT_RANK.get(event, 1)
 
 
 def indexed_event(row: dict[str, Any]) -> IndexedEvent:

@@ -62,7 +62,7 @@ events = Table(
     Column("task_id", String(128)),
     Column("task_type", String(32)),
     Column("phase", String(16)),
-    Column("phase_rank", Integer, nullable=False),
+    Column("rank", Integer, nullable=False),  # orders equal updatedAt (history.query)
     Column("progress", Float),
     Column("updated_at", BigInteger, nullable=False),  # status.updatedAt: the timeline's order
     Column("received_at", BigInteger, nullable=False),

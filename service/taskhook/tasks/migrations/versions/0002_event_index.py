@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("task_id", sa.String(128)),
         sa.Column("task_type", sa.String(32)),
         sa.Column("phase", sa.String(16)),
-        sa.Column("phase_rank", sa.Integer, nullable=False),
+        sa.Column("rank", sa.Integer, nullable=False),
         sa.Column("progress", sa.Float),
         sa.Column("updated_at", sa.BigInteger, nullable=False),
         sa.Column("received_at", sa.BigInteger, nullable=False),

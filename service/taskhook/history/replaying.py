@@ -15,8 +15,8 @@ from taskhook.core.errors import PublishFailed
 from taskhook.core.wire import iso_time
 from taskhook.history.archive import ArchivedMessage, ArchiveMissing, ArchiveReader
 from taskhook.history.replay import ReplayWindow, matching, replay_window
+from taskhook.history.show import archive_missing
 from taskhook.tools.broker import ToolFailed, connect, publishing
-from taskhook.tools.history import archive_missing
 
 # A progress line on stderr at most this often, on a run long enough to need one.
 PROGRESS_EVERY_S = 2.0
