@@ -98,7 +98,8 @@ def index_row(event: PublishedTaskEvent, *, indexed_at_ms: int) -> dict[str, Any
 
 def timeline_rank(phase: str, event: str) -> int:
     """Orders a task's events that share a ``status.updatedAt``."""
-    phase_rank: int = dict(PHASE_RANK).get(phase, 3)
+    ranks: dict[str, int] = dict(PHASE_RANK)
+    phase_rank = ranks.get(phase, 3)
     return phase_rank * 10 + EVENT_RANK.get(event, 1)
 
 
