@@ -98,8 +98,7 @@ def index_row(event: PublishedTaskEvent, *, indexed_at_ms: int) -> dict[str, Any
 
 def timeline_rank(phase: str, event: str) -> int:
     """Orders a task's events that share a ``status.updatedAt``."""
-    ranks: dict[str, int] = dict(PHASE_RANK)
-    phase_rank = ranks.get(phase, 3)
+    phase_rank = next((rank for name, rank in PHASE_RANK.items() if name == phase), 3)
     return phase_rank * 10 + EVENT_RANK.get(event, 1)
 
 
