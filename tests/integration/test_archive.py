@@ -95,8 +95,8 @@ async def test_the_stream_is_declared_with_the_configured_retention(
     assert same.name == stream
     async with await aio_pika.connect(AMQP_URL) as connection:  # a refusal closes its channel
         other = await connection.channel()
+        changed = arguments | {"x-max-age": "7D"}
         with pytest.raises(ChannelPreconditionFailed, match="x-max-age"):
-            changed = arguments | {"x-max-age": "7D"}
             await other.declare_queue(stream, durable=True, arguments=changed)
 
 
