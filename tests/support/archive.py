@@ -1,5 +1,6 @@
 """The archive from a test: a topology with one, events published into it, what it holds."""
 
+import asyncio
 from typing import Any
 
 from aio_pika.abc import AbstractChannel
@@ -12,9 +13,12 @@ from taskhook.clock import now_ms
 from taskhook.core.delivery import validate_delivery
 from taskhook.core.message import OutgoingMessage, event_message
 from taskhook.history.archive import ArchivedMessage, ArchiveReader
+from taskhook.settings import DEFAULT_ARCHIVE_MAX_AGE_S, DEFAULT_ARCHIVE_MAX_BYTES
 from tests.support.broker import AMQP_URL
 
-RETENTION = ArchiveRetention(max_age_s=7 * 86_400, max_bytes=1_000_000_000)
+PUBLISHED_TOGETHER = 100
+# What the services declare by default: a stream's arguments cannot change once it exists.
+RETENTION = ArchiveRetention(DEFAULT_ARCHIVE_MAX_AGE_S, DEFAULT_ARCHIVE_MAX_BYTES)
 
 
 def archived(exchange: str) -> Topology:
@@ -49,8 +53,13 @@ async def publish_archived(
     await declare(channel, topology.declarations())
     connection = await connect_amqp(AMQP_URL, "taskhook-test", publish_timeout_s=10)
     try:
-        for message in messages:
-            await confirm_or_fail(connection, topology.publish_exchange, message)
+        for start in range(0, len(messages), PUBLISHED_TOGETHER):  # in order, a window at a time
+            await asyncio.gather(
+                *(
+                    confirm_or_fail(connection, topology.publish_exchange, message)
+                    for message in messages[start : start + PUBLISHED_TOGETHER]
+                )
+            )
     finally:
         await connection.close(5)
 
