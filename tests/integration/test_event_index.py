@@ -1,15 +1,22 @@
 """The event index in the tasks database: every event of a task, in its order, once."""
 
+import asyncio
 import random
+import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from taskhook.clock import now_ms
 from taskhook.core.delivered import DeliveredAs
 from taskhook.core.message import PublishedTaskEvent
 from taskhook.history.query import EventQuery
+from taskhook.tasks.consumer import tasks
 from taskhook.tasks.store import TaskStore
+from tests.conftest import ConsumerFactory
+from tests.support.consumers import renamed
 from tests.support.lifecycle import as_event, failed_life, task_life
 
 TYPES = ("upload", "export", "export-data", "transcode-file", "clip")
@@ -124,3 +131,26 @@ async def test_pruning_forgets_events_received_before_the_retention(store: TaskS
     assert await store.events.oldest() == RECEIVED + 3000
     found = await store.events.find(EventQuery(task_id=life[0]["task"]["id"]))
     assert [event.id for event in found] == [body["id"] for body in life[3:]]
+
+
+async def test_the_tasks_consumer_prunes_the_index_as_the_archive_retention_says(
+    start_consumer: ConsumerFactory, tmp_path: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'pruned.sqlite3'}"
+    store = TaskStore.connect(url)
+    await store.migrate()
+    life = task_life("upload")
+    old, recent = now_ms() - 2 * 3_600_000, now_ms()
+    await store.record_many([delivered(body, old) for body in life[:3]])
+    await store.record_many([delivered(body, recent) for body in life[3:]])
+
+    try:
+        await start_consumer(renamed(tasks, f"tasks-{uuid.uuid4().hex[:8]}"), database_url=url,
+                             archive_max_age_s=3600)  # fmt: skip
+        async with asyncio.timeout(10):
+            while await store.events.oldest() != recent:
+                await asyncio.sleep(0.05)
+        found = await store.events.find(EventQuery(task_id=life[0]["task"]["id"]))
+        assert [event.id for event in found] == [body["id"] for body in life[3:]]
+    finally:
+        await store.close()

@@ -37,11 +37,11 @@ async def declare_consumers(channel: AbstractChannel, exchange: str, *names: str
 
 
 def live_messages(documents: list[dict[str, Any]]) -> list[OutgoingMessage]:
-    """What the ingest publishes for ``documents``, received now."""
-    received = now_ms()
+    """What the ingest publishes for ``documents``, received one a millisecond up to now."""
+    received = now_ms() - len(documents)
     return [
-        event_message(validate_delivery(document), received_at_ms=received)
-        for document in documents
+        event_message(validate_delivery(document), received_at_ms=received + i)
+        for i, document in enumerate(documents)
     ]
 
 
