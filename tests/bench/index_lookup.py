@@ -3,8 +3,9 @@
 Fills the event index (``taskhook.history``) with ``--events`` rows, about seven a task, spread
 over a week as the archive's retention keeps them, then asks for random tasks' timelines the way
 ``taskhook history --task`` does (``EventIndex.find``), one after another, and prints the
-latency percentiles per database. The rows go in with the driver's executemany, a chunk at a time, not through
-the consumer: the consumer's own pace is what ``make bench`` reports as the index's drain.
+latency percentiles per database. The rows go in with the driver's executemany, a chunk at a
+time, not through the consumer: the consumer's own pace is what ``make bench`` reports as the
+index's drain.
 """
 
 import argparse
