@@ -4,6 +4,7 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractChannel
 from aio_pika.exceptions import ChannelNotFoundEntity, ChannelPreconditionFailed
+from pamqp.common import FieldValue
 
 from taskhook.clock import now_ms
 from taskhook.history.archive import ArchiveMissing, ArchiveReader
@@ -85,7 +86,7 @@ async def test_the_stream_is_declared_with_the_configured_retention(
     await service.wait_until(ready=True)
     stream = archived(exchange).archive_queue
 
-    arguments = {
+    arguments: dict[str, FieldValue] = {
         "x-queue-type": "stream",
         "x-max-age": "3600s",
         "x-max-length-bytes": 50_000_000,
