@@ -108,3 +108,16 @@ async def test_reading_an_archive_that_does_not_exist_says_so(
 
     with pytest.raises(ArchiveMissing):
         _ = [each async for each in reader.read(0, now_ms())]
+
+
+async def test_the_oldest_kept_message_is_found_from_the_start_of_the_stream(
+    service: Service, channel: AbstractChannel, exchange: str
+) -> None:
+    documents = deliveries(3)
+    for document in documents:
+        assert (await service.deliver(document)).status == 202
+
+    first = await ArchiveReader(channel, archived(exchange)).first(idle_s=0.5)
+
+    assert first is not None
+    assert (first.offset, first.message.message_id) == (0, documents[0]["id"])
