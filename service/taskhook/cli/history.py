@@ -2,13 +2,16 @@
 
 import argparse
 import sys
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from taskhook import bootstrap
 from taskhook.cli.options import EXIT_FAILED, EXIT_USAGE, positive_int
 from taskhook.core.events import TASK_EVENTS
 from taskhook.core.task import TaskType
 from taskhook.settings import ConsumerSettings
+
+if TYPE_CHECKING:
+    from taskhook.history.replay import ReplayWindow
 
 ARCHIVE_OFF = (
     "the archive is turned off (TASKHOOK_ARCHIVE_ENABLED=false): there is nothing to {what}; "
@@ -116,12 +119,11 @@ def run_archive_replay(args: argparse.Namespace) -> int:
         bootstrap.topology(settings),
         window,
         dry_run=args.dry_run,
-        timeout_s=10.0,
     )
     return uvloop.run(replaying)
 
 
-def _window(args: argparse.Namespace, settings: ConsumerSettings) -> Any:
+def _window(args: argparse.Namespace, settings: ConsumerSettings) -> "ReplayWindow":
     """The window the options name, or ``ValueError`` saying what is wrong with them."""
     from taskhook.broker.topology import ConsumerTopology
     from taskhook.clock import now_ms

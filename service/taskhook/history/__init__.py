@@ -9,6 +9,9 @@ The read API that ``taskhook history``, ``taskhook replay --archive`` and the we
 - ``taskhook.history.archive``: ``ArchiveReader.read(since_ms, until_ms)`` yields each archived
   message (its body as published, headers, routing key, stream offset) from a point in time, and
   ``ArchiveReader.body_of(event)`` fetches one indexed event's published body.
-- ``taskhook.history.replay``: ``ReplayWindow`` and ``replay_window(...)``, which counts
-  (``dry_run``) or republishes a window to one consumer's queue.
+- ``taskhook.history.replay``: ``ReplayWindow``, ``matching(reader, window)`` (what a dry run
+  lists and counts) and ``replay_window(...)``, which republishes a window to one consumer's
+  queue, confirmed one by one.
+
+``history.show`` and ``history.replaying`` are the two commands' printing, over the same API.
 """

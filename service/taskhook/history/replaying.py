@@ -20,10 +20,12 @@ from taskhook.tools.broker import ToolFailed, connect, publishing
 
 # A progress line on stderr at most this often, on a run long enough to need one.
 PROGRESS_EVERY_S = 2.0
+# The longest wait for one copy's confirm, as the ingest's default: a broker this slow is down.
+CONFIRM_TIMEOUT_S = 10.0
 
 
 async def replay_archive(
-    url: str, topology: Topology, window: ReplayWindow, *, dry_run: bool, timeout_s: float
+    url: str, topology: Topology, window: ReplayWindow, *, dry_run: bool
 ) -> int:
     """Replay (or with ``dry_run`` list and count) ``window``; says the count at the end."""
     connection = await connect(url)
@@ -35,7 +37,7 @@ async def replay_archive(
             if dry_run:
                 count = await _list(reader, window)
             else:
-                count = await _replay(url, reader, window, timeout_s)
+                count = await _replay(url, reader, window, CONFIRM_TIMEOUT_S)
         except ArchiveMissing as e:
             raise ToolFailed(archive_missing(str(e))) from None
         except ChannelPreconditionFailed:
