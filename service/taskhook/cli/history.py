@@ -11,6 +11,7 @@ from taskhook.core.task import TaskType
 from taskhook.settings import ConsumerSettings
 
 if TYPE_CHECKING:
+    from taskhook.history.query import EventQuery
     from taskhook.history.replay import ReplayWindow
 
 ARCHIVE_OFF = (
@@ -64,42 +65,46 @@ def run_history(args: argparse.Namespace) -> int:
     import uvloop
 
     from taskhook.clock import now_ms
-    from taskhook.history.query import EventQuery
     from taskhook.history.show import show_history
     from taskhook.tasks.store import SchemaMissing, StoreUnavailable
 
     settings = bootstrap.load_settings(ConsumerSettings)
     now = now_ms()
     try:
-        query = EventQuery(
-            task_id=args.task,
-            event_id=args.event_id,
-            events=tuple(args.event),
-            task_types=tuple(args.type),
-            since_ms=_moment(args.since, "--since", now),
-            until_ms=_moment(args.until, "--until", now),
-            limit=args.limit,
-        )
+        query = _query(args, now)
+        if args.body and not settings.archive_enabled:
+            raise ValueError(ARCHIVE_OFF.format(what="read --body from"))
     except ValueError as e:
         print(f"taskhook history: {e}", file=sys.stderr)
         return EXIT_USAGE
-    if args.body and not settings.archive_enabled:
-        print(f"taskhook history: {ARCHIVE_OFF.format(what='read --body from')}", file=sys.stderr)
-        return EXIT_USAGE
-    topology = bootstrap.topology(settings)
-    body_from = (settings.amqp_url.get_secret_value(), topology) if args.body else None
+    body_from = (settings.amqp_url.get_secret_value(), bootstrap.topology(settings))
     showing = show_history(
         bootstrap.task_store(settings),
         query,
         kept_since_ms=now - settings.archive_max_age_s * 1000,
         as_json=args.json or args.body,
-        body_from=body_from,
+        body_from=body_from if args.body else None,
     )
     try:
         return uvloop.run(showing)
     except (SchemaMissing, StoreUnavailable) as e:
         print(f"taskhook history: {e}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _query(args: argparse.Namespace, now: int) -> "EventQuery":
+    """What ``history``'s options ask for, or ``ValueError`` saying what is wrong."""
+    from taskhook.history.query import EventQuery
+
+    return EventQuery(
+        task_id=args.task,
+        event_id=args.event_id,
+        events=tuple(args.event),
+        task_types=tuple(args.type),
+        since_ms=_moment(args.since, "--since", now),
+        until_ms=_moment(args.until, "--until", now),
+        limit=args.limit,
+    )
 
 
 def run_archive_replay(args: argparse.Namespace) -> int:
