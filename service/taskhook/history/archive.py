@@ -2,11 +2,15 @@
 and the console read.
 
 A stream consumer starts at a timestamp (``x-stream-offset``) and is then handed every message
-kept after it, each with its stream offset (the ``x-stream-offset`` header). A stream has no end:
-reading stops at the first message received well after the window, or when nothing more arrives
-for ``IDLE_S`` (the stream's tail). RabbitMQ starts at a whole chunk, not the exact moment, and
-its clock may differ from the ingest's a little: reading starts ``CLOCK_MARGIN_MS`` early and
-keeps the messages whose ``received-at`` header falls in the window.
+kept after it, each with its stream offset (the ``x-stream-offset`` header). RabbitMQ starts at a
+whole chunk, by its own clock: reading starts ``HEAD_MARGIN_MS`` early (clocks a few seconds
+apart) and keeps the messages whose ``received-at`` header falls in the window.
+
+A stream has no end, and messages are written in the order their publishes reached the broker,
+not the order they were received: one received just before the window's end may be written after
+others received later, up to the longest publish wait (25 s). So reading stops at the first
+message received ``TAIL_MARGIN_MS`` after the window, or when nothing more arrives for ``IDLE_S``
+(the stream's tail). Under steady traffic a window ending now ends that much later.
 """
 
 import asyncio
@@ -24,8 +28,10 @@ from taskhook.core.delivered import RECEIVED_AT_HEADER, parse_iso_ms
 from taskhook.core.message import ReceivedMessage
 from taskhook.history.query import IndexedEvent
 
-# Skew between the broker's clock and the ingest's, and publishes confirmed out of order.
-CLOCK_MARGIN_MS = 60_000
+# Skew between the broker's clock and the ingest's.
+HEAD_MARGIN_MS = 5_000
+# Longer than any publish may wait for its confirm (MAX_PUBLISH_TIMEOUT_S), plus the skew.
+TAIL_MARGIN_MS = 30_000
 # Nothing for this long after the consumer started: the stream's tail was reached.
 IDLE_S = 1.0
 # Stream consumers need a prefetch; a few thousand keep the broker's reader busy.
@@ -60,9 +66,9 @@ class ArchiveReader:
 
         Raises ``ArchiveMissing`` when there is no archive stream.
         """
-        async for archived in self._from(since_ms - CLOCK_MARGIN_MS, idle_s):
+        async for archived in self._from(since_ms - HEAD_MARGIN_MS, idle_s):
             received_at = archived.received_at_ms
-            if received_at is not None and received_at >= until_ms + CLOCK_MARGIN_MS:
+            if received_at is not None and received_at >= until_ms + TAIL_MARGIN_MS:
                 return
             if received_at is None or since_ms <= received_at < until_ms:
                 yield archived
