@@ -180,7 +180,8 @@ async def test_an_empty_window_replays_nothing_and_says_so(
     await drained(channel, fixed)
     start = now_ms()
 
-    finished = await tool(exchange, "replay", "--archive", "--since", "1s", "--to", "fixed")
+    window = ("--since", "1m", "--until", "30s")  # before anything was archived
+    finished = await tool(exchange, "replay", "--archive", *window, "--to", "fixed")
 
     assert finished.code == 0
     assert finished.lines == []
