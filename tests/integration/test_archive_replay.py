@@ -201,3 +201,16 @@ async def test_a_broker_with_no_archive_stream_says_so(
     assert finished.code == 1
     assert "there is no archive stream" in finished.error
     assert "RabbitMQ 3.9+" in finished.error
+
+
+@pytest.mark.parametrize("options", [(), ("--since", "1h", "--to", "fixed")])
+async def test_replay_without_a_queue_or_archive_says_which_to_give(
+    exchange: str, options: tuple[str, ...]
+) -> None:
+    finished = await tool(exchange, "replay", *options)
+
+    assert finished.code == 2
+    assert finished.error.strip() == (
+        "taskhook replay: name a held-back queue, or replay the archive with "
+        "--archive --since T --to CONSUMER"
+    )

@@ -57,6 +57,7 @@ def add_archive_options(replay: argparse.ArgumentParser) -> None:
     archive.add_argument(
         "--run",
         dest="replay_run",
+        metavar="ID",
         help="the run id to carry (default: a new one; give a killed run's to resume it)",
     )
 
@@ -105,6 +106,14 @@ def _query(args: argparse.Namespace, now: int) -> "EventQuery":
         until_ms=_moment(args.until, "--until", now),
         limit=args.limit,
     )
+
+
+ARCHIVE_OPTIONS = ("since", "until", "pattern", "to", "replay_run")
+
+
+def archive_options_given(args: argparse.Namespace) -> bool:
+    """Whether any option of ``--archive``'s was given: without it, a mistake to say so."""
+    return any(getattr(args, name, None) is not None for name in ARCHIVE_OPTIONS)
 
 
 def run_archive_replay(args: argparse.Namespace) -> int:

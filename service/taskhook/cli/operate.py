@@ -165,8 +165,12 @@ def run_held(args: argparse.Namespace) -> int:
 
     if getattr(args, "archive", False):
         return history.run_archive_replay(args)
-    if args.queue is None:
-        print(f"taskhook {args.command}: name a queue, or --archive", file=sys.stderr)
+    if args.queue is None or history.archive_options_given(args):
+        print(
+            f"taskhook {args.command}: name a held-back queue, or replay the archive with "
+            "--archive --since T --to CONSUMER",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     settings = bootstrap.load_settings(CommonSettings)
     topology = bootstrap.topology(settings)
