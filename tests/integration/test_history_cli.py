@@ -191,3 +191,17 @@ async def test_a_database_the_consumer_never_started_on_says_what_to_do(
     assert "start `taskhook consume tasks` once" in shown.error
     assert not (tmp_path / "none.sqlite3").exists()
     assert now_ms()
+
+
+async def test_a_database_from_before_the_event_index_says_what_to_do(
+    exchange: str, database: str, tmp_path: Path
+) -> None:
+    store = TaskStore.connect(database)
+    async with store._writer.begin() as connection:  # as a consumer older than the index left it
+        await connection.exec_driver_sql("DROP TABLE events")
+    await store.close()
+
+    shown = await history(exchange, database, "--task", "x")
+
+    assert shown.code == 1
+    assert "(or predate the event index): start `taskhook consume tasks` once" in shown.error

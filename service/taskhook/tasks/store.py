@@ -266,7 +266,8 @@ class TaskStore:
             if await connection.run_sync(_has_schema):
                 raise
             raise SchemaMissing(
-                "the tasks table does not exist yet: start `taskhook consume tasks` once"
+                "the tasks consumer's tables do not exist yet (or predate the event index): "
+                "start `taskhook consume tasks` once"
             ) from None
         finally:
             await connection.close()
