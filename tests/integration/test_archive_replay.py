@@ -65,7 +65,7 @@ async def test_a_window_goes_to_the_named_consumer_only_with_a_replay_header(
     assert replayed.lines[-1].split()[-4:-2] == ["to", fixed]
     copies = await drained(channel, fixed)
     assert [copy.message_id for copy in copies] == ids
-    runs = {copy.headers["x-taskhook-replay"] for copy in copies}
+    runs = {copy.headers["x-taskhook-replay-run"] for copy in copies}
     assert len(runs) == 1
     assert replayed.lines[-1].endswith(f"(run {runs.pop()})")
     assert {copy.headers["x-taskhook-routing-key"] for copy in copies} == {
@@ -74,6 +74,7 @@ async def test_a_window_goes_to_the_named_consumer_only_with_a_replay_header(
         for task_type in ("upload", "export")
     }
     assert "x-stream-offset" not in copies[0].headers
+    assert copies[0].headers["x-taskhook-replayed"] == archived(exchange).archive_queue
     assert copies[0].headers["received-at"]
     assert await queue_is_empty(await channel.get_queue(other, ensure=True))
     unrouted = await channel.get_queue(archived(exchange).unrouted_queue, ensure=True)
@@ -134,7 +135,7 @@ async def test_a_replay_killed_half_way_and_run_again_leaves_no_gap(
     assert again.code == 0, again.error
     second = await drained(channel, fixed)
     assert [copy.message_id for copy in second] == [m.message_id for m in messages]
-    assert {copy.headers["x-taskhook-replay"] for copy in first + second} == {args[-1]}
+    assert {copy.headers["x-taskhook-replay-run"] for copy in first + second} == {args[-1]}
 
 
 @pytest.mark.parametrize(

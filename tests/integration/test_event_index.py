@@ -31,11 +31,17 @@ async def store(database_url: str) -> AsyncIterator[TaskStore]:
     await opened.close()
 
 
-def delivered(body: dict[str, Any], received_at: int, **facts: Any) -> PublishedTaskEvent:
-    event = as_event(body)
+Handled = tuple[PublishedTaskEvent, DeliveredAs]
+
+
+def delivered(body: dict[str, Any], received_at: int, **facts: Any) -> Handled:
+    """The event and how it arrived, as the tasks consumer hands them to the store."""
     key = f"{body['event']}.{body['task']['type']}"
-    event.received_as(DeliveredAs(key, received_at_ms=received_at, **facts))
-    return event
+    return as_event(body), DeliveredAs(key, received_at_ms=received_at, **facts)
+
+
+async def record_all(store: TaskStore, handled: list[Handled]) -> list[bool]:
+    return await store.record_many([e for e, _ in handled], [f for _, f in handled])
 
 
 @pytest.mark.parametrize("task_type", TYPES)
@@ -48,7 +54,7 @@ async def test_a_life_arriving_out_of_order_and_twice_is_one_timeline_in_its_ord
     events = [delivered(body, RECEIVED + i) for i, body in enumerate(arrivals)]
 
     for start in range(0, len(events), 3):  # in batches, as the consumer applies them
-        await store.record_many(events[start : start + 3])
+        await record_all(store, events[start : start + 3])
 
     found = await store.events.find(EventQuery(task_id=life[0]["task"]["id"]))
     assert [event.id for event in found] == [body["id"] for body in life]
@@ -63,7 +69,7 @@ async def test_a_life_arriving_out_of_order_and_twice_is_one_timeline_in_its_ord
 
 async def test_a_failed_life_ends_in_its_failure(store: TaskStore) -> None:
     life = failed_life()
-    await store.record_many([delivered(body, RECEIVED) for body in reversed(life)])
+    await record_all(store, [delivered(body, RECEIVED) for body in reversed(life)])
 
     found = await store.events.find(EventQuery(task_id=life[0]["task"]["id"]))
 
@@ -73,8 +79,8 @@ async def test_a_failed_life_ends_in_its_failure(store: TaskStore) -> None:
 
 async def test_the_index_is_asked_by_event_id_event_type_and_window(store: TaskStore) -> None:
     upload, export = task_life("upload"), task_life("export")
-    await store.record_many([delivered(b, RECEIVED + i * 1000) for i, b in enumerate(upload)])
-    await store.record_many([delivered(b, RECEIVED + 7000 + i) for i, b in enumerate(export)])
+    await record_all(store, [delivered(b, RECEIVED + i * 1000) for i, b in enumerate(upload)])
+    await record_all(store, [delivered(b, RECEIVED + 7000 + i) for i, b in enumerate(export)])
 
     by_id = await store.events.find(EventQuery(event_id=upload[3]["id"]))
     assert [event.id for event in by_id] == [upload[3]["id"]]
@@ -91,11 +97,12 @@ async def test_the_index_is_asked_by_event_id_event_type_and_window(store: TaskS
 
 async def test_reconciled_and_replayed_events_say_so(store: TaskStore) -> None:
     life = task_life("clip")
-    await store.record_many(
+    await record_all(
+        store,
         [
             delivered(life[0], RECEIVED, reconciled="studio-task-list"),
             delivered(life[1], RECEIVED + 1, replay_run="run-1"),
-        ]
+        ],
     )
 
     found = await store.events.find(EventQuery(task_id=life[0]["task"]["id"]))
@@ -108,13 +115,13 @@ async def test_reconciled_and_replayed_events_say_so(store: TaskStore) -> None:
 
 async def test_a_replayed_copy_is_applied_once_per_run_and_indexed_once(store: TaskStore) -> None:
     body = task_life("upload")[0]
-    assert await store.record(delivered(body, RECEIVED)) is True
-    assert await store.record(delivered(body, RECEIVED)) is False  # a redelivery
+    assert await store.record(*delivered(body, RECEIVED)) is True
+    assert await store.record(*delivered(body, RECEIVED)) is False  # a redelivery
 
     first_run = [delivered(body, RECEIVED, replay_run="r1") for _ in range(2)]
-    assert await store.record_many(first_run) == [True, False]
-    assert await store.record(delivered(body, RECEIVED, replay_run="r1")) is False
-    assert await store.record(delivered(body, RECEIVED, replay_run="r2")) is True
+    assert await record_all(store, first_run) == [True, False]
+    assert await store.record(*delivered(body, RECEIVED, replay_run="r1")) is False
+    assert await store.record(*delivered(body, RECEIVED, replay_run="r2")) is True
 
     found = await store.events.find(EventQuery(event_id=body["id"]))
     assert len(found) == 1
@@ -123,7 +130,7 @@ async def test_a_replayed_copy_is_applied_once_per_run_and_indexed_once(store: T
 
 async def test_pruning_forgets_events_received_before_the_retention(store: TaskStore) -> None:
     life = task_life("upload")
-    await store.record_many([delivered(b, RECEIVED + i * 1000) for i, b in enumerate(life)])
+    await record_all(store, [delivered(b, RECEIVED + i * 1000) for i, b in enumerate(life)])
 
     removed = await store.events.prune(RECEIVED + 3000)
 
@@ -141,8 +148,8 @@ async def test_the_tasks_consumer_prunes_the_index_as_the_archive_retention_says
     await store.migrate()
     life = task_life("upload")
     old, recent = now_ms() - 2 * 3_600_000, now_ms()
-    await store.record_many([delivered(body, old) for body in life[:3]])
-    await store.record_many([delivered(body, recent) for body in life[3:]])
+    await record_all(store, [delivered(body, old) for body in life[:3]])
+    await record_all(store, [delivered(body, recent) for body in life[3:]])
 
     try:
         await start_consumer(renamed(tasks, f"tasks-{uuid.uuid4().hex[:8]}"), database_url=url,

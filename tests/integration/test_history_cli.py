@@ -8,7 +8,7 @@ import pytest
 from aio_pika.abc import AbstractChannel
 
 from taskhook.clock import now_ms
-from taskhook.core.delivered import delivered_as
+from taskhook.core.delivered import DeliveredAs, delivered_as
 from taskhook.core.message import OutgoingMessage, PublishedTaskEvent
 from taskhook.tasks.store import TaskStore
 from taskhook.tools.send import sample_life
@@ -17,11 +17,10 @@ from tests.support.archive import live_messages, publish_archived
 from .test_operator_tools import Finished, tool
 
 
-def as_handled(message: OutgoingMessage) -> PublishedTaskEvent:
-    """The event as the tasks consumer handles ``message``."""
+def as_handled(message: OutgoingMessage) -> tuple[PublishedTaskEvent, DeliveredAs]:
+    """The event as the tasks consumer handles ``message``, and how it arrived."""
     event = PublishedTaskEvent.model_validate_json(message.body)
-    event.received_as(delivered_as(message.routing_key, message.headers))
-    return event
+    return event, delivered_as(message.routing_key, message.headers)
 
 
 @pytest.fixture
@@ -36,7 +35,8 @@ async def database(tmp_path: Path) -> str:
 async def index(database: str, messages: list[OutgoingMessage]) -> None:
     store = TaskStore.connect(database)
     try:
-        await store.record_many([as_handled(message) for message in messages])
+        handled = [as_handled(message) for message in messages]
+        await store.record_many([e for e, _ in handled], [f for _, f in handled])
     finally:
         await store.close()
 

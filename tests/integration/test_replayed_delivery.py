@@ -9,12 +9,13 @@ from typing import Any
 from aio_pika.abc import AbstractChannel
 
 from taskhook.consumers import TaskEvent, consumer
+from taskhook.consumers.delivery_info import DeliveryInfo, current_delivery
 from taskhook.history.query import EventQuery
 from taskhook.tasks.consumer import tasks
 from taskhook.tasks.store import TaskStore
 from taskhook.tools.send import sample_life
 from tests.conftest import ConsumerFactory
-from tests.support.archive import live_messages, publish_archived
+from tests.support.archive import archived, live_messages, publish_archived
 from tests.support.consumers import renamed
 
 from .test_operator_tools import tool
@@ -31,11 +32,11 @@ async def eventually(condition: Any) -> None:
 async def test_a_replayed_copy_reaches_the_handler_knowing_its_run(
     start_consumer: ConsumerFactory, consumer_name: str, channel: AbstractChannel, exchange: str
 ) -> None:
-    seen: list[TaskEvent] = []
+    seen: list[tuple[TaskEvent, DeliveryInfo]] = []
 
     @consumer(consumer_name, "task.#")
     async def record(event: TaskEvent) -> None:
-        seen.append(event)
+        seen.append((event, current_delivery()))
 
     await start_consumer(record)
     (message,) = live_messages(list(sample_life("upload", "task.completed", 1)))
@@ -46,16 +47,16 @@ async def test_a_replayed_copy_reaches_the_handler_knowing_its_run(
 
     assert replayed.code == 0, replayed.error
     await eventually(lambda: len(seen) == 2)
-    live, copy = seen
-    assert live.id == copy.id == message.message_id
-    assert live.delivered is not None
-    assert copy.delivered is not None
-    assert live.delivered.replay_run is None
-    assert copy.delivered.replay_run is not None
-    assert copy.delivered.routing_key == live.delivered.routing_key == "task.completed.upload"
-    assert copy.delivered.received_at_ms == live.delivered.received_at_ms
+    (event, live), (again, copy) = seen
+    assert event.id == again.id == live.message_id == copy.message_id == message.message_id
+    assert live.replay_run is None
+    assert live.replayed is None
+    assert copy.replay_run is not None
+    assert copy.replayed == archived(exchange).archive_queue
+    assert copy.routing_key == live.routing_key == "task.completed.upload"
+    assert copy.facts().received_at_ms == live.facts().received_at_ms is not None
     assert live.dedup_key == message.message_id
-    assert copy.dedup_key == f"{message.message_id} replay {copy.delivered.replay_run}"
+    assert copy.dedup_key == f"{message.message_id} replay {copy.replay_run}"
 
 
 async def test_the_tasks_consumer_indexes_a_life_and_takes_a_replayed_run_once(

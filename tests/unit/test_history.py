@@ -126,7 +126,8 @@ def test_a_replayed_copy_goes_to_the_queue_with_the_original_id_headers_and_its_
     assert copy.headers == {
         "task-id": "t-1",
         "received-at": "x",
-        "x-taskhook-replay": "run-1",
+        "x-taskhook-replayed": "archive",
+        "x-taskhook-replay-run": "run-1",
         "x-taskhook-routing-key": "task.completed.upload",
     }
 

@@ -76,7 +76,7 @@ def test_a_moment_that_is_neither_says_what_is_accepted(text: str) -> None:
             DeliveredAs("task.completed.upload", reconciled="studio-task-list"),
         ),
         (
-            {"x-taskhook-replay": "run-1"},
+            {"x-taskhook-replay-run": "run-1"},
             DeliveredAs("task.completed.upload", replay_run="run-1"),
         ),
     ],

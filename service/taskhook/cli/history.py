@@ -165,8 +165,10 @@ def _window(args: argparse.Namespace, settings: ConsumerSettings) -> "ReplayWind
         )
     if args.pattern is not None:
         check_pattern(args.pattern)
-    consumer = ConsumerTopology(bootstrap.topology(settings), args.to, (), ())
-    return ReplayWindow(since, until, consumer.queue, args.replay_run or new_run_id(), args.pattern)
+    topology = bootstrap.topology(settings)
+    queue = ConsumerTopology(topology, args.to, (), ()).queue
+    run = args.replay_run or new_run_id()
+    return ReplayWindow(since, until, queue, run, args.pattern, source=topology.archive_queue)
 
 
 def _moment(text: str | None, option: str, now: int) -> int | None:

@@ -24,7 +24,6 @@ from taskhook.clock import now_ms
 from taskhook.consumers.consumer import BatchHandler, Consumer, Handler, PermanentError
 from taskhook.consumers.delivery_info import delivering
 from taskhook.consumers.settle import ack, forward
-from taskhook.core.delivered import delivered_as
 from taskhook.core.delivery import describe_problems, summarize_problems
 from taskhook.core.redaction import mask_credentials
 from taskhook.core.retry import (
@@ -75,7 +74,7 @@ class Handling:
         valid, events = [], []
         for message in messages:
             try:
-                events.append(self._parse(message))
+                events.append(self._consumer.parse(message.body))
                 valid.append(message)
             except ValidationError as e:
                 invalid = Failure("invalid", "ValidationError", _problems(e))
@@ -159,7 +158,7 @@ class Handling:
 
     async def _run_handler(self, message: Delivered) -> Failure | None:
         try:
-            event = self._parse(message)
+            event = self._consumer.parse(message.body)
         except ValidationError as e:
             return Failure("invalid", "ValidationError", _problems(e))
         started = time.perf_counter()
@@ -176,13 +175,6 @@ class Handling:
             self._consumer.name, "ok" if failure is None else failure.kind
         ).observe(time.perf_counter() - started)
         return failure
-
-    def _parse(self, message: Delivered) -> Any:
-        """The validated event, knowing how it was delivered (``event.delivered``)."""
-        event = self._consumer.parse(message.body)
-        routing_key = original_routing_key(dict(message.headers), message.routing_key or "")
-        event.received_as(delivered_as(routing_key, message.headers))
-        return event
 
     def _handler_span(self, messages: Sequence[Delivered]) -> AbstractContextManager[object]:
         """A consumer span around the handler, continuing the trace the first message carries

@@ -2,10 +2,12 @@
 it, and whether it is a reconciled or a replayed copy.
 
 A replayed copy (``taskhook replay --archive``) carries the original's ``message_id`` and
-headers, plus ``x-taskhook-replay`` naming its run. A consumer that keeps "message ids handled"
-would drop it as seen, and a fixed consumer would never re-process the window; so the key a
-consumer deduplicates on is ``dedup_key``: the event id for a live message, the event id and the
-replay run for a replayed one. One replayed message is still applied once per run.
+headers, plus ``x-taskhook-replayed`` (where it was replayed from: the archive stream, as for a
+held-back queue's replay) and ``x-taskhook-replay-run`` naming its run. A consumer that keeps
+"message ids handled" would drop it as seen, and a fixed consumer would never re-process the
+window; so the key a consumer deduplicates on is ``dedup_key``: the event id for a live message,
+the event id and the replay run for a replayed one. One replayed message is still applied once
+per run.
 """
 
 from collections.abc import Mapping
@@ -14,7 +16,7 @@ from datetime import datetime
 
 from taskhook.core.recovery import RECONCILED_HEADER
 
-REPLAY_HEADER = "x-taskhook-replay"
+REPLAY_RUN_HEADER = "x-taskhook-replay-run"
 # Set by taskhook on every event it publishes (see taskhook.core.message).
 RECEIVED_AT_HEADER = "received-at"
 
@@ -32,7 +34,7 @@ class DeliveredAs:
 def delivered_as(routing_key: str, headers: Mapping[str, object]) -> DeliveredAs:
     """The facts ``headers`` carry; a header that is missing or unreadable is None."""
     reconciled = headers.get(RECONCILED_HEADER)
-    replay = headers.get(REPLAY_HEADER)
+    replay = headers.get(REPLAY_RUN_HEADER)
     return DeliveredAs(
         routing_key=routing_key,
         received_at_ms=parse_iso_ms(headers.get(RECEIVED_AT_HEADER)),

@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from pydantic import Field, PrivateAttr, TypeAdapter
+from pydantic import Field, TypeAdapter
 from pydantic.json_schema import DEFAULT_REF_TEMPLATE
 
 from taskhook.core.delivered import RECEIVED_AT_HEADER as RECEIVED_AT_HEADER
-from taskhook.core.delivered import DeliveredAs, dedup_key
 from taskhook.core.delivery import Delivery, NonEmpty, summarize_problems
 from taskhook.core.errors import DeliveryInvalid, DeliveryRefused
 from taskhook.core.limits import MAX_HEADER_CHARS
@@ -87,27 +86,7 @@ class ReceivedMessage:
         return count if isinstance(count, int) else 0
 
 
-class PublishedBody(WireModel):
-    """What every published body has beside its fields: how the consumer received it, which
-    the consumer toolkit records (``delivered``) before the handler sees the event."""
-
-    _delivered: DeliveredAs | None = PrivateAttr(default=None)
-
-    @property
-    def delivered(self) -> DeliveredAs | None:
-        """How the message reached this consumer; None for an event not read off a queue."""
-        return self._delivered
-
-    def received_as(self, facts: DeliveredAs) -> None:
-        self._delivered = facts
-
-    @property
-    def dedup_key(self) -> str:
-        """What to claim to handle this message once: see ``taskhook.core.delivered``."""
-        return dedup_key(str(getattr(self, "id", "")), self._delivered)
-
-
-class PublishedTaskEvent(PublishedBody):
+class PublishedTaskEvent(WireModel):
     """The body published for every ``task.*`` event, routed as ``<event>.<task type>``."""
 
     id: NonEmpty = Field(description="The Livepeer event id; also the AMQP message_id.")
@@ -120,7 +99,7 @@ class PublishedTaskEvent(PublishedBody):
     task: Task = Field(description="The task snapshot exactly as Livepeer sent it.")
 
 
-class PublishedEvent(PublishedBody):
+class PublishedEvent(WireModel):
     """The body published for any other Livepeer event, routed as ``<event>``."""
 
     id: NonEmpty

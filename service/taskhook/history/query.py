@@ -8,6 +8,7 @@ orders a task's timeline even when its events arrived out of order.
 from dataclasses import dataclass
 from typing import Any
 
+from taskhook.core.delivered import DeliveredAs
 from taskhook.core.message import PublishedTaskEvent
 from taskhook.core.wire import iso_time
 from taskhook.tasks.records import PHASE_RANK
@@ -73,11 +74,12 @@ class IndexedEvent:
         }
 
 
-def index_row(event: PublishedTaskEvent, *, indexed_at_ms: int) -> dict[str, Any]:
-    """The index's row for a handled task event; without a received-at header (an event
-    published before taskhook set one), the time it was indexed stands in."""
+def index_row(
+    event: PublishedTaskEvent, delivered: DeliveredAs | None, *, indexed_at_ms: int
+) -> dict[str, Any]:
+    """The index's row for a handled task event, ``delivered`` as it was; without a received-at
+    header (an event published before taskhook set one), the time it was indexed stands in."""
     status = event.task.status
-    delivered = event.delivered
     received = delivered.received_at_ms if delivered else None
     return {
         "id": event.id,

@@ -1,11 +1,12 @@
 """Replaying a window of the archive to one consumer: ``taskhook replay --archive``.
 
 Each matching message is copied (body, ``message_id``, properties and headers as archived, plus
-``x-taskhook-replay: <run>``) and published through the default exchange to the consumer's queue
-alone, never to the events exchange, confirmed one by one on taskhook's own connection. Killed
-half-way, the next run starts again at the window's start: the consumer sees duplicates, never
-a gap. A run given the same ``run`` id again is, to the consumer toolkit, the same run: what the
-first attempt delivered is not applied twice (``taskhook.core.delivered``).
+``x-taskhook-replayed: <stream>`` and ``x-taskhook-replay-run: <run>``) and published through
+the default exchange to the consumer's queue alone, never to the events exchange, confirmed one
+by one on taskhook's own connection. Killed half-way, the next run starts again at the window's
+start: the consumer sees duplicates, never a gap. A run given the same ``run`` id again is, to
+the consumer toolkit, the same run: what the first attempt delivered is not applied twice
+(``taskhook.core.delivered``).
 """
 
 import secrets
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 
 from taskhook.broker.amqp import AmqpConnection
 from taskhook.broker.confirmed import confirm_or_fail
-from taskhook.core.delivered import REPLAY_HEADER
+from taskhook.core.delivered import REPLAY_RUN_HEADER
+from taskhook.core.held import REPLAYED_HEADER
 from taskhook.core.message import OutgoingMessage, carried_headers, copy_message
 from taskhook.core.retry import ROUTING_KEY
 from taskhook.core.topic import topic_matches
@@ -38,6 +40,7 @@ class ReplayWindow:
     queue: str
     run: str
     pattern: str | None = None
+    source: str = "archive"  # the archive stream's name, in each copy's x-taskhook-replayed
 
     def wants(self, archived: ArchivedMessage) -> bool:
         return self.pattern is None or topic_matches(self.pattern, archived.message.routing_key)
@@ -58,7 +61,8 @@ def replay_copy(archived: ArchivedMessage, window: ReplayWindow) -> OutgoingMess
         for name, value in carried_headers(message).items()
         if name != OFFSET_HEADER  # the broker's, for the archive's reader
     }
-    headers[REPLAY_HEADER] = window.run
+    headers[REPLAYED_HEADER] = window.source
+    headers[REPLAY_RUN_HEADER] = window.run
     # Arriving under the queue's name, it says which key it was published with, as a retry does.
     headers[ROUTING_KEY] = message.routing_key
     return copy_message(message, routing_key=window.queue, headers=headers)

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from taskhook.clock import now_ms
 from taskhook.consumers.consumer import Consumer, Running, TaskEvent
+from taskhook.consumers.delivery_info import current_deliveries, current_delivery
 from taskhook.settings import ConsumerSettings
 from taskhook.tasks.api import read_routes
 from taskhook.tasks.store import TaskStore
@@ -36,10 +37,11 @@ async def open_tasks(settings: ConsumerSettings) -> AsyncIterator[Running[TaskEv
         pruning = asyncio.create_task(_prune(store, index_retention_ms), name="tasks-inbox-pruning")
 
         async def record(event: TaskEvent) -> None:
-            await store.record(event)
+            await store.record(event, current_delivery().facts())
 
         async def record_batch(events: Sequence[TaskEvent]) -> None:
-            await store.record_many(events)  # one transaction: all or nothing
+            facts = [delivery.facts() for delivery in current_deliveries()]
+            await store.record_many(events, facts)  # one transaction: all or nothing
 
         try:
             yield Running(record, routes=read_routes(store), batch=record_batch)

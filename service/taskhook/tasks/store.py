@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from taskhook import tracing
 from taskhook.clock import now_ms
+from taskhook.core.delivered import DeliveredAs, dedup_key
 from taskhook.core.message import PublishedTaskEvent
 from taskhook.history.index import EventIndex
 from taskhook.history.query import index_row
@@ -176,15 +177,20 @@ class TaskStore:
                         raise
                 await asyncio.sleep(0.05)
 
-    async def record(self, event: PublishedTaskEvent) -> bool:
+    async def record(self, event: PublishedTaskEvent, delivered: DeliveredAs | None = None) -> bool:
         """Apply ``event`` once: False if its message was handled before (nothing changed)."""
-        (applied,) = await self.record_many([event])
+        (applied,) = await self.record_many([event], [delivered])
         return applied
 
-    async def record_many(self, events: Sequence[PublishedTaskEvent]) -> list[bool]:
+    async def record_many(
+        self,
+        events: Sequence[PublishedTaskEvent],
+        delivered: Sequence[DeliveredAs | None] | None = None,
+    ) -> list[bool]:
         """Apply each event once, in order, all in one transaction, and index it: for each,
         whether it had an effect (False for a message handled before, here or in an earlier
-        call).
+        call). ``delivered`` says how each arrived (the consumer's ``DeliveryInfo.facts()``):
+        what the index keeps beside the event.
 
         The same as ``record`` for each in turn: the inbox claims each message once (by its
         ``dedup_key``: a replayed copy is claimed once per replay run), and the upserts run one
@@ -194,7 +200,8 @@ class TaskStore:
         if not events:
             return []
         records = [record_of(each) for each in events]
-        keys = [each.dedup_key for each in events]
+        facts = list(delivered) if delivered is not None else [None] * len(events)
+        keys = [dedup_key(each.id, fact) for each, fact in zip(events, facts, strict=True)]
         first: dict[str, int] = {}  # each message's first event here; the rest are copies
         for index, key in enumerate(keys):
             first.setdefault(key, index)
@@ -218,7 +225,7 @@ class TaskStore:
             if upserts:  # the driver's executemany: one statement per event, in order
                 await connection.execute(self._upsert, upserts)
                 rows = sorted(
-                    (index_row(events[i], indexed_at_ms=now) for i in applied),
+                    (index_row(events[i], facts[i], indexed_at_ms=now) for i in applied),
                     key=lambda row: str(row["id"]),
                 )
                 await connection.execute(self.events.insert, rows)
