@@ -34,6 +34,7 @@ class Transport:
     def __init__(self) -> None:
         self.writes: list[bytes] = []
         self.closed = False
+        self.aborted = False  # closed without flushing what was written
 
     def write(self, data: bytes) -> None:
         self.writes.append(data)
@@ -42,7 +43,7 @@ class Transport:
         return self.closed
 
     def abort(self) -> None:
-        self.closed = True
+        self.closed = self.aborted = True
 
     def close(self) -> None:
         self.closed = True
@@ -60,7 +61,7 @@ async def opened(timeout_s: float = 5.0) -> tuple[AmqpConnection, Transport]:
     connection = AmqpConnection(asyncio.get_running_loop(), publish_timeout_s=timeout_s)
     transport = Transport()
     connection.connection_made(transport)  # type: ignore[arg-type]
-    connection._reply = None  # as after the handshake
+    connection._calls.clear()  # as after the handshake: Connection.Start is not awaited
     return connection, transport
 
 
@@ -221,7 +222,8 @@ async def test_the_broker_closing_fails_every_waiting_publish_with_its_reason(
         assert isinstance(error, ConnectionLost)
         assert error.refused is not None
         assert error.refused[0] == refused
-    assert isinstance(transport.frames()[-1], answer)
+    assert answer in [type(frame) for frame in transport.frames()]
+    connection.data_received(codec.marshal(spec.Connection.CloseOk(), 0))  # if we closed too
     assert transport.closed
     assert connection.is_closed
     assert [reason.refused[0] for reason in reasons if reason.refused] == [refused]
@@ -305,10 +307,10 @@ async def test_every_failure_reaches_the_caller_as_its_publish_cause(
 
 @pytest.mark.parametrize(
     ("ours", "brokers", "agreed"),
-    [(10, 60, 10), (10, 0, 10), (0, 60, 60), (0, 0, 0), (30, 5, 5)],
+    [(10, 60, 10), (10, 0, 10), (None, 60, 60), (0, 60, 0), (30, 5, 5)],
 )
 async def test_the_handshake_agrees_a_heartbeat_and_ends_in_confirm_mode(
-    ours: int, brokers: int, agreed: int
+    ours: int | None, brokers: int, agreed: int
 ) -> None:
     connection = AmqpConnection(asyncio.get_running_loop(), publish_timeout_s=5)
     transport = Transport()
@@ -414,7 +416,9 @@ async def test_content_out_of_place_is_a_protocol_failure(frames: list[Any]) -> 
     receive(connection, *frames)
 
     assert connection.is_closed
-    assert transport.closed
+    close = transport.frames()[-1]
+    assert isinstance(close, spec.Connection.Close)
+    assert close.reply_code == 505  # UNEXPECTED_FRAME
 
 
 async def test_a_delivery_whose_properties_cannot_be_read_is_refused_alone() -> None:
@@ -445,7 +449,7 @@ async def test_a_call_the_broker_does_not_answer_drops_the_connection_in_time() 
     )
     transport = Transport()
     connection.connection_made(transport)  # type: ignore[arg-type]
-    connection._reply = None
+    connection._calls.clear()
 
     with pytest.raises(ConnectionLost, match="Qos"):
         await asyncio.wait_for(connection.qos(10), 1)
