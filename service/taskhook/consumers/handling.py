@@ -57,12 +57,12 @@ class Handling:
         self._metrics = metrics
         self._tracer = tracing.tracer()
 
-    async def one(self, channel: AmqpConnection, message: Delivered) -> None:
+    async def one(self, forwarding: AmqpConnection, message: Delivered) -> None:
         """Handle ``message`` alone and settle it."""
         started = time.perf_counter()
-        await self._settle(channel, message, await self._run_handler(message), started)
+        await self._settle(forwarding, message, await self._run_handler(message), started)
 
-    async def batch_of(self, channel: AmqpConnection, messages: Sequence[Delivered]) -> None:
+    async def batch_of(self, forwarding: AmqpConnection, messages: Sequence[Delivered]) -> None:
         """Handle ``messages`` (in delivery order, nothing else unsettled before the last) and
         settle every one of them."""
         assert self.batch is not None
@@ -73,7 +73,7 @@ class Handling:
                 valid.append(message)
             except ValidationError as e:
                 invalid = Failure("invalid", "ValidationError", _problems(e))
-                await self._settle(channel, message, invalid, time.perf_counter())
+                await self._settle(forwarding, message, invalid, time.perf_counter())
         if not valid:
             return
         started = time.perf_counter()
@@ -90,7 +90,7 @@ class Handling:
                 },
             )
             for message in valid:
-                await self.one(channel, message)
+                await self.one(forwarding, message)
             return
         await self._acked_together(valid, time.perf_counter() - started)
 
@@ -111,7 +111,7 @@ class Handling:
 
     async def _settle(
         self,
-        channel: AmqpConnection,
+        forwarding: AmqpConnection,
         message: Delivered,
         failure: Failure | None,
         started: float,
@@ -144,7 +144,7 @@ class Handling:
         else:
             queue, outcome = self._topology.dead_queue, "dead-lettered"
             fields["dead_reason"] = verdict.reason
-        if await forward(channel, message, queue, verdict.headers):
+        if await forward(forwarding, message, queue, verdict.headers):
             self._count(outcome)
             log.warning(f"message {outcome}", extra=fields)
 
