@@ -29,12 +29,14 @@ from taskhook.core.message import OutgoingMessage
 
 
 class Transport:
-    """What the connection writes, frame by frame."""
+    """What the connection writes, frame by frame; once closed, it tells ``protocol`` (if
+    given) as asyncio does, on the loop's next turn."""
 
-    def __init__(self) -> None:
+    def __init__(self, protocol: AmqpConnection | None = None) -> None:
         self.writes: list[bytes] = []
         self.closed = False
         self.aborted = False  # closed without flushing what was written
+        self.protocol = protocol
 
     def write(self, data: bytes) -> None:
         self.writes.append(data)
@@ -43,9 +45,12 @@ class Transport:
         return self.closed
 
     def abort(self) -> None:
-        self.closed = self.aborted = True
+        self.close()
+        self.aborted = True
 
     def close(self) -> None:
+        if not self.closed and self.protocol is not None:
+            asyncio.get_running_loop().call_soon(self.protocol.connection_lost, None)
         self.closed = True
 
     def frames(self) -> list[Any]:
@@ -59,7 +64,7 @@ class Transport:
 
 async def opened(timeout_s: float = 5.0) -> tuple[AmqpConnection, Transport]:
     connection = AmqpConnection(asyncio.get_running_loop(), publish_timeout_s=timeout_s)
-    transport = Transport()
+    transport = Transport(connection)
     connection.connection_made(transport)  # type: ignore[arg-type]
     connection._calls.clear()  # as after the handshake: Connection.Start is not awaited
     return connection, transport

@@ -227,6 +227,7 @@ class AmqpConnection(asyncio.Protocol):
         self._close_wait_s = CLOSE_WAIT_S
         self._lost: ConnectionLost | None = None
         self._ended = asyncio.Event()
+        self._socket_closed = asyncio.Event()
         self.on_lost: list[Callable[[ConnectionLost], None]] = []
         """Called once the connection is gone, for whatever reason, with that reason."""
 
@@ -351,20 +352,25 @@ class AmqpConnection(asyncio.Protocol):
             self._loop.call_soon(self._flush)
 
     async def close(self, timeout_s: float) -> None:
-        """Close politely (the broker's close-ok awaited at most ``timeout_s``), then the socket.
-        Publishes still waiting fail with ``ConnectionLost``."""
-        if self._lost is not None or self._transport is None:
+        """Close politely (the broker's close-ok awaited), then the socket; returns once the
+        socket is closed (a TLS close exchanged too), after ``timeout_s`` at most. Publishes
+        still waiting fail with ``ConnectionLost``."""
+        transport = self._transport
+        if transport is None:
             return
-        if not self._closing:
+        if self._lost is None and not self._closing:
             self._closing = True
             self._send(spec.Connection.Close(REPLY_SUCCESS, "closing", class_id=0, method_id=0), 0)
         try:
             async with asyncio.timeout(timeout_s):
                 await self._ended.wait()
+                await self._socket_closed.wait()
         except TimeoutError:
             pass  # a silent broker: the socket goes all the same
         finally:  # answered, unanswered or cancelled: nothing of this connection is left
             self._lose(ConnectionLost("the broker did not answer the close"), then="abort")
+            if not self._socket_closed.is_set():
+                transport.abort()
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
@@ -377,6 +383,7 @@ class AmqpConnection(asyncio.Protocol):
         self._ticker = self._loop.call_later(TICK_S, self._tick)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._socket_closed.set()
         if self._linger is not None:
             self._linger.cancel()
         self._lose(ConnectionLost("the connection was closed" if exc is None else f"{exc!r}"))
