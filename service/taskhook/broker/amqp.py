@@ -591,10 +591,12 @@ class AmqpConnection(asyncio.Protocol):
         if multiple:
             while pending and pending[0].tag <= tag:
                 self._settle(pending.popleft(), error)
-                self._expired = max(self._expired - 1, 0)
+                if self._expired:  # the oldest are the expired ones
+                    self._expired -= 1
         elif pending and pending[0].tag == tag:
             self._settle(pending.popleft(), error)
-            self._expired = max(self._expired - 1, 0)
+            if self._expired:
+                self._expired -= 1
         else:  # out of order (messages for several queues): rare, so a walk is fine
             for index, waiting in enumerate(pending):
                 if waiting.tag == tag:

@@ -58,7 +58,8 @@ class Handling:
         self._tracer = tracing.tracer()
 
     async def one(self, forwarding: AmqpConnection, message: Delivered) -> None:
-        """Handle ``message`` alone and settle it."""
+        """Handle ``message`` alone and settle it; a copy to another queue goes on
+        ``forwarding``, never the connection ``message`` came on."""
         started = time.perf_counter()
         await self._settle(forwarding, message, await self._run_handler(message), started)
 
