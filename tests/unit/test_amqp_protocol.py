@@ -193,6 +193,16 @@ async def test_a_frame_larger_than_frame_max_is_refused_without_waiting_for_it()
     assert [close.reply_code for close in closes(transport)] == [501]
 
 
+async def test_a_server_that_speaks_another_amqp_is_named_as_such() -> None:
+    connection = AmqpConnection(asyncio.get_running_loop(), publish_timeout_s=5)
+    connection.connection_made(Transport(connection))  # type: ignore[arg-type]
+    connection.data_received(b"AMQP\x00\x01\x00\x00")  # AMQP 1.0's header
+
+    assert str(connection.reason) == (
+        "the broker sent a protocol header for AMQP 1.0.0: it does not speak AMQP 0-9-1"
+    )
+
+
 async def test_a_frame_without_its_end_marker_closes_as_a_frame_error() -> None:
     connection, transport = await opened()
     frame = bytearray(codec.marshal(spec.Basic.Ack(1), CHANNEL))

@@ -399,9 +399,7 @@ class AmqpConnection(asyncio.Protocol):
         while end - start >= FRAME_HEADER_SIZE + 1:
             kind, channel, size = _FRAME.unpack_from(received, start)
             if size > self._frame_max - FRAME_HEADER_SIZE - 1:  # refused before it is buffered
-                self._fail_protocol(
-                    FRAME_ERROR, f"a frame of {size} bytes, over the frame_max of {self._frame_max}"
-                )
+                self._fail_protocol(FRAME_ERROR, self._oversized(received, start, size))
                 return
             stop = start + FRAME_HEADER_SIZE + size + 1
             if stop > end:
@@ -630,10 +628,17 @@ class AmqpConnection(asyncio.Protocol):
         answers, or after ``CLOSE_WAIT_S``; nothing else is sent meanwhile."""
         if self._lost is not None:
             return
-        self._closing = True
-        text = f"{reason}".encode()[:255].decode(errors="ignore")
-        self._send(spec.Connection.Close(code, text, 0, 0), 0)
+        if not self._closing:  # else our Close is out already: one is all the spec allows
+            self._closing = True
+            text = f"{reason}".encode()[:255].decode(errors="ignore")
+            self._send(spec.Connection.Close(code, text, 0, 0), 0)
         self._lose(reason, then="linger")
+
+    def _oversized(self, received: bytearray, start: int, size: int) -> str:
+        if start == 0 and received.startswith(b"AMQP"):  # a server's answer to a version it lacks
+            version = ".".join(str(part) for part in received[5:8])
+            return f"a protocol header for AMQP {version}: it does not speak AMQP 0-9-1"
+        return f"a frame of {size} bytes, over the frame_max of {self._frame_max}"
 
     def _answered_close(self, data: bytes) -> None:
         """Bytes after our Close: the socket closes on the broker's Close-Ok (or its own

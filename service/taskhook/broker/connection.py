@@ -97,6 +97,13 @@ def connection_failure(error: BaseException, url: str) -> str:
     not_reached = _not_reached(cause, parsed, at)
     if not_reached is not None:
         return not_reached
+    return _broken(error, at)
+
+
+def _broken(error: BaseException, at: str) -> str:
+    """The connection was made, and went wrong."""
+    if isinstance(error, ConnectionLost):  # taskhook's own words: never the URL
+        return f"cannot use the broker at {at}: {error}"
     if isinstance(error, ConnectionClosed | ConnectionError):
         return f"the broker at {at} closed the connection: {type(error).__name__}"
     return f"cannot use the broker at {at}: {type(error).__name__}"
