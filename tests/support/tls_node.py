@@ -10,6 +10,7 @@ as tests/support/cluster.py runs its nodes, never touching the machine's node on
 """
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -21,11 +22,13 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import quote
 
 from tests.support import cluster
 
 BASE = Path(os.environ.get("TASKHOOK_TLS_NODE_DIR", "/tmp/taskhook-tls-node"))  # noqa: S108
+LOCK = Path("/tmp/taskhook-tls-node.lock")  # noqa: S108  # one node on these ports at a time
 NUMBER = 11  # cluster.Node's ports from it: distribution on 25691
 AMQP_PORT = 5691
 TLS_PORT = 5692
@@ -81,9 +84,11 @@ class TlsNode(cluster.Node):
 
 
 def start(base: Path = BASE) -> TlsNode:
-    """A fresh node with fresh certificates, answering on both ports."""
+    """A fresh node with fresh certificates, answering on both ports. Its ports are fixed, so
+    a second run on the machine (another checkout's tests) waits for the first to stop it."""
+    _take_the_ports()
     node = TlsNode(NUMBER, base)
-    stop(node)
+    stop(node, release=False)
     node.home.mkdir(parents=True)
     cookie = base / ".erlang.cookie"
     cookie.write_text(secrets.token_hex(20))
@@ -95,10 +100,32 @@ def start(base: Path = BASE) -> TlsNode:
     return node
 
 
-def stop(node: TlsNode) -> None:
+def stop(node: TlsNode, *, release: bool = True) -> None:
     """Stop the node (if this base started one) and remove its directory."""
     cluster.stop_node(node)
     shutil.rmtree(node.base, ignore_errors=True)
+    if release and _HELD:
+        _HELD.pop().close()  # closing the file lets the next run have the ports
+
+
+_HELD: list[TextIO] = []
+
+
+def _take_the_ports() -> None:
+    if _HELD:
+        return
+    holder = LOCK.open("w")
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                holder.close()
+                raise cluster.ClusterError(f"another run held {LOCK} for too long") from None
+            time.sleep(0.5)
+    _HELD.append(holder)
 
 
 def make_certificates(folder: Path) -> None:
