@@ -60,8 +60,21 @@ class Handling:
     async def one(self, forwarding: AmqpConnection, message: Delivered) -> None:
         """Handle ``message`` alone and settle it; a copy to another queue goes on
         ``forwarding``, never the connection ``message`` came on."""
+        outcome = await self.run(message)
+        await self.settle(forwarding, message, outcome)
+
+    async def run(self, message: Delivered) -> tuple[Failure | None, float]:
+        """Run the handler on ``message``: how it failed, if it did, and when it started (for
+        ``settle``)."""
         started = time.perf_counter()
-        await self._settle(forwarding, message, await self._run_handler(message), started)
+        return await self._run_handler(message), started
+
+    async def settle(
+        self, forwarding: AmqpConnection, message: Delivered, outcome: tuple[Failure | None, float]
+    ) -> None:
+        """Settle ``message`` as ``run`` found it: the handler's slot is not needed for this,
+        and a forward may wait for a broker that blocks publishing."""
+        await self._settle(forwarding, message, *outcome)
 
     async def batch_of(self, forwarding: AmqpConnection, messages: Sequence[Delivered]) -> None:
         """Handle ``messages`` (in delivery order, nothing else unsettled before the last) and

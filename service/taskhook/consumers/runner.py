@@ -179,7 +179,9 @@ class ConsumerRunner:
                 if self._stopping:  # prefetched, not started: another replica can take it now
                     await give_back(message)
                     return
-                await self._handling.one(forwarding, message)
+                outcome = await self._handling.run(message)
+            # Outside the slot: a forward waiting out an alarm must not stop other handlers.
+            await self._handling.settle(forwarding, message, outcome)
         finally:
             self._track(-1)
 
