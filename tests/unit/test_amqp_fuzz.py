@@ -37,6 +37,10 @@ def content(method: Any, body: bytes) -> list[tuple[Any, int]]:
 
 
 tags = st.integers(min_value=0, max_value=PUBLISHES + 1)
+# A Basic.Deliver whose routing key is not UTF-8: refused alone, its content skipped.
+UNREADABLE_DELIVER = codec.marshal(
+    spec.Basic.Deliver("ctag", 1, False, "events", "ab"), CHANNEL
+).replace(b"\x02ab", b"\x02\xff\xfe")
 frames = st.one_of(
     st.builds(lambda t, m: [(spec.Basic.Ack(t, m), CHANNEL)], tags, st.booleans()),
     st.builds(lambda t, m: [(spec.Basic.Nack(t, m), CHANNEL)], tags, st.booleans()),
@@ -70,6 +74,8 @@ def streams(draw: st.DrawFn) -> bytes:
     if draw(st.booleans()):
         return draw(st.binary(max_size=400))
     data = bytearray(marshalled(draw(st.lists(frames, max_size=12))))
+    if draw(st.booleans()):
+        data[0:0] = UNREADABLE_DELIVER
     for _ in range(draw(st.integers(min_value=0, max_value=3))):
         if data:
             data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))

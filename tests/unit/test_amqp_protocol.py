@@ -301,6 +301,16 @@ async def test_a_deliver_pamqp_cannot_decode_is_refused_alone() -> None:
     assert (nack.delivery_tag, nack.requeue) == (5, False)
 
 
+async def test_a_header_too_short_after_an_unreadable_deliver_ends_the_connection() -> None:
+    connection, _ = await opened()
+    method = codec.marshal(spec.Basic.Deliver("ctag", 5, False, "events", "ab"), CHANNEL)
+    connection.data_received(method.replace(b"\x02ab", b"\x02\xff\xfe"))
+    connection.data_received(struct.pack(">BHI", 2, CHANNEL, 4) + b"\x00\x3c\x00\x00\xce")
+
+    assert connection.is_closed
+    assert "pamqp cannot read" in str(connection.reason)
+
+
 async def test_a_deliver_before_the_last_content_ended_is_unexpected() -> None:
     connection, transport = await opened()
     connection._on_delivery = lambda _: None

@@ -423,8 +423,8 @@ class AmqpConnection(asyncio.Protocol):
         if channel > CHANNEL:
             self._fail_protocol(CHANNEL_ERROR, f"a frame on channel {channel}, never opened")
             return False
-        if kind == _HEADER and self._skip_header:  # of a delivery refused unread
-            self._skip_header = False
+        if kind == _HEADER and self._skip_header and stop - start > FRAME_HEADER_SIZE + 12:
+            self._skip_header = False  # the header of a delivery refused unread: its body size
             self._skipping = struct.unpack_from(">Q", received, start + FRAME_HEADER_SIZE + 4)[0]
             return True
         try:
