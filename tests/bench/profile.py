@@ -21,7 +21,7 @@ from tests.bench.run import AMQP_URL, PEER_PORT, TASKHOOK_PORT, Bench, running
 
 # A sample belongs to the first stage (top of the stack down) whose marker its frames contain.
 STAGES = {
-    "log line": ("logging/", "pythonjsonlogger", "taskhook/logs.py"),
+    "log line": ("logging/", "taskhook/logs.py"),
     "metrics": ("prometheus_client",),
     "signature": ("core/signature.py", "hmac.py", "signature_ok"),
     "validation": ("pydantic", "core/delivery.py", "model_validate"),

@@ -61,6 +61,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {own['cpu_us_per_request'] / peer['cpu_us_per_request']:.2f}x "
             f"| {peer['lost']:.0f} / {own['lost']:.0f} |"
         )
+    lines += ["", *target_lines(results), ""]
     lines += ["", *open_loop_lines(results["open_loop"]), "", *process_lines(results), ""]
     if "archive" in results:
         from tests.bench.archive_cost import archive_lines
@@ -77,18 +78,95 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def open_loop_lines(loop: dict[str, Any]) -> list[str]:
+    runs = loop.get("runs", [loop])  # results written before issue 27: one
     out = [
         f"Open loop at {loop['share']:.0%} of the handler's median closed-loop rate at the first "
-        f"level ({loop['of_peer_per_s']:,.0f}/s), the same schedule for both:",
+        f"level ({loop['of_peer_per_s']:,.0f}/s), the same schedule for both, {len(runs)} runs "
+        "(each server going first in turn):",
         "",
     ]
-    for server, label in SERVERS:
-        run = loop[server]
-        out.append(
-            f"- {label}: achieved {run['per_s']:,.0f}/s; p50 {run['p50_ms']:.1f} ms, "
-            f"p95 {run['p95_ms']:.1f} ms, **p99 {run['p99_ms']:.1f} ms**; "
-            f"statuses {run['statuses']}, errors {run['errors']}, lost {run['lost']}."
+    for index, run_pair in enumerate(runs, 1):
+        for server, label in SERVERS:
+            run = run_pair[server]
+            out.append(
+                f"- run {index}, {label}: achieved {run['per_s']:,.0f}/s; p50 {run['p50_ms']:.1f} "
+                f"ms, p95 {run['p95_ms']:.1f} ms, **p99 {run['p99_ms']:.1f} ms**; "
+                f"statuses {run['statuses']}, errors {run['errors']}, lost {run['lost']}."
+            )
+    return out
+
+
+# Issue 27's targets, each against the handler in the same run (docs/performance.md).
+THROUGHPUT_AT_LEAST = 1.1
+CPU_AT_MOST = 0.9
+OPEN_LOOP_P99_UNDER_MS = 25.0
+IDLE_RSS_UNDER_MIB = 80 * 1_000_000 / 1024 / 1024  # 80 MB
+READY_UNDER_S = 1.0
+
+
+def target_lines(results: dict[str, Any]) -> list[str]:
+    """Each target of issue 27, the figures that decide it, and whether it is met."""
+    levels = medians(results)
+    loop = results["open_loop"]
+    loops = loop.get("runs", [loop])
+    process = results["process"]
+
+    def met(ok: bool) -> str:
+        return "**met**" if ok else "**not met**"
+
+    rows = []
+    ratios = {level: f["taskhook"]["per_s"] / f["peer"]["per_s"] for level, f in levels.items()}
+    rows.append(
+        (
+            f"1. throughput at least {THROUGHPUT_AT_LEAST}x the handler's",
+            ", ".join(f"{ratio:.2f}x at {level}" for level, ratio in ratios.items()),
+            met(all(ratio >= THROUGHPUT_AT_LEAST for ratio in ratios.values())),
         )
+    )
+    cpu = {
+        level: f["taskhook"]["cpu_us_per_request"] / f["peer"]["cpu_us_per_request"]
+        for level, f in levels.items()
+    }
+    rows.append(
+        (
+            f"2. CPU per request at most {CPU_AT_MOST}x the handler's",
+            ", ".join(f"{ratio:.2f}x at {level}" for level, ratio in cpu.items()),
+            met(all(ratio <= CPU_AT_MOST for ratio in cpu.values())),
+        )
+    )
+    p99 = {level: (f["taskhook"]["p99_ms"], f["peer"]["p99_ms"]) for level, f in levels.items()}
+    rows.append(
+        (
+            "3a. p99 no higher than the handler's",
+            ", ".join(f"{own:.1f} vs {peer:.1f} ms at {lv}" for lv, (own, peer) in p99.items()),
+            met(all(own <= peer for own, peer in p99.values())),
+        )
+    )
+    loop_p99 = [run["taskhook"]["p99_ms"] for run in loops]
+    rows.append(
+        (
+            f"3b. open loop at {loop['share']:.0%}: p99 under {OPEN_LOOP_P99_UNDER_MS:.0f} ms in "
+            f"every run ({len(loops)})",
+            ", ".join(f"{value:.1f}" for value in loop_p99)
+            + " ms (handler: "
+            + ", ".join(f"{run['peer']['p99_ms']:.1f}" for run in loops)
+            + " ms)",
+            met(all(value < OPEN_LOOP_P99_UNDER_MS for value in loop_p99)),
+        )
+    )
+    lost = sum(run["lost"] for run in results["runs"] if run["server"] == "taskhook")
+    lost += sum(run["taskhook"]["lost"] for run in loops)
+    idle_mib = process["idle_rss_kib"] / 1024
+    rows.append(
+        (
+            "4. kept: lost 0, idle RSS under 80 MB, ready under 1 s (2xx only after the confirm:"
+            " the integration tests)",
+            f"lost {lost}, idle RSS {idle_mib:.0f} MiB, ready {process['ready_s']:.2f} s",
+            met(lost == 0 and idle_mib < IDLE_RSS_UNDER_MIB and process["ready_s"] < READY_UNDER_S),
+        )
+    )
+    out = ["Issue 27's targets, from this run:", "", "| target | figures | |", "|---|---|---|"]
+    out += [f"| {name} | {figures} | {verdict} |" for name, figures, verdict in rows]
     return out
 
 
@@ -125,14 +203,15 @@ def drain_lines(drain: dict[str, Any], levels: dict[int, dict[str, dict[str, flo
 
 def run_lines(runs: list[dict[str, Any]]) -> list[str]:
     out = [
-        "| in flight | pair | server | req/s | p50 / p99 ms | CPU µs/req "
+        "| in flight | pair | server | req/s | p50 / p99 ms | CPU µs/req (of it system) "
         "| accepted / in queue / lost |",
         "|---|---|---|---|---|---|---|",
     ]
     for run in runs:
+        system = run.get("system_us_per_request", "-")
         out.append(
             f"| {run['concurrency']} | {run['pair'] + 1} | {run['server']} | {run['per_s']:,.0f} "
-            f"| {run['p50_ms']:.1f} / {run['p99_ms']:.1f} | {run['cpu_us_per_request']} "
+            f"| {run['p50_ms']:.1f} / {run['p99_ms']:.1f} | {run['cpu_us_per_request']} ({system}) "
             f"| {run['accepted']} / {run['in_queue']} / {run['lost']} |"
         )
     return out

@@ -35,7 +35,7 @@ from tests.bench.archive_cost import archive_cost
 from tests.bench.deliveries import write_signed
 from tests.bench.drain import drain_all
 from tests.bench.report import write_report
-from tests.bench.stats import cpu_seconds, process_rss_kib, wait_for
+from tests.bench.stats import cpu_split, process_rss_kib, wait_for
 
 HERE = Path(__file__).parent
 SECRET = b"bench-secret"
@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=3, help="alternating pairs per level")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per measurement")
     parser.add_argument("--share", type=float, default=0.7, help="open-loop rate / peer's rate")
+    parser.add_argument("--open-loops", type=int, default=3, help="open-loop runs of each server")
     parser.add_argument("--ceilings", action="store_true", help="also the HTTP and broker ceilings")
     parser.add_argument("--workers", action="store_true", help="also taskhook with 1 and 2 workers")
     parser.add_argument(
@@ -84,7 +85,7 @@ class Bench:
         await self.declare(channel)
         try:
             results: dict[str, Any] = {"machine": machine(), "duration_s": self.duration_s}
-            results |= await self.compare(channel, levels, args.pairs, args.share)
+            results |= await self.compare(channel, levels, args.pairs, args.share, args.open_loops)
             if not args.no_archive_cost:
                 results["archive"] = await archive_cost(self, channel, levels, args.pairs)
             if args.drain:
@@ -108,9 +109,15 @@ class Bench:
             await channel.exchange_delete(name)
 
     async def compare(
-        self, channel: AbstractChannel, levels: list[int], pairs: int, share: float
+        self,
+        channel: AbstractChannel,
+        levels: list[int],
+        pairs: int,
+        share: float,
+        open_loops_wanted: int = 3,
     ) -> dict[str, Any]:
-        """taskhook and the peer at each level, alternating; then both in the open loop."""
+        """taskhook and the peer at each level, alternating; then both in the open loop, as many
+        times, each time the other going first."""
         started = time.perf_counter()
         with running(self.serve_command(), TASKHOOK_PORT, "/readyz", self.exchange) as own:
             ready_s = time.perf_counter() - started
@@ -132,14 +139,17 @@ class Bench:
                     if run["server"] == "peer" and run["concurrency"] == levels[0]
                 )
                 rate = round(peer_rate * share, 1)
-                open_loop = {}
-                for name in alternating(list(servers), 0):
-                    figures = self.open_loop(servers[name][1], "--rate", str(rate))
-                    open_loop[name] = figures | await self.accounted(channel, figures)
+                open_loops: list[dict[str, Any]] = []
+                for turn in range(open_loops_wanted):
+                    open_loop = {}
+                    for name in alternating(list(servers), turn):
+                        figures = self.open_loop(servers[name][1], "--rate", str(rate))
+                        open_loop[name] = figures | await self.accounted(channel, figures)
+                    open_loops.append(open_loop)
             peak_rss = process_rss_kib(own.pid)
         return {
             "runs": runs,
-            "open_loop": {"share": share, "of_peer_per_s": peer_rate, **open_loop},
+            "open_loop": {"share": share, "of_peer_per_s": peer_rate, "runs": open_loops},
             "process": {
                 "ready_s": round(ready_s, 3),
                 "idle_rss_kib": idle_rss,
@@ -211,10 +221,16 @@ class Bench:
 
     def costed(self, pid: int, port: int, level: int, deliveries: Path) -> dict[str, Any]:
         """A wrk run, and the CPU that the server ``pid`` spent per request during it."""
-        cpu_before = cpu_seconds(pid)
+        user_before, system_before = cpu_split(pid)
         figures = self.wrk(port, level, deliveries)
-        spent = cpu_seconds(pid) - cpu_before
-        return figures | {"cpu_us_per_request": round(spent / max(figures["count"], 1) * 1e6)}
+        user, system = cpu_split(pid)
+        count = max(figures["count"], 1)
+        return figures | {
+            "cpu_us_per_request": round(
+                (user - user_before + system - system_before) / count * 1e6
+            ),
+            "system_us_per_request": round((system - system_before) / count * 1e6),
+        }
 
     def wrk(self, port: int, level: int, deliveries: Path) -> dict[str, Any]:
         command = [
@@ -298,7 +314,13 @@ def output_of(command: list[str]) -> str:
 
 @contextmanager
 def running(
-    command: list[str], port: int, ready_path: str, exchange: str = "", archive: str = "true"
+    command: list[str],
+    port: int,
+    ready_path: str,
+    exchange: str = "",
+    archive: str = "true",
+    *,
+    ready_s: float = 20,
 ) -> Any:
     environment = {
         **os.environ,
@@ -313,7 +335,7 @@ def running(
         command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        wait_for(port, ready_path)
+        wait_for(port, ready_path, ready_s)
         yield process
     finally:
         process.terminate()

@@ -54,5 +54,11 @@ def wait_for(port: int, path: str, timeout_s: float = 20) -> None:
 
 def cpu_seconds(pid: int) -> float:
     """The user and system CPU that process ``pid`` has spent so far, all threads."""
+    return sum(cpu_split(pid))
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """The user CPU and the system CPU that process ``pid`` has spent so far, all threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick

@@ -135,7 +135,11 @@ class PublishOnce:
             return Outcome.PUBLISHED
         self._pending[key] = waiting = []
         try:
-            outcome = await self._publish_once_shared(key, publish)
+            if self._shared is None:  # one replica: no claim to make (and no coroutine more)
+                await publish()
+                outcome = Outcome.PUBLISHED
+            else:
+                outcome = await self._publish_once_shared(key, publish)
         except BaseException as e:
             _settle(waiting, e if isinstance(e, Exception) else _interrupted())
             raise
@@ -150,9 +154,7 @@ class PublishOnce:
         self, key: str, publish: Callable[[], Awaitable[None]]
     ) -> Outcome:
         """Publish, unless the shared memory says another replica did or is doing it."""
-        if self._shared is None:
-            await publish()
-            return Outcome.PUBLISHED
+        assert self._shared is not None
         token = uuid.uuid4().hex
         claim = await self._claim(key, token)
         if claim is Claim.DONE:

@@ -7,11 +7,13 @@ with a cause the HTTP layer and the tools know how to word, and its AMQP propert
 ``amqp_properties`` alone.
 """
 
+import struct
 from datetime import UTC, datetime
 from typing import cast
 
 from pamqp import commands as spec
-from pamqp.common import FieldTable
+from pamqp import encode
+from pamqp.common import FieldTable, FieldValue
 
 from taskhook.broker.amqp import AmqpConnection, ConnectionLost, Nacked, Returned, WriteBlocked
 from taskhook.core.errors import PublishCause, PublishFailed
@@ -55,7 +57,7 @@ def amqp_properties(message: OutgoingMessage) -> spec.Basic.Properties:
         if message.timestamp_ms is not None
         else None
     )
-    return spec.Basic.Properties(
+    return Properties(
         content_type=message.content_type,
         delivery_mode=PERSISTENT,
         message_id=message.message_id,
@@ -64,3 +66,68 @@ def amqp_properties(message: OutgoingMessage) -> spec.Basic.Properties:
         timestamp=timestamp,
         app_id=message.app_id,
     )
+
+
+_PROPERTIES = spec.Basic.Properties
+# Each property in the order AMQP writes them: its name, its flag, and pamqp's encoder for it.
+_ENCODED_IN_ORDER = tuple(
+    (name, _PROPERTIES.flags[name], encode.METHODS[getattr(_PROPERTIES, "_" + name)])
+    for name in _PROPERTIES.__slots__
+)
+_HEADERS_FLAG = _PROPERTIES.flags["headers"]
+_FLAGS = struct.Struct(">H")  # fourteen properties: one word of flags, never a continuation
+_KEY_LENGTH = struct.Struct(">B")
+_TEXT_LENGTH = struct.Struct(">I")
+_MAX_KEY_BYTES = 128  # pamqp cuts a longer key (with a warning): left to pamqp
+
+
+class Properties(_PROPERTIES):
+    """pamqp's ``Basic.Properties``, marshalled in one pass for every message published.
+
+    pamqp's own ``marshal`` looks each of the fourteen properties and its type up by name and
+    encodes each header through a chain of type checks: about 15 µs a message, as much as the
+    rest of a publish. This writes the same bytes (``tests/unit/test_amqp_properties.py``
+    compares them with pamqp's) with pamqp's encoders, and headers whose values are all text
+    directly; any other table is pamqp's to encode.
+    """
+
+    def marshal(self) -> bytes:
+        flags = 0
+        parts = []
+        for name, flag, encoder in _ENCODED_IN_ORDER:
+            value = getattr(self, name)
+            if value is None or value == "":
+                continue
+            flags |= flag
+            parts.append(_text_table(value) if flag == _HEADERS_FLAG else encoder(value))
+        return _FLAGS.pack(flags) + b"".join(parts)
+
+
+def _text_table(table: dict[str, FieldValue]) -> bytes:
+    """A field table as pamqp encodes it, written directly when every value is text."""
+    if not table or not all(type(value) is str for value in table.values()):
+        return encode.field_table(table)
+    data = []
+    for key, value in sorted(table.items()):
+        head = _HEADS.get(key) or _head(key)
+        if head is None:
+            return encode.field_table(table)
+        text = cast(str, value).encode()
+        data.append(head + _TEXT_LENGTH.pack(len(text)) + text)
+    output = b"".join(data)
+    return _TEXT_LENGTH.pack(len(output)) + output
+
+
+# A header's name as it starts its entry (length, name, "S" for text): the names are few.
+_HEADS: dict[str, bytes] = {}
+_MAX_HEADS = 64
+
+
+def _head(key: str) -> bytes | None:
+    name = key.encode()
+    if len(name) > _MAX_KEY_BYTES:
+        return None
+    head = _KEY_LENGTH.pack(len(name)) + name + b"S"
+    if len(_HEADS) < _MAX_HEADS:
+        _HEADS[key] = head
+    return head

@@ -50,6 +50,8 @@ class AmqpPublisher:
         self._max_in_flight = max_in_flight
         self._metrics = metrics
         self._in_flight = 0
+        # Read when scraped, not kept up to date with a locked increment on every publish.
+        metrics.publishes_in_flight.set_function(lambda: self._in_flight)
         # Any failure, not only the broker's: until the channel is back, every publish is a 503.
         self._supervisor = Supervisor(
             url,
@@ -128,7 +130,6 @@ class AmqpPublisher:
         result = "failed"
         session = self._lost  # the connection this publish went out on
         self._in_flight += 1
-        self._metrics.publishes_in_flight.inc()
         try:
             await confirm_or_fail(connection, exchange, message)
             result = "confirmed"
@@ -139,7 +140,6 @@ class AmqpPublisher:
             raise
         finally:
             self._in_flight -= 1
-            self._metrics.publishes_in_flight.dec()
             self._metrics.published(destination, result, time.perf_counter() - started)
 
     async def _publish_traced(self, message: OutgoingMessage, through: str) -> None:

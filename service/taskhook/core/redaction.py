@@ -106,6 +106,8 @@ DEFAULT_REDACTION = Redaction.configured()
 
 def redact_url(url: str) -> str:
     """``https://host/path?REDACTED``: where it points, without credentials or query."""
+    if "@" not in url and "?" not in url and "#" not in url:
+        return url  # nothing to take away (most URLs, and parsing one costs microseconds)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -142,8 +144,14 @@ def _walk(node: Any, tree: Tree, fired: dict[str, None]) -> Any | None:
 def _walk_object(node: dict[str, Any], tree: Tree, fired: dict[str, None]) -> Any | None:
     updates: dict[str, Any] = {}
     for key, below in tree.items():
-        names: Iterable[str] = list(node) if key == "*" else (key,) if key in node else ()
-        for name in names:
+        if key != "*":
+            # The usual case, once per rule key per body: most keys are absent, so look first.
+            if key in node:
+                new = _step(updates.get(key, node[key]), below, fired)
+                if new is not None:
+                    updates[key] = new
+            continue
+        for name in list(node):
             # What an earlier rule already changed is the input of this one: a wildcard never
             # undoes a named rule's redaction, nor the other way round.
             new = _step(updates.get(name, node[name]), below, fired)
@@ -153,8 +161,11 @@ def _walk_object(node: dict[str, Any], tree: Tree, fired: dict[str, None]) -> An
 
 
 def _step(value: Any, below: "Tree | Rule", fired: dict[str, None]) -> Any | None:
-    if not isinstance(below, Rule):
-        return _walk(value, below, fired)
+    if type(below) is dict:
+        return (
+            _walk_object(value, below, fired) if type(value) is dict else _walk(value, below, fired)
+        )
+    assert isinstance(below, Rule)
     new = _redact_leaf(value, below.url)
     if new is not None:
         fired[below.name] = None

@@ -7,18 +7,17 @@ rotated without dropping deliveries. Time and secrets are arguments: this module
 
 import hashlib
 import hmac
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from taskhook.core.errors import SignatureInvalid
 
-_HEX_DIGITS = frozenset("0123456789abcdef")
-_SHA256_HEX_LEN = 64
+_SHA256_HEX = re.compile("[0-9a-f]{64}")
 
 
-@dataclass(frozen=True, slots=True)
-class SignatureHeader:
-    """A parsed ``Livepeer-Signature`` header."""
+class SignatureHeader(NamedTuple):
+    """A parsed ``Livepeer-Signature`` header (a tuple: one is made per delivery)."""
 
     timestamp_ms: int
     signatures: tuple[str, ...]
@@ -31,26 +30,29 @@ def parse_signature_header(header: str | None) -> SignatureHeader:
     """
     if header is None or not header.strip():
         raise SignatureInvalid("signature-missing", "the Livepeer-Signature header is missing")
-    elements = _split_elements(header)
-    timestamps = [value for key, value in elements if key == "t"]
-    signatures = [value.lower() for key, value in elements if key == "v1"]
-    if len(timestamps) != 1 or not (timestamps[0].isascii() and timestamps[0].isdecimal()):
-        raise _malformed("it needs exactly one t=<milliseconds>")
-    if not signatures:
-        raise _malformed("it has no v1 signature")
-    if not all(_is_sha256_hex(sig) for sig in signatures):
-        raise _malformed("a v1 value is not 64 hex digits")
-    return SignatureHeader(timestamp_ms=int(timestamps[0]), signatures=tuple(signatures))
-
-
-def _split_elements(header: str) -> list[tuple[str, str]]:
-    elements = []
+    timestamps: list[str] = []
+    signatures: list[str] = []
+    # One pass, every delivery: each element must be key=value before any other check.
     for part in header.split(","):
         key, sep, value = part.strip().partition("=")
         if not sep:
             raise _malformed(f"element {key[:20]!r} is not key=value")
-        elements.append((key, value))
-    return elements
+        if key == "v1":
+            signatures.append(value.lower())
+        elif key == "t":
+            timestamps.append(value)
+    return _checked(timestamps, signatures)
+
+
+def _checked(timestamps: list[str], signatures: list[str]) -> SignatureHeader:
+    if len(timestamps) != 1 or not (timestamps[0].isascii() and timestamps[0].isdecimal()):
+        raise _malformed("it needs exactly one t=<milliseconds>")
+    if not signatures:
+        raise _malformed("it has no v1 signature")
+    for signature in signatures:
+        if _SHA256_HEX.fullmatch(signature) is None:
+            raise _malformed("a v1 value is not 64 hex digits")
+    return SignatureHeader(int(timestamps[0]), tuple(signatures))
 
 
 def verify_signature(
@@ -69,7 +71,7 @@ def verify_signature(
     Raises ``SignatureInvalid`` otherwise.
     """
     parsed = parse_signature_header(header)
-    expected = [hmac.new(secret, body, hashlib.sha256).hexdigest() for secret in secrets]
+    expected = [hmac.digest(secret, body, "sha256").hex() for secret in secrets]
     # Compare every pair without stopping early, so timing says nothing about which one matched.
     matched = False
     for want in expected:
@@ -88,10 +90,6 @@ def sign(body: bytes, secret: bytes, timestamp_ms: int) -> str:
     """Build the header Livepeer would send for ``body``: the sender's side, for tools and tests."""
     digest = hmac.new(secret, body, hashlib.sha256).hexdigest()
     return f"t={timestamp_ms},v1={digest}"
-
-
-def _is_sha256_hex(value: str) -> bool:
-    return len(value) == _SHA256_HEX_LEN and set(value) <= _HEX_DIGITS
 
 
 def _malformed(why: str) -> SignatureInvalid:

@@ -6,6 +6,7 @@ a number sent as a string is a broken sender, not something to coerce silently.
 """
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,5 +37,11 @@ Millis = Annotated[int, Field(ge=0, le=MAX_MILLIS, description="Unix time in mil
 
 def iso_time(ms: int) -> str:
     """``2026-11-28T21:00:00.123Z``: a ``Millis`` for people, sortable as text."""
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    seconds, millis = divmod(ms, 1000)
+    return f"{_iso_second(seconds)}.{millis:03d}Z"
+
+
+@lru_cache(maxsize=64)
+def _iso_second(seconds: int) -> str:
+    # Every published event carries the time it was received: within a second, the same text.
+    return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="seconds")[: -len("+00:00")]

@@ -5,6 +5,7 @@ is retried for about a day, any 4xx is never retried, so a 4xx is only for a del
 never succeed.
 """
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,8 @@ import orjson
 from aiohttp import web
 
 from taskhook.core.errors import DeliveryInvalid, DeliveryRefused
+
+log = logging.getLogger("taskhook.webhook")
 
 PROBLEM_TYPE_PREFIX = "urn:taskhook:problem:"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -54,6 +57,28 @@ PROBLEMS: dict[str, ProblemKind] = {
     "client-disconnected": ProblemKind(499, "Client closed the request"),
 }
 HTTP_CAUSES = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large"}
+
+
+def answer_for_error(error: Exception) -> tuple[web.Response, str, dict[str, str]]:
+    """The problem answer for an error a handler raised, its cause, and what is known of the
+    delivery. Raises ``error`` again if it is an ``HTTPException`` below 400 (not an error)."""
+    if isinstance(error, DeliveryRefused):
+        return problem_for_refusal(error), error.cause, dict(error.context)
+    if isinstance(error, web.HTTPException):
+        if error.status < 400:
+            raise error
+        return problem_for_http_error(error), HTTP_CAUSES.get(error.status, "http-error"), {}
+    if isinstance(error, ConnectionResetError):
+        # The sender hung up mid-body: its problem, not a bug of ours, and no one hears the answer.
+        response = problem("client-disconnected", "the connection closed before the body ended")
+        return response, "client-disconnected", {}
+    # The traceback goes to the log (not to the sender) only when debugging is switched on.
+    log.error(
+        "unhandled error",
+        extra={"error": type(error).__name__},
+        exc_info=error if log.isEnabledFor(logging.DEBUG) else None,
+    )
+    return problem("internal-error", "the request failed unexpectedly"), "internal-error", {}
 
 
 def problem_for_refusal(refusal: DeliveryRefused) -> web.Response:
