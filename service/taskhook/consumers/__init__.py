@@ -2,10 +2,14 @@
 
 ::
 
-    from taskhook.consumers import TaskEvent, consumer
+    from taskhook.consumers import AssetEvent, TaskEvent, consumer
 
     @consumer("audit", "task.completed.*", "task.failed.#")
     async def audit(event: TaskEvent) -> None:
+        ...
+
+    @consumer("ready-assets", "asset.ready")
+    async def publish_video(event: AssetEvent) -> None:
         ...
 
 Run it with ``taskhook consume package.module:audit`` (or by name, once registered under the
@@ -17,16 +21,32 @@ from taskhook.consumers.consumer import (
     Handler,
     PermanentError,
     Running,
-    TaskEvent,
     TransientError,
     consumer,
 )
+from taskhook.consumers.events import (
+    AnyEvent,
+    AssetEvent,
+    MultistreamEvent,
+    OtherEvent,
+    PlaybackEvent,
+    RecordingEvent,
+    StreamEvent,
+    TaskEvent,
+)
 
 __all__ = [
+    "AnyEvent",
+    "AssetEvent",
     "Consumer",
     "Handler",
+    "MultistreamEvent",
+    "OtherEvent",
     "PermanentError",
+    "PlaybackEvent",
+    "RecordingEvent",
     "Running",
+    "StreamEvent",
     "TaskEvent",
     "TransientError",
     "consumer",

@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from taskhook.clock import now_ms
-from taskhook.consumers.consumer import Consumer, Running, TaskEvent
+from taskhook.consumers.consumer import Consumer, Running
+from taskhook.consumers.events import TaskEvent
 from taskhook.settings import ConsumerSettings
 from taskhook.tasks.api import read_routes
 from taskhook.tasks.store import TaskStore
