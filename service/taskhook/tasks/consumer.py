@@ -1,7 +1,9 @@
-"""The reference consumer ``tasks``: every task event, kept as each task's latest state and output.
+"""The reference consumer ``tasks``: every task and asset event, kept as each task's and each
+asset's latest state.
 
-Run it with ``taskhook consume tasks``; read what it keeps with ``taskhook tasks list|show`` or
-``GET /tasks[/{id}]`` on the consumer's port.
+Run it with ``taskhook consume tasks``; read what it keeps with ``taskhook tasks list|show``,
+``taskhook assets list|show``, or ``GET /tasks[/{id}]`` and ``GET /assets[/{id}]`` on the
+consumer's port.
 """
 
 import asyncio
@@ -11,11 +13,12 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from taskhook.clock import now_ms
-from taskhook.consumers.consumer import Consumer, Running
-from taskhook.consumers.events import TaskEvent
+from taskhook.consumers.consumer import Consumer, PermanentError, Running
+from taskhook.consumers.events import AnyEvent
+from taskhook.core.published import PublishedAssetEvent, PublishedTaskEvent
 from taskhook.settings import ConsumerSettings
 from taskhook.tasks.api import read_routes
-from taskhook.tasks.store import TaskStore
+from taskhook.tasks.store import Recorded, TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +30,18 @@ PRUNE_EVERY_S = 3600.0
 
 
 @asynccontextmanager
-async def open_tasks(settings: ConsumerSettings) -> AsyncIterator[Running[TaskEvent]]:
+async def open_tasks(settings: ConsumerSettings) -> AsyncIterator[Running[Recorded]]:
     """Migrate the database, keep the inbox pruned, and record every event."""
     store = TaskStore.from_settings(settings)
     try:
         await store.migrate()
         pruning = asyncio.create_task(_prune_inbox(store), name="tasks-inbox-pruning")
 
-        async def record(event: TaskEvent) -> None:
-            await store.record(event)
+        async def record(event: Recorded) -> None:
+            await store.record(_kept(event))
 
-        async def record_batch(events: Sequence[TaskEvent]) -> None:
-            await store.record_many(events)  # one transaction: all or nothing
+        async def record_batch(events: Sequence[Recorded]) -> None:
+            await store.record_many([_kept(each) for each in events])  # all or nothing
 
         try:
             yield Running(record, routes=read_routes(store), batch=record_batch)
@@ -48,6 +51,14 @@ async def open_tasks(settings: ConsumerSettings) -> AsyncIterator[Running[TaskEv
                 await pruning
     finally:
         await store.close()
+
+
+def _kept(event: object) -> Recorded:
+    """``event`` if the store keeps its kind; a message of another family (replayed here by
+    hand, say) can never be recorded."""
+    if not isinstance(event, PublishedTaskEvent | PublishedAssetEvent):
+        raise PermanentError(f"the tasks consumer keeps task and asset events, not {event!r:.60}")
+    return event
 
 
 async def _prune_inbox(store: TaskStore) -> None:
@@ -62,8 +73,11 @@ async def _prune_inbox(store: TaskStore) -> None:
 
 tasks = Consumer(
     name="tasks",
-    bindings=("task.#",),
+    bindings=("task.#", "asset.#"),
     open=open_tasks,
-    event_type=TaskEvent,
-    summary="Keeps each task's latest state and output in a database; serves GET /tasks.",
+    # Only task and asset events are bound, so only those two classes come out of it.
+    event_type=AnyEvent,
+    summary=(
+        "Keeps each task's and asset's latest state in a database; serves GET /tasks, GET /assets."
+    ),
 )

@@ -38,11 +38,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from taskhook import tracing
 from taskhook.clock import now_ms
-from taskhook.core.message import PublishedTaskEvent
+from taskhook.core.published import PublishedAssetEvent, PublishedTaskEvent
 from taskhook.settings import ConsumerSettings
-from taskhook.tasks.records import record_of
-from taskhook.tasks.tables import inbox, tasks
-from taskhook.tasks.views import TaskQuery
+from taskhook.tasks.asset_records import AssetRecord, asset_record_of
+from taskhook.tasks.records import TaskRecord, record_of
+from taskhook.tasks.tables import assets, inbox, tasks
+from taskhook.tasks.views import AssetQuery, TaskQuery
+
+Recorded = PublishedTaskEvent | PublishedAssetEvent
+"""What the store keeps the state of: task and asset events."""
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant will do, as long as nothing else in the database locks the same one.
@@ -104,7 +108,10 @@ class TaskStore:
         # Built once, with parameters: building a statement per message cost more than the
         # database took to run it (about 1 ms of Python each, measured).
         self._claim = _claim_statement(INSERTS[dialect])
-        self._upsert = _upsert_statement(INSERTS[dialect])
+        self._upserts: dict[type, Any] = {
+            TaskRecord: _upsert_statement(INSERTS[dialect], tasks, kept="output"),
+            AssetRecord: _upsert_statement(INSERTS[dialect], assets, kept="outputs"),
+        }
 
     @classmethod
     def connect(cls, url: str) -> "TaskStore":
@@ -171,22 +178,22 @@ class TaskStore:
                         raise
                 await asyncio.sleep(0.05)
 
-    async def record(self, event: PublishedTaskEvent) -> bool:
+    async def record(self, event: Recorded) -> bool:
         """Apply ``event`` once: False if its message was handled before (nothing changed)."""
         (applied,) = await self.record_many([event])
         return applied
 
-    async def record_many(self, events: Sequence[PublishedTaskEvent]) -> list[bool]:
+    async def record_many(self, events: Sequence[Recorded]) -> list[bool]:
         """Apply each event once, in order, all in one transaction: for each, whether it had an
         effect (False for a message handled before, here or in an earlier call).
 
         The same as ``record`` for each in turn: the inbox claims each message id once, and the
         upserts run one per claimed event in their order, so the newest snapshot wins however
-        the events were ordered or grouped.
+        the events were ordered or grouped. Tasks and assets each keep their own table.
         """
         if not events:
             return []
-        records = [record_of(each) for each in events]
+        records = [_record_of(each) for each in events]
         first: dict[str, int] = {}  # each message id's first event here; the rest are copies
         for index, each in enumerate(events):
             first.setdefault(each.id, index)
@@ -202,16 +209,17 @@ class TaskStore:
         )
         async with self._writer.begin() as connection:
             claimed = set((await connection.execute(self._claim, claims)).scalars())
-            upserts = sorted(
-                (
-                    asdict(records[i]) | {"recorded_at": now}
-                    for i in first.values()
-                    if events[i].id in claimed
-                ),
-                key=lambda upsert: upsert["id"],  # stable: a task's own order stays
-            )
-            if upserts:  # the driver's executemany: one statement per event, in order
-                await connection.execute(self._upsert, upserts)
+            for kind, statement in self._upserts.items():
+                upserts = sorted(
+                    (
+                        asdict(records[i]) | {"recorded_at": now}
+                        for i in first.values()
+                        if events[i].id in claimed and type(records[i]) is kind
+                    ),
+                    key=lambda upsert: upsert["id"],  # stable: a task's own order stays
+                )
+                if upserts:  # the driver's executemany: one statement per event, in order
+                    await connection.execute(statement, upserts)
         return [first[each.id] == i and each.id in claimed for i, each in enumerate(events)]
 
     async def get(self, task_id: str) -> dict[str, Any] | None:
@@ -227,6 +235,25 @@ class TaskStore:
             statement = statement.where(tasks.c.phase.in_(query.phase))
         if query.type:
             statement = statement.where(tasks.c.type.in_(query.type))
+        statement = statement.limit(query.limit).offset(query.offset)
+        async with self._reading() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [dict(row._mapping) for row in rows]
+
+    async def get_asset(self, asset_id: str) -> dict[str, Any] | None:
+        """The stored row of one asset, or None."""
+        async with self._reading() as connection:
+            statement = select(assets).where(assets.c.id == asset_id)
+            row = (await connection.execute(statement)).first()
+        return dict(row._mapping) if row is not None else None
+
+    async def find_assets(self, query: AssetQuery) -> list[dict[str, Any]]:
+        """The asset rows ``query`` selects, the most recently updated first."""
+        statement = select(assets).order_by(assets.c.updated_at.desc(), assets.c.id)
+        if query.phase:
+            statement = statement.where(assets.c.phase.in_(query.phase))
+        if query.playback_id:
+            statement = statement.where(assets.c.playback_id == query.playback_id)
         statement = statement.limit(query.limit).offset(query.offset)
         async with self._reading() as connection:
             rows = (await connection.execute(statement)).all()
@@ -286,22 +313,26 @@ def _claim_statement(insert: UpsertCapable) -> Any:
     )
 
 
-def _upsert_statement(insert: UpsertCapable) -> Any:
-    """Write a task's state where the row is missing or older (by updated_at, then phase)."""
-    statement = insert(tasks).values(
-        {column.name: bindparam(column.name, type_=column.type) for column in tasks.c}
+def _record_of(event: Recorded) -> TaskRecord | AssetRecord:
+    return asset_record_of(event) if isinstance(event, PublishedAssetEvent) else record_of(event)
+
+
+def _upsert_statement(insert: UpsertCapable, table: Table, *, kept: str) -> Any:
+    """Write a task's or an asset's state where the row is missing or older (by updated_at,
+    then phase); the ``kept`` column, once set, stays when a later state leaves it out."""
+    statement = insert(table).values(
+        {column.name: bindparam(column.name, type_=column.type) for column in table.c}
     )
-    new = statement.excluded
+    new, old = statement.excluded, table.c
     newer = or_(
-        tasks.c.updated_at < new.updated_at,
-        and_(tasks.c.updated_at == new.updated_at, tasks.c.phase_rank < new.phase_rank),
+        old.updated_at < new.updated_at,
+        and_(old.updated_at == new.updated_at, old.phase_rank < new.phase_rank),
     )
     changes: dict[str, Any] = {
-        column.name: new[column.name] for column in tasks.columns if column.name != "id"
+        column.name: new[column.name] for column in table.columns if column.name != "id"
     }
-    # An output once seen stays, even if a later snapshot leaves it out.
-    changes["output"] = func.coalesce(new.output, tasks.c.output)
-    return statement.on_conflict_do_update(index_elements=[tasks.c.id], set_=changes, where=newer)
+    changes[kept] = func.coalesce(new[kept], old[kept])
+    return statement.on_conflict_do_update(index_elements=[old.id], set_=changes, where=newer)
 
 
 def _upgrade(connection: Connection) -> None:
