@@ -200,6 +200,8 @@ async def test_lost_events_are_recovered_once_and_every_task_ends_in_its_true_st
         "invalid": 1,
         "resynced": 2,
         "current": 3,
+        "assets_resynced": 0,
+        "assets_current": 0,
         "errors": 0,
     }
     first = await drain(events)

@@ -25,6 +25,7 @@ RETRY_HORIZON_MS = 25 * 3600 * 1000
 RECONCILED_HEADER = "x-taskhook-reconciled"
 FROM_DELIVERY_LOG = "delivery-log"
 FROM_TASK_LIST = "task-list"
+FROM_ASSET_LIST = "asset-list"
 # The webhookId of a re-synced task's event: no webhook carried it.
 RECONCILE_WEBHOOK_ID = "taskhook-reconcile"
 # Fixed for good: a re-synced event's id is derived with it, and downstream services drop a
@@ -50,10 +51,11 @@ class Attempt:
     event_id: str | None  # the body's "id"; None when the body is not JSON or has none
     event_created_at_ms: int | None  # the body's "createdAt": when the event fired
     task_state: "TaskState | None" = None  # the task id and status.updatedAt it carries
+    asset_state: "TaskState | None" = None  # likewise, the asset's
 
 
 TaskState = tuple[str, int]
-"""A task's id and its ``status.updatedAt``: one state of one task."""
+"""A task's (or an asset's) id and its ``status.updatedAt``: one state of one task."""
 
 
 class StudioFailed(Exception):
@@ -85,7 +87,7 @@ def attempt_from_log(record: Mapping[str, Any], webhook_id: str) -> Attempt:
         ]
         raise UnreadableLog(f"log record without {', '.join(missing)}")
     status = response.get("status") if isinstance(response, dict) else None
-    event_id, event_created_at, task_state = _identity_of(body)
+    event_id, event_created_at, document = _identity_of(body)
     return Attempt(
         log_id=log_id,
         webhook_id=webhook_id,
@@ -95,7 +97,8 @@ def attempt_from_log(record: Mapping[str, Any], webhook_id: str) -> Attempt:
         body=body,
         event_id=event_id,
         event_created_at_ms=event_created_at,
-        task_state=task_state,
+        task_state=_task_state(document),
+        asset_state=_asset_state(document),
     )
 
 
@@ -226,19 +229,19 @@ def resync_delivery(task: Mapping[str, Any], now_ms: int) -> bytes:
     return orjson.dumps(document)
 
 
-def _identity_of(body: str) -> tuple[str | None, Millis | None, TaskState | None]:
-    """The event id, when it fired, and the task state it carries, as far as ``body`` says."""
+def _identity_of(body: str) -> tuple[str | None, Millis | None, Mapping[str, Any]]:
+    """The event id and when it fired, as far as ``body`` says, and the body as an object."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return None, None, None
+        return None, None, {}
     if not isinstance(document, dict):
-        return None, None, None
+        return None, None, {}
     event_id, created_at = document.get("id"), document.get("createdAt")
     return (
         event_id if isinstance(event_id, str) and event_id else None,
         created_at if _is_int(created_at) else None,
-        _task_state(document),
+        document,
     )
 
 
@@ -248,6 +251,41 @@ def _task_state(document: Mapping[str, Any]) -> TaskState | None:
     if isinstance(task_id, str) and isinstance(updated_at, int):
         return task_id, updated_at
     return None
+
+
+def _asset_state(document: Mapping[str, Any]) -> TaskState | None:
+    payload = _at(document, "payload")
+    asset = _at(payload, "asset") if isinstance(_at(payload, "asset"), dict) else payload
+    asset_id, updated_at = _at(asset, "id"), _at(asset, "snapshot", "status", "updatedAt")
+    if _at(document, "event") == "asset.deleted":  # kept as of the delete, not the snapshot
+        return None
+    if isinstance(asset_id, str) and isinstance(updated_at, int):
+        return asset_id, updated_at
+    return None
+
+
+def asset_state(asset: Mapping[str, Any]) -> TaskState | None:
+    """The state an asset as Studio returns it is in, if it says."""
+    return _asset_state({"payload": {"asset": {"id": asset.get("id"), "snapshot": asset}}})
+
+
+def asset_resync_delivery(asset: Mapping[str, Any], now_ms: int) -> bytes:
+    """The delivery Livepeer would send for ``asset`` as Studio returns it now: ``asset.ready``
+    or ``asset.failed`` in those phases, else ``asset.updated``, fired at ``status.updatedAt``,
+    under an id derived from the asset's state (so a second run publishes the same event)."""
+    status = asset.get("status")
+    status = status if isinstance(status, dict) else {}
+    phase, updated_at = status.get("phase"), status.get("updatedAt")
+    event = f"asset.{phase}" if phase in ("ready", "failed") else "asset.updated"
+    document = {
+        "id": resync_event_id(f"asset/{asset.get('id')}", phase, updated_at),
+        "webhookId": RECONCILE_WEBHOOK_ID,
+        "createdAt": updated_at,
+        "timestamp": now_ms,
+        "event": event,
+        "payload": {"asset": {"id": asset.get("id"), "snapshot": asset}},
+    }
+    return orjson.dumps(document)
 
 
 def _at(value: object, *keys: str) -> object:
