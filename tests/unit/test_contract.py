@@ -15,6 +15,7 @@ from taskhook.broker.confirmed import amqp_properties
 from taskhook.broker.topology import DEFAULT_EXCHANGE, Topology
 from taskhook.cli.serve import ASYNCAPI_PATH, asyncapi_text
 from taskhook.core.contract import asyncapi_document
+from taskhook.core.contract_families import FAMILY_CHANNELS
 from taskhook.core.delivery import validate_delivery
 from taskhook.core.errors import BodyNotJson, DeliveryInvalid, FieldProblem
 from taskhook.core.events import TASK_EVENTS
@@ -25,7 +26,6 @@ from taskhook.core.message import (
     rejected_message,
     routing_key,
 )
-from taskhook.core.contract_families import FAMILY_CHANNELS
 from taskhook.core.recovery import FROM_DELIVERY_LOG, FROM_TASK_LIST
 from taskhook.core.task import TaskType
 from tests.support.deliveries import (

@@ -29,7 +29,11 @@ class MemoryStudio:
     """A ``Studio`` of plain lists; ``fail_after`` rows of a list, that list fails."""
 
     def __init__(
-        self, webhooks: list[Row], logs: list[Row], tasks: list[Row], assets: list[Row] | None = None
+        self,
+        webhooks: list[Row],
+        logs: list[Row],
+        tasks: list[Row],
+        assets: list[Row] | None = None,
     ) -> None:
         self.hooks, self.logs, self.task_rows = webhooks, logs, tasks
         self.asset_rows = assets or []
