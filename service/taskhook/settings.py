@@ -9,6 +9,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from yarl import URL
 
+from taskhook.exposure import LOOPBACK_HOST, check_exposure
+
 ENV_PREFIX = "TASKHOOK_"
 DEFAULT_AMQP_URL = "amqp://guest:guest@localhost:5672/"
 # Known to everyone, so only ever used by `taskhook serve --dev` (what `make run` starts) and,
@@ -164,8 +166,10 @@ class ConsumerSettings(CommonSettings):
     """What ``taskhook consume <name>`` can be told; the same for every consumer."""
 
     database_url: SecretStr = SecretStr(DEFAULT_DATABASE_URL)
-    consumer_host: str = "0.0.0.0"  # noqa: S104  # as for the ingest
+    # The read API shows task bodies: this machine only, unless a token guards it (exposure.py).
+    consumer_host: str = LOOPBACK_HOST
     consumer_port: int = Field(default=8081, ge=0, le=65535)
+    consumer_token: SecretStr | None = Field(default=None, min_length=16)
     # A consumer with a batch handler takes at least twice its batch size: room for the batch
     # being handled and the next one filling up behind it.
     consumer_prefetch: int = Field(default=32, ge=1, le=65535)
@@ -206,6 +210,16 @@ class ConsumerSettings(CommonSettings):
         if any(not 0.001 <= delay <= MAX_RETRY_DELAY_S for delay in value):
             raise ValueError(f"each delay must be between 0.001 and {MAX_RETRY_DELAY_S:.0f} s")
         return value
+
+    @model_validator(mode="after")
+    def _exposed_only_with_a_token(self) -> Self:
+        check_exposure(
+            self.consumer_host,
+            self.consumer_token,
+            f"{ENV_PREFIX}CONSUMER_HOST",
+            f"{ENV_PREFIX}CONSUMER_TOKEN",
+        )
+        return self
 
     @property
     def retry_delays_ms(self) -> tuple[int, ...]:

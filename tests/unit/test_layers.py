@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "service" / "taskhook"
 # Higher layers may import lower ones and their own; a package listed here is one layer.
 LAYERS = {
     "core": 0,
+    "exposure": 0,
     "clock": 1,
     "settings": 1,
     "logs": 1,
@@ -37,6 +38,7 @@ NO_IO = ("aiohttp", "aio_pika", "aiormq", "pamqp", "sqlalchemy", "alembic", "uvl
 EDGES = ("taskhook.broker", "taskhook.http", "taskhook.studio", "taskhook.replicas")
 FORBIDDEN = {
     "core": NO_IO,
+    "exposure": NO_IO,
     "application": NO_IO + EDGES,
     "broker.topology": ("aio_pika", "aiormq"),
     "studio": ("aio_pika", "aiormq", "taskhook.broker"),

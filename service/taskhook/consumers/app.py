@@ -3,18 +3,24 @@
 from collections.abc import Sequence
 
 from aiohttp import web
+from pydantic import SecretStr
 
 from taskhook.consumers.runner import ConsumerRunner
+from taskhook.http.access import require_token
 from taskhook.http.middleware import answer_with_problems
 from taskhook.http.probes import Probes, Readiness, add_probes
 from taskhook.metrics import ConsumerMetrics
 
 
 def create_consumer_app(
-    runner: ConsumerRunner, metrics: ConsumerMetrics, routes: Sequence[web.AbstractRouteDef]
+    runner: ConsumerRunner,
+    metrics: ConsumerMetrics,
+    routes: Sequence[web.AbstractRouteDef],
+    token: SecretStr | None = None,
 ) -> web.Application:
-    """The probes (ready only while the queue is being consumed), plus the consumer's ``routes``."""
-    app = web.Application(middlewares=[answer_with_problems])
+    """The probes (ready only while the queue is being consumed), plus the consumer's ``routes``,
+    which answer off this machine only to a request with ``token`` (``http.access``)."""
+    app = web.Application(middlewares=[answer_with_problems, require_token(token)])
     add_probes(
         app,
         Probes(

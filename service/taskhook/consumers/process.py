@@ -31,7 +31,7 @@ async def run_consumer(
     metrics = ConsumerMetrics.create()
     async with consumer.open(settings) as running:
         runner = ConsumerRunner(consumer, running, topology, settings, metrics)
-        app = create_consumer_app(runner, metrics, running.routes)
+        app = create_consumer_app(runner, metrics, running.routes, settings.consumer_token)
         http = web.AppRunner(app, handle_signals=False, access_log=None)
         await http.setup()
         try:

@@ -50,6 +50,7 @@ PROBLEMS: dict[str, ProblemKind] = {
     "overloaded": ProblemKind(503, "Too many deliveries in progress"),
     "not-ready": ProblemKind(503, "Not ready"),
     "not-found": ProblemKind(404, "Not found"),
+    "token-required": ProblemKind(401, "A valid token is required"),
     "invalid-query": ProblemKind(400, "Query parameters are not valid"),
     "method-not-allowed": ProblemKind(405, "Method not allowed"),
     "internal-error": ProblemKind(500, "Internal error"),
