@@ -97,7 +97,7 @@ def list_assets(args: argparse.Namespace) -> int:
     try:
         query = AssetQuery(phase=args.phase, playback_id=args.playback_id, limit=args.limit)
     except ValidationError:
-        print("taskhook: --limit must be 1 to 500", file=sys.stderr)
+        print("taskhook: --limit must be 1 to 500, --playback-id not empty", file=sys.stderr)
         return EXIT_USAGE
     store = bootstrap.task_store(bootstrap.load_settings(ConsumerSettings))
     return _reporting_missing_schema(
