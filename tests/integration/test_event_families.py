@@ -25,6 +25,7 @@ from taskhook.core.delivery import WEBHOOK_PATH
 from taskhook.core.message import CAUSE_HEADER, REASON_HEADER
 from taskhook.tasks.consumer import tasks
 from taskhook.tools.event_samples import SampleSubject, event_delivery, gate_request
+from taskhook.tools.send import sample_events
 from tests.conftest import ConsumerFactory, Service
 from tests.support.broker import bind_queue, declared_queue, queue_is_empty
 from tests.support.consumers import renamed
@@ -93,6 +94,49 @@ async def test_every_family_reaches_a_consumer_as_its_own_class(
     assert nested.asset.status.phase == "ready"
     assert nested.asset.playback_id
     assert await running.count("dead-lettered") == 0
+
+
+@pytest.mark.parametrize(
+    ("last", "legacy"),
+    [
+        ("asset.ready", False),
+        ("asset.failed", True),
+        ("stream.idle", False),
+        ("recording.ready", False),
+        ("multistream.disconnected", False),
+        ("playback.user.new", False),
+    ],
+)
+async def test_a_family_s_life_shuffled_and_repeated_reaches_its_consumer_once_each_typed(
+    service: Service,
+    start_consumer: ConsumerFactory,
+    consumer_name: str,
+    last: str,
+    legacy: bool,
+) -> None:
+    family = last.split(".")[0]
+    seen: list[Any] = []
+
+    @consumer(consumer_name, f"{family}.#")
+    async def record(event: AnyEvent) -> None:
+        seen.append(event)
+
+    running = await start_consumer(record)
+    await running.wait_ready()
+    life = list(sample_events(last, 4, legacy=legacy))
+    repeated = life + life[:2]
+    random.Random(family).shuffle(repeated)
+
+    answers = [(await post(service, document))[0] for document in repeated]
+
+    assert sorted(answers) == [200, 200, 202, 202, 202, 202]
+    async with asyncio.timeout(WAIT_S):
+        while len(seen) < len(life):
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # nothing more comes: the repeats were answered, not published
+    assert sorted(event.id for event in seen) == sorted(document["id"] for document in life)
+    assert {type(event) for event in seen} == {CLASS_OF_FAMILY[family]}
+    assert life[-1]["event"] == last
 
 
 async def test_asset_lives_in_both_shapes_shuffled_and_repeated_end_in_their_true_state(
