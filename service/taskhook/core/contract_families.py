@@ -184,7 +184,9 @@ def family_operations(send: Callable[[str, str, str], dict[str, Any]]) -> dict[s
 
 
 def _headers(name: str) -> dict[str, Any]:
-    extra = _HEADERS[name] if name in ("task", "asset") else [*_STREAM_HEADERS, *_HEADERS[name]]
+    # The stream's headers come from the envelope's typed stream, which only the live families have.
+    live = name not in ("task", "asset", "other")
+    extra = [*_STREAM_HEADERS, *_HEADERS[name]] if live else _HEADERS[name]
     properties: dict[str, Any] = {
         WEBHOOK_ID_HEADER: {
             **HEADER_TEXT,
