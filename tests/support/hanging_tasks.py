@@ -16,7 +16,7 @@ from pathlib import Path
 from taskhook.consumers import Running
 from taskhook.settings import ConsumerSettings
 from taskhook.tasks.consumer import open_tasks, tasks
-from taskhook.tasks.store import Recorded
+from taskhook.tasks.statements import Recorded
 
 
 @asynccontextmanager

@@ -30,12 +30,9 @@ from taskhook.core.recovery import (
     TaskState,
     UnreadableLog,
     Verdict,
-    asset_resync_delivery,
-    asset_state,
     attempt_from_log,
-    resync_delivery,
-    task_state,
 )
+from taskhook.core.resync import asset_resync_delivery, asset_state, resync_delivery, task_state
 
 # Progress on stderr at most this often: enough to see a long run move, not a line per page.
 PROGRESS_EVERY_S = 2.0

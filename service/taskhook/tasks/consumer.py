@@ -18,7 +18,8 @@ from taskhook.consumers.events import AnyEvent
 from taskhook.core.published import PublishedAssetEvent, PublishedTaskEvent
 from taskhook.settings import ConsumerSettings
 from taskhook.tasks.api import read_routes
-from taskhook.tasks.store import Recorded, TaskStore
+from taskhook.tasks.statements import Recorded
+from taskhook.tasks.store import TaskStore
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import asyncio
 import socket
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -21,41 +21,36 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
     Connection,
-    Table,
-    and_,
-    bindparam,
     event,
-    func,
     inspect,
-    or_,
     select,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from taskhook import tracing
 from taskhook.clock import now_ms
-from taskhook.core.published import PublishedAssetEvent, PublishedTaskEvent
 from taskhook.settings import ConsumerSettings
-from taskhook.tasks.asset_records import AssetRecord, asset_record_of
-from taskhook.tasks.records import TaskRecord, record_of
+from taskhook.tasks.asset_records import AssetRecord
+from taskhook.tasks.records import TaskRecord
+from taskhook.tasks.statements import (
+    INSERTS,
+    Recorded,
+    claim_statement,
+    record_of_event,
+    upsert_statement,
+)
 from taskhook.tasks.tables import assets, inbox, tasks
 from taskhook.tasks.views import AssetQuery, TaskQuery
-
-Recorded = PublishedTaskEvent | PublishedAssetEvent
-"""What the store keeps the state of: task and asset events."""
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant will do, as long as nothing else in the database locks the same one.
 MIGRATION_LOCK_KEY = 0x7461736B686F6F6B  # "taskhook"
 # SQLite allows one writer at a time; the others wait this long instead of failing at once.
 SQLITE_BUSY_TIMEOUT_S = 30.0
-UpsertCapable = Callable[[Table], postgresql.Insert | sqlite.Insert]
 WRITE_OPTION = "taskhook_write"
-INSERTS: dict[str, UpsertCapable] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 class SchemaMissing(Exception):
@@ -107,10 +102,10 @@ class TaskStore:
         self._writer = engine.execution_options(**{WRITE_OPTION: True})
         # Built once, with parameters: building a statement per message cost more than the
         # database took to run it (about 1 ms of Python each, measured).
-        self._claim = _claim_statement(INSERTS[dialect])
+        self._claim = claim_statement(INSERTS[dialect])
         self._upserts: dict[type, Any] = {
-            TaskRecord: _upsert_statement(INSERTS[dialect], tasks, kept="output"),
-            AssetRecord: _upsert_statement(INSERTS[dialect], assets, kept="outputs"),
+            TaskRecord: upsert_statement(INSERTS[dialect], tasks, kept="output"),
+            AssetRecord: upsert_statement(INSERTS[dialect], assets, kept="outputs"),
         }
 
     @classmethod
@@ -193,7 +188,7 @@ class TaskStore:
         """
         if not events:
             return []
-        records = [_record_of(each) for each in events]
+        records = [record_of_event(each) for each in events]
         first: dict[str, int] = {}  # each message id's first event here; the rest are copies
         for index, each in enumerate(events):
             first.setdefault(each.id, index)
@@ -301,38 +296,6 @@ def _missing_sqlite_file(url: URL) -> str | None:
     """The SQLite file ``url`` names if it does not exist (connecting would create it)."""
     file = url.database if url.get_backend_name() == "sqlite" else None
     return file if file and file != ":memory:" and not Path(file).exists() else None
-
-
-def _claim_statement(insert: UpsertCapable) -> Any:
-    """Claim a message in the inbox; returns its id only if no one had claimed it before."""
-    return (
-        insert(inbox)
-        .values({column.name: bindparam(column.name, type_=column.type) for column in inbox.c})
-        .on_conflict_do_nothing(index_elements=[inbox.c.message_id])
-        .returning(inbox.c.message_id)
-    )
-
-
-def _record_of(event: Recorded) -> TaskRecord | AssetRecord:
-    return asset_record_of(event) if isinstance(event, PublishedAssetEvent) else record_of(event)
-
-
-def _upsert_statement(insert: UpsertCapable, table: Table, *, kept: str) -> Any:
-    """Write a task's or an asset's state where the row is missing or older (by updated_at,
-    then phase); the ``kept`` column, once set, stays when a later state leaves it out."""
-    statement = insert(table).values(
-        {column.name: bindparam(column.name, type_=column.type) for column in table.c}
-    )
-    new, old = statement.excluded, table.c
-    newer = or_(
-        old.updated_at < new.updated_at,
-        and_(old.updated_at == new.updated_at, old.phase_rank < new.phase_rank),
-    )
-    changes: dict[str, Any] = {
-        column.name: new[column.name] for column in table.columns if column.name != "id"
-    }
-    changes[kept] = func.coalesce(new[kept], old[kept])
-    return statement.on_conflict_do_update(index_elements=[old.id], set_=changes, where=newer)
 
 
 def _upgrade(connection: Connection) -> None:
