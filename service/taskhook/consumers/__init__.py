@@ -12,7 +12,9 @@
     async def publish_video(event: AssetEvent) -> None:
         ...
 
-Run it with ``taskhook consume package.module:audit`` (or by name, once registered under the
+A handler reads what it may need from the message itself (headers, the attempt, whether it was
+reconciled or replayed) with ``current_delivery()``. Run it with
+``taskhook consume package.module:audit`` (or by name, once registered under the
 ``taskhook.consumers`` entry point group).
 """
 
@@ -23,6 +25,11 @@ from taskhook.consumers.consumer import (
     Running,
     TransientError,
     consumer,
+)
+from taskhook.consumers.delivery_info import (
+    DeliveryInfo,
+    current_deliveries,
+    current_delivery,
 )
 from taskhook.consumers.events import (
     AnyEvent,
@@ -39,6 +46,7 @@ __all__ = [
     "AnyEvent",
     "AssetEvent",
     "Consumer",
+    "DeliveryInfo",
     "Handler",
     "MultistreamEvent",
     "OtherEvent",
@@ -50,4 +58,6 @@ __all__ = [
     "TaskEvent",
     "TransientError",
     "consumer",
+    "current_deliveries",
+    "current_delivery",
 ]

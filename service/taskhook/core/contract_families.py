@@ -22,6 +22,7 @@ from taskhook.core.family_fields import (
     TASK_TYPE_HEADER,
     WEBHOOK_ID_HEADER,
 )
+from taskhook.core.held import REPLAYED_HEADER
 from taskhook.core.limits import MAX_HEADER_CHARS
 from taskhook.core.message import RECEIVED_AT_HEADER, routing_key
 from taskhook.core.recovery import (
@@ -229,6 +230,13 @@ def _headers(name: str) -> dict[str, Any]:
             "Only on what `taskhook reconcile` published: delivery-log for a body recovered "
             "from Livepeer's delivery logs, task-list or asset-list for a task's or an asset's "
             "re-synced state."
+        ),
+    }
+    properties[REPLAYED_HEADER] = {
+        **HEADER_TEXT,
+        "description": (
+            "Only on what `taskhook replay` published again: the queue it was held back in "
+            "(the unrouted or the rejected queue, or a consumer's dead queue)."
         ),
     }
     required = [WEBHOOK_ID_HEADER, *(header for header, _, needed in extra if needed)]

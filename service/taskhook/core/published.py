@@ -35,6 +35,9 @@ class PublishedBase(WireModel):
 class PublishedTaskEvent(PublishedBase):
     """The body published for every ``task.*`` event, routed as ``<event>.<task type>``."""
 
+    event: str = Field(description="task.spawned, task.updated, task.completed or task.failed.")
+    created_at: Millis = Field(description="When the event was emitted (status.updatedAt).")
+
     success: bool | None = Field(
         default=None, description="Only for task.completed and task.failed."
     )
