@@ -14,6 +14,7 @@ import orjson
 from pydantic import TypeAdapter
 from pydantic.json_schema import DEFAULT_REF_TEMPLATE
 
+from taskhook.core.delivered import RECEIVED_AT_HEADER as RECEIVED_AT_HEADER
 from taskhook.core.delivery import Delivery, summarize_problems
 from taskhook.core.errors import DeliveryInvalid, DeliveryRefused
 from taskhook.core.family_fields import (
@@ -60,9 +61,9 @@ PERSISTENT = 2
 # On a refused delivery kept in the rejected queue: the refusal's cause slug, and why.
 CAUSE_HEADER = "x-taskhook-cause"
 REASON_HEADER = "x-taskhook-reason"
-# On every published event: when taskhook received the delivery (ISO 8601, UTC). The timestamp
-# property is the event's createdAt, which says nothing of when it was held back unrouted.
-RECEIVED_AT_HEADER = "received-at"
+# On every published event: when taskhook received the delivery (ISO 8601, UTC): the
+# RECEIVED_AT_HEADER of taskhook.core.delivered. The timestamp property is the event's
+# createdAt, which says nothing of when it was held back unrouted.
 # Set by RabbitMQ on dead-lettering and delivery; stale on a copy we publish ourselves.
 BROKER_HEADER_PREFIXES = ("x-death", "x-first-death", "x-last-death", "x-delivery-count")
 APP_ID = "taskhook"

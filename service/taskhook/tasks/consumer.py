@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 
 from taskhook.clock import now_ms
 from taskhook.consumers.consumer import Consumer, PermanentError, Running
+from taskhook.consumers.delivery_info import current_deliveries, current_delivery
 from taskhook.consumers.events import AnyEvent
 from taskhook.core.published import PublishedAssetEvent, PublishedTaskEvent
 from taskhook.settings import ConsumerSettings
@@ -32,17 +33,21 @@ PRUNE_EVERY_S = 3600.0
 
 @asynccontextmanager
 async def open_tasks(settings: ConsumerSettings) -> AsyncIterator[Running[Recorded]]:
-    """Migrate the database, keep the inbox pruned, and record every event."""
+    """Migrate the database, keep the inbox and the event index pruned, and record every event
+    (and index the task events)."""
     store = TaskStore.from_settings(settings)
     try:
         await store.migrate()
-        pruning = asyncio.create_task(_prune_inbox(store), name="tasks-inbox-pruning")
+        index_retention_ms = settings.archive_max_age_s * 1000
+        pruning = asyncio.create_task(_prune(store, index_retention_ms), name="tasks-inbox-pruning")
 
         async def record(event: Recorded) -> None:
-            await store.record(_kept(event))
+            await store.record(_kept(event), current_delivery().facts())
 
         async def record_batch(events: Sequence[Recorded]) -> None:
-            await store.record_many([_kept(each) for each in events])  # all or nothing
+            facts = [delivery.facts() for delivery in current_deliveries()]
+            kept = [_kept(each) for each in events]
+            await store.record_many(kept, facts)  # one transaction: all or nothing
 
         try:
             yield Running(record, routes=read_routes(store), batch=record_batch)
@@ -62,11 +67,14 @@ def _kept(event: object) -> Recorded:
     return event
 
 
-async def _prune_inbox(store: TaskStore) -> None:
+async def _prune(store: TaskStore, index_retention_ms: int) -> None:
+    """The inbox after its retention; the event index as the archive's age limit drops what
+    its rows point to (with the archive off too: the setting is then the index's own limit)."""
     while True:
         try:
             removed = await store.prune_inbox(now_ms() - INBOX_RETENTION_MS)
-            log.info("inbox pruned", extra={"removed": removed})
+            forgotten = await store.events.prune(now_ms() - index_retention_ms)
+            log.info("inbox pruned", extra={"removed": removed, "events_removed": forgotten})
         except Exception as e:  # the database may be away for a while; try again next time
             log.warning("inbox pruning failed", extra={"error": type(e).__name__})
         await asyncio.sleep(PRUNE_EVERY_S)

@@ -32,6 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from taskhook import tracing
 from taskhook.clock import now_ms
+from taskhook.core.delivered import DeliveredAs, dedup_key
+from taskhook.core.message import PublishedTaskEvent
+from taskhook.history.index import EventIndex
+from taskhook.history.query import index_row
 from taskhook.settings import ConsumerSettings
 from taskhook.tasks.asset_records import AssetRecord
 from taskhook.tasks.records import TaskRecord
@@ -43,6 +47,7 @@ from taskhook.tasks.statements import (
     upsert_statement,
 )
 from taskhook.tasks.tables import assets, inbox, tasks
+from taskhook.tasks.tables import events as event_rows
 from taskhook.tasks.views import AssetQuery, TaskQuery
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -107,6 +112,8 @@ class TaskStore:
             TaskRecord: upsert_statement(INSERTS[dialect], tasks, kept="output"),
             AssetRecord: upsert_statement(INSERTS[dialect], assets, kept="outputs"),
         }
+        self.events = EventIndex(self._reading, self._writer, INSERTS[dialect])
+        """The event index, written here with each batch applied."""
 
     @classmethod
     def connect(cls, url: str) -> "TaskStore":
@@ -173,49 +180,70 @@ class TaskStore:
                         raise
                 await asyncio.sleep(0.05)
 
-    async def record(self, event: Recorded) -> bool:
+    async def record(self, event: Recorded, delivered: DeliveredAs | None = None) -> bool:
         """Apply ``event`` once: False if its message was handled before (nothing changed)."""
-        (applied,) = await self.record_many([event])
+        (applied,) = await self.record_many([event], [delivered])
         return applied
 
-    async def record_many(self, events: Sequence[Recorded]) -> list[bool]:
-        """Apply each event once, in order, all in one transaction: for each, whether it had an
-        effect (False for a message handled before, here or in an earlier call).
+    async def record_many(
+        self,
+        events: Sequence[Recorded],
+        delivered: Sequence[DeliveredAs | None] | None = None,
+    ) -> list[bool]:
+        """Apply each event once, in order, all in one transaction, and index the task events:
+        for each, whether it had an effect (False for a message handled before, here or in an
+        earlier call). ``delivered`` says how each arrived (the consumer's
+        ``DeliveryInfo.facts()``): what the index keeps beside the event.
 
-        The same as ``record`` for each in turn: the inbox claims each message id once, and the
-        upserts run one per claimed event in their order, so the newest snapshot wins however
-        the events were ordered or grouped. Tasks and assets each keep their own table.
+        The same as ``record`` for each in turn: the inbox claims each message once (by its
+        ``dedup_key``: a replayed copy is claimed once per replay run), and the upserts run one
+        per claimed event in their order, so the newest snapshot wins however the events were
+        ordered or grouped. Tasks and assets each keep their own table.
         """
         if not events:
             return []
         records = [record_of_event(each) for each in events]
-        first: dict[str, int] = {}  # each message id's first event here; the rest are copies
-        for index, each in enumerate(events):
-            first.setdefault(each.id, index)
+        facts = list(delivered) if delivered is not None else [None] * len(events)
+        keys = [dedup_key(each.id, fact) for each, fact in zip(events, facts, strict=True)]
+        first: dict[str, int] = {}  # each message's first event here; the rest are copies
+        for index, key in enumerate(keys):
+            first.setdefault(key, index)
         now = now_ms()
         # Rows are locked in one order (message ids, then task ids; each task's events keep
         # theirs), so two replicas writing overlapping batches wait for each other, not deadlock.
         claims = sorted(
             (
-                {"message_id": events[i].id, "task_id": records[i].id, "handled_at": now}
+                {"message_id": keys[i], "task_id": records[i].id, "handled_at": now}
                 for i in first.values()
             ),
             key=lambda claim: str(claim["message_id"]),
         )
         async with self._writer.begin() as connection:
             claimed = set((await connection.execute(self._claim, claims)).scalars())
+            applied = [i for i in first.values() if keys[i] in claimed]
             for kind, statement in self._upserts.items():
                 upserts = sorted(
                     (
                         asdict(records[i]) | {"recorded_at": now}
-                        for i in first.values()
-                        if events[i].id in claimed and type(records[i]) is kind
+                        for i in applied
+                        if type(records[i]) is kind
                     ),
                     key=lambda upsert: upsert["id"],  # stable: a task's own order stays
                 )
                 if upserts:  # the driver's executemany: one statement per event, in order
                     await connection.execute(statement, upserts)
-        return [first[each.id] == i and each.id in claimed for i, each in enumerate(events)]
+            # The event index holds task events (taskhook history); assets keep their state.
+            rows = sorted(
+                (
+                    index_row(task_event, facts[i], indexed_at_ms=now)
+                    for i in applied
+                    if isinstance(task_event := events[i], PublishedTaskEvent)
+                ),
+                key=lambda row: str(row["id"]),
+            )
+            if rows:
+                await connection.execute(self.events.insert, rows)
+        return [first[key] == i and key in claimed for i, key in enumerate(keys)]
 
     async def get(self, task_id: str) -> dict[str, Any] | None:
         """The stored row of one task, or None."""
@@ -275,10 +303,11 @@ class TaskStore:
             yield connection
         except DBAPIError:
             await connection.rollback()  # PostgreSQL refuses anything more in this one
-            if await connection.run_sync(lambda sync: inspect(sync).has_table(tasks.name)):
+            if await connection.run_sync(_has_schema):
                 raise
             raise SchemaMissing(
-                "the tasks table does not exist yet: start `taskhook consume tasks` once"
+                "the tasks consumer's tables do not exist yet (or predate the event index): "
+                "start `taskhook consume tasks` once"
             ) from None
         finally:
             await connection.close()
@@ -290,6 +319,11 @@ class TaskStore:
                 inbox.delete().where(inbox.c.handled_at < older_than_ms)
             )
         return int(result.rowcount)
+
+
+def _has_schema(connection: Connection) -> bool:
+    inspector = inspect(connection)
+    return all(inspector.has_table(table.name) for table in (tasks, event_rows))
 
 
 def _missing_sqlite_file(url: URL) -> str | None:

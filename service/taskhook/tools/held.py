@@ -99,7 +99,7 @@ async def replay(
             if dry_run:
                 _say("would replay", message, f"-> {plan.destination}")
                 continue
-            await _publish(copies, plan)
+            await _publish(copies, plan, topology)
             await incoming.ack()
             _say("replayed", message, f"-> {plan.destination}")
         if queue.kind == "unrouted" and moved and not dry_run:
@@ -178,9 +178,11 @@ def _about(queue: HeldQueue, wanted: str | None) -> Callable[[ReceivedMessage], 
     return None if wanted is None else lambda message: is_about(message, queue, wanted)
 
 
-async def _publish(connection: AmqpConnection, plan: Replay) -> None:
+async def _publish(connection: AmqpConnection, plan: Replay, topology: Topology) -> None:
+    # To the events exchange through the archive's front, as every event is published.
+    exchange = topology.publish_exchange if plan.exchange == topology.exchange else plan.exchange
     try:
-        await confirm_or_fail(connection, plan.exchange, plan.message)
+        await confirm_or_fail(connection, exchange, plan.message)
     except PublishFailed as e:
         if e.cause == "publish-unroutable":  # only the default exchange returns: no such queue
             raise ToolFailed(f"{plan.destination} does not exist: nothing removed") from None

@@ -1,7 +1,7 @@
 """The assets table: the latest state of each asset, beside the tasks.
 
-Revision ID: 0002_assets
-Revises: 0001
+Revision ID: 0003
+Revises: 0002 (the event index; this one was written beside it and chained after it at merge)
 Create Date: 2026-12-05
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_assets"
-down_revision: str | None = "0001"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
