@@ -7,8 +7,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
+from taskhook.consumers import AssetEvent
+from taskhook.core.delivery import validate_delivery
+from taskhook.core.message import event_message
 from taskhook.tasks.store import TaskStore
 from tests.support.databases import fresh_postgres_database
+from tests.support.deliveries import load_family_sample
 from tests.support.lifecycle import EXPECTED_OUTPUTS, as_event, failed_life, task_life
 from tests.support.processes import START_TIMEOUT_S, clean_environment, run
 
@@ -39,7 +43,7 @@ async def recorded(tmp_path: Path) -> tuple[str, list[str]]:
 async def test_consumers_lists_each_registered_consumer_with_its_bindings() -> None:
     status, stdout, _ = await taskhook("consumers")
     assert status == 0
-    assert stdout.splitlines()[0].split("\t")[:2] == ["tasks", "task.#"]
+    assert stdout.splitlines()[0].split("\t")[:2] == ["tasks", "task.# asset.#"]
 
 
 async def test_consuming_an_unknown_consumer_fails_at_once_naming_it() -> None:
@@ -80,6 +84,48 @@ async def test_tasks_show_prints_one_task_with_its_output(recorded: tuple[str, l
 
     status, _, stderr = await taskhook("tasks", "show", "no-such-task", database_url=url)
     assert (status, "no task 'no-such-task' has been recorded" in stderr) == (1, True)
+
+
+@pytest.fixture
+async def assets_recorded(tmp_path: Path) -> tuple[str, list[str]]:
+    """A database holding a ready asset (sent in the older shape) and a failed one."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'tasks.sqlite3'}"
+    store = TaskStore.connect(url)
+    await store.migrate()
+    ready = load_family_sample("asset.ready.legacy.json")
+    failed = load_family_sample("asset.failed.json")
+    snapshot = failed["payload"]["asset"]["snapshot"] | {"id": "f" * 8, "playbackId": "other"}
+    failed["payload"]["asset"] = {"id": "f" * 8, "snapshot": snapshot}
+    for document in (ready, failed):
+        body = event_message(validate_delivery(document)).body
+        await store.record(AssetEvent.model_validate_json(body))
+    await store.close()
+    return url, [ready["payload"]["id"], "f" * 8]
+
+
+async def test_assets_list_and_show_print_what_the_consumer_kept(
+    assets_recorded: tuple[str, list[str]],
+) -> None:
+    url, (ready_id, failed_id) = assets_recorded
+    status, stdout, _ = await taskhook("assets", "list", database_url=url)
+    assert status == 0
+    lines = stdout.splitlines()
+    assert lines[0].split() == ["ID", "PHASE", "PLAYBACK", "ID", "UPDATED", "NAME"]
+    assert sorted(line.split()[:2] for line in lines[1:]) == sorted(
+        [[ready_id, "ready"], [failed_id, "failed"]]
+    )
+    _, by_playback, _ = await taskhook(
+        "assets", "list", "--playback-id", "3c9fx8k2m1q7w4ze", "--json", database_url=url
+    )
+    assert [json.loads(line)["id"] for line in by_playback.splitlines()] == [ready_id]
+    status, stdout, _ = await taskhook("assets", "show", ready_id, database_url=url)
+    assert status == 0
+    shown = json.loads(stdout)
+    assert (shown["phase"], shown["playbackId"]) == ("ready", "3c9fx8k2m1q7w4ze")
+    assert shown["outputs"]["downloadUrl"].endswith("/video/download.mp4")
+
+    status, _, stderr = await taskhook("assets", "show", "no-such-asset", database_url=url)
+    assert (status, "no asset 'no-such-asset' has been recorded" in stderr) == (1, True)
 
 
 async def test_reading_tasks_before_the_consumer_ran_says_how_to_start_it(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from taskhook.core.delivery import WEBHOOK_PATH
 from taskhook.core.message import CAUSE_HEADER, REASON_HEADER
 from taskhook.core.recovery import RECONCILED_HEADER
 from taskhook.tasks.consumer import tasks
+from taskhook.tools.event_samples import SampleSubject, asset_snapshot, event_delivery
 from taskhook.tools.samples import SampleTask, delivery, life
 from tests.conftest import ConsumerFactory, Service
 from tests.support.broker import bind_queue, declared_queue
@@ -200,6 +201,8 @@ async def test_lost_events_are_recovered_once_and_every_task_ends_in_its_true_st
         "invalid": 1,
         "resynced": 2,
         "current": 3,
+        "assets_resynced": 0,
+        "assets_current": 0,
         "errors": 0,
     }
     first = await drain(events)
@@ -330,3 +333,56 @@ async def wait_for_phase(consumer: RunningConsumer, task_id: str, phase: str) ->
                 await asyncio.sleep(0.05)
     except TimeoutError:
         pytest.fail(f"task {task_id} never reached {phase}: the consumer shows {seen}")
+
+
+async def test_a_lost_asset_ready_is_recovered_from_the_logs_and_a_silent_asset_from_the_list(
+    studio: tuple[FakeStudio, str],
+    service: Service,
+    events: AbstractQueue,
+    consumer: RunningConsumer,
+    exchange: str,
+) -> None:
+    fake, url = studio
+    webhook = fake.add_webhook(str(service.client.make_url(WEBHOOK_PATH)), SECRET)
+    down_url = f"http://127.0.0.1:{free_port()}{WEBHOOK_PATH}"
+    now = now_ms()
+    day_ago = now - 26 * HOUR_MS
+    lost, silent = (
+        SampleSubject(str(uuid.uuid4()), f"pb{n}", str(webhook["id"]), day_ago) for n in range(2)
+    )
+    created = event_delivery(lost, "asset.created", event_id=str(uuid.uuid4()), at_ms=day_ago)
+    # The older shape, as Studio sends it to webhooks created before 2024-07-28.
+    ready = event_delivery(
+        lost, "asset.ready", event_id=str(uuid.uuid4()), at_ms=day_ago + 60_000, legacy=True
+    )
+    await fake.fire(webhook, created)  # delivered
+    for at_ms in (day_ago, day_ago + 24 * HOUR_MS + 24 * 60_000):  # taskhook down: retries ran out
+        await fake.fire(webhook, ready, at_ms=at_ms, url=down_url)
+    fake.assets += [
+        ready["payload"]["snapshot"],
+        asset_snapshot(silent, "ready", now - HOUR_MS),  # never sent: a private URL, say
+    ]
+    await wait_for_asset_phase(consumer, lost.id, "waiting")
+
+    status, stdout, stderr = await reconcile(exchange, url)
+
+    assert status == 0, stderr
+    counts = summary_of(stdout)
+    assert (counts["recovered"], counts["assets_current"], counts["assets_resynced"]) == (1, 1, 1)
+    published = {m.message_id: m for m in await drain(events)}
+    assert published[ready["id"]].headers[RECONCILED_HEADER] == "delivery-log"
+    assert published[ready["id"]].routing_key == "asset.ready"
+    resynced = [m for m in published.values() if m.headers.get(RECONCILED_HEADER) == "asset-list"]
+    assert [m.headers["asset-id"] for m in resynced] == [silent.id]
+    for subject in (lost, silent):
+        shown = await wait_for_asset_phase(consumer, subject.id, "ready")
+        assert shown["playbackId"] == subject.playback_id
+
+
+async def wait_for_asset_phase(consumer: RunningConsumer, asset_id: str, phase: str) -> Any:
+    async with asyncio.timeout(RUN_TIMEOUT_S):
+        while True:
+            status, body = await consumer.get(f"/assets/{asset_id}")
+            if status == 200 and body["phase"] == phase:
+                return body
+            await asyncio.sleep(0.05)

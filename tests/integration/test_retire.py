@@ -84,9 +84,12 @@ async def test_a_dry_run_while_the_consumer_runs_lists_its_bindings_and_what_is_
         await consumers.delete_queues(channel, topology)
 
     assert dry.code == 0, dry.error
-    assert dry.lines[0].split()[:4] == ["binding", exchange, "task.#", "->"]
-    assert f"{topology.queue}" in dry.lines[1]
-    assert dry.lines[1].endswith("would remove (0 messages, 1 consumer(s))")
+    # The tasks consumer binds task.# and asset.#: one line each, then its queue.
+    assert [line.split()[:4] for line in dry.lines[:2]] == [
+        ["binding", exchange, binding, "->"] for binding in tasks.bindings
+    ]
+    assert f"{topology.queue}" in dry.lines[2]
+    assert dry.lines[2].endswith("would remove (0 messages, 1 consumer(s))")
     assert dry.lines[-1] == (
         f"without --force a real run would refuse: {topology.queue} is still consumed "
         "(1 consumer(s)): stop `taskhook consume tasks` first, or --force; nothing removed"

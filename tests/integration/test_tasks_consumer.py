@@ -74,6 +74,9 @@ async def test_a_shuffled_duplicated_life_ends_right_and_is_served_over_http(
         ("/tasks?phase=finished", 400, "urn:taskhook:problem:invalid-query"),
         ("/tasks?limit=100000", 400, "urn:taskhook:problem:invalid-query"),
         ("/tasks/no-such-task", 404, "urn:taskhook:problem:not-found"),
+        ("/assets?phase=finished", 400, "urn:taskhook:problem:invalid-query"),
+        ("/assets?playbackId=", 400, "urn:taskhook:problem:invalid-query"),
+        ("/assets/no-such-asset", 404, "urn:taskhook:problem:not-found"),
         ("/nowhere", 404, "urn:taskhook:problem:not-found"),
     ],
 )

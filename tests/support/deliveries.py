@@ -19,6 +19,23 @@ def sample_names() -> list[str]:
     return names
 
 
+FAMILIES_DIR = SAMPLES_DIR / "families"
+"""Deliveries of every other family, and the playback gate request (``playback.accessControl``)."""
+GATE_SAMPLE = "playback.accessControl.json"
+
+
+def family_sample_names() -> list[str]:
+    """Every family sample that is a delivery (the gate request is not)."""
+    names = sorted(path.name for path in FAMILIES_DIR.glob("*.json") if path.name != GATE_SAMPLE)
+    assert names, f"no samples in {FAMILIES_DIR}"
+    return names
+
+
+def load_family_sample(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = orjson.loads((FAMILIES_DIR / name).read_bytes())
+    return document
+
+
 def load_sample(name: str) -> dict[str, Any]:
     document: dict[str, Any] = orjson.loads((SAMPLES_DIR / name).read_bytes())
     return document

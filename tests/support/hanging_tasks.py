@@ -13,23 +13,24 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from taskhook.consumers import Running, TaskEvent
+from taskhook.consumers import Running
 from taskhook.settings import ConsumerSettings
 from taskhook.tasks.consumer import open_tasks, tasks
+from taskhook.tasks.statements import Recorded
 
 
 @asynccontextmanager
-async def open_hanging(settings: ConsumerSettings) -> AsyncIterator[Running[TaskEvent]]:
+async def open_hanging(settings: ConsumerSettings) -> AsyncIterator[Running[Recorded]]:
     hang_after_commit = os.environ["HANG"] == "after-commit"
     marker = Path(os.environ["HANG_MARKER"])
     async with open_tasks(settings) as running:
 
-        async def record_then_hang(event: TaskEvent) -> None:
+        async def record_then_hang(event: Recorded) -> None:
             if hang_after_commit:
                 await running.handler(event)
             await hang()
 
-        async def record_batch_then_hang(events: Sequence[TaskEvent]) -> None:
+        async def record_batch_then_hang(events: Sequence[Recorded]) -> None:
             if hang_after_commit and running.batch is not None:
                 await running.batch(events)
             await hang()

@@ -40,6 +40,8 @@ TASK_FIELDS: dict[str, Callable[[Row], Any]] = {
     "type": lambda row: row["type"],
     "id": lambda row: row["id"],
 }
+# An asset's updatedAt filter is its status.updatedAt, as a task's is.
+ASSET_FIELDS = TASK_FIELDS | {"phase": lambda row: row["status"]["phase"]}
 WEBHOOK_FIELDS: dict[str, Callable[[Row], Any]] = {
     "createdAt": lambda row: row["createdAt"],
     "id": lambda row: row["id"],
@@ -54,12 +56,13 @@ class Refused(Exception):
 
 @dataclass
 class FakeStudio:
-    """One project's webhooks, delivery logs and tasks, served as Studio serves them."""
+    """One project's webhooks, delivery logs, tasks and assets, served as Studio serves them."""
 
     api_key: str = API_KEY
     webhooks: list[Row] = field(default_factory=list)
     logs: dict[str, list[Row]] = field(default_factory=dict)
     tasks: list[Row] = field(default_factory=list)
+    assets: list[Row] = field(default_factory=list)
     # Served once each, before anything else, to the first request whose path starts with the
     # prefix: (prefix, status, headers).
     failures: list[tuple[str, int, dict[str, str]]] = field(default_factory=list)
@@ -103,6 +106,7 @@ class FakeStudio:
         app.router.add_get("/api/webhook/{id}/log", self._logs)
         app.router.add_post("/api/webhook/{id}/log/{log}/resend", self._resend)
         app.router.add_get("/api/task", self._tasks)
+        app.router.add_get("/api/asset", self._assets)
         return app
 
     async def _attempt(self, webhook_id: str, url: str, body: bytes, secret: str, at: int) -> Row:
@@ -181,6 +185,9 @@ class FakeStudio:
 
     async def _tasks(self, request: web.Request) -> web.Response:
         return self._page(request, self.tasks, TASK_FIELDS, "updatedAt-true,createdAt-true")
+
+    async def _assets(self, request: web.Request) -> web.Response:
+        return self._page(request, self.assets, ASSET_FIELDS, "createdAt-true")
 
     async def _resend(self, request: web.Request) -> web.Response:
         webhook_id, log_id = request.match_info["id"], request.match_info["log"]

@@ -8,7 +8,7 @@ from taskhook.tasks.consumer import tasks
 
 def test_the_tasks_consumer_is_registered_by_name_with_its_bindings() -> None:
     assert registry.registered()["tasks"] is tasks
-    assert registry.find("tasks").bindings == ("task.#",)
+    assert registry.find("tasks").bindings == ("task.#", "asset.#")
 
 
 def test_a_consumer_can_be_named_by_its_import_path() -> None:

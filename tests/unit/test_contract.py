@@ -15,6 +15,7 @@ from taskhook.broker.confirmed import amqp_properties
 from taskhook.broker.topology import DEFAULT_EXCHANGE, Topology
 from taskhook.cli.serve import ASYNCAPI_PATH, asyncapi_text
 from taskhook.core.contract import asyncapi_document
+from taskhook.core.contract_families import FAMILY_CHANNELS
 from taskhook.core.delivery import validate_delivery
 from taskhook.core.errors import BodyNotJson, DeliveryInvalid, FieldProblem
 from taskhook.core.events import TASK_EVENTS
@@ -25,9 +26,14 @@ from taskhook.core.message import (
     rejected_message,
     routing_key,
 )
-from taskhook.core.recovery import FROM_TASK_LIST
+from taskhook.core.recovery import FROM_DELIVERY_LOG, FROM_TASK_LIST
 from taskhook.core.task import TaskType
-from tests.support.deliveries import load_sample, sample_names
+from tests.support.deliveries import (
+    family_sample_names,
+    load_family_sample,
+    load_sample,
+    sample_names,
+)
 
 DOCUMENT = asyncapi_document(Topology(DEFAULT_EXCHANGE), version="1.2.3")
 NON_TASK_EVENT = {
@@ -35,7 +41,7 @@ NON_TASK_EVENT = {
     "webhookId": "w1",
     "createdAt": 1,
     "timestamp": 2,
-    "event": "asset.ready",
+    "event": "billing.usage",
     "payload": {"asset": {"id": "5b3c"}},
 }
 
@@ -98,10 +104,22 @@ def test_a_reconciled_task_event_is_documented_too() -> None:
     assert_documented(message, message_of("taskEvents", message.routing_key))
 
 
-def test_a_non_task_event_is_published_as_the_document_says() -> None:
+def test_an_event_of_no_known_family_is_published_as_the_document_says() -> None:
     message = event_message(validate_delivery(NON_TASK_EVENT), received_at_ms=1)
     assert_documented(message, message_of("otherEvents", message.routing_key))
     assert not address_pattern("taskEvents").fullmatch(message.routing_key)
+
+
+@pytest.mark.parametrize("name", family_sample_names())
+def test_every_family_s_sample_is_published_on_its_channel_as_the_document_says(
+    name: str,
+) -> None:
+    delivery = validate_delivery(load_family_sample(name))
+    message = event_message(delivery, received_at_ms=1, reconciled=FROM_DELIVERY_LOG)
+    channel = FAMILY_CHANNELS[delivery.family.name][0]
+    assert_documented(message, message_of(channel, message.routing_key))
+    others = [c for c, _, _ in FAMILY_CHANNELS.values() if c not in (channel, "otherEvents")]
+    assert not any(address_pattern(c).fullmatch(message.routing_key) for c in others)
 
 
 @pytest.mark.parametrize("event", TASK_EVENTS)

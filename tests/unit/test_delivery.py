@@ -21,13 +21,13 @@ def task_delivery(**changes: Any) -> dict[str, Any]:
     return document
 
 
-def asset_ready() -> dict[str, Any]:
+def unknown_event() -> dict[str, Any]:
     return {
         "id": "a1",
         "webhookId": "w1",
         "createdAt": 1,
         "timestamp": 2,
-        "event": "asset.ready",
+        "event": "billing.usage",
         "payload": {"asset": {"id": "x", "anything": [1, 2]}},
     }
 
@@ -43,8 +43,8 @@ def test_every_sample_is_a_valid_task_delivery(name: str) -> None:
     assert delivery.dedup_key == f"{document['webhookId']} {document['id']}"
 
 
-def test_a_non_task_event_checks_the_envelope_and_passes_the_payload_through() -> None:
-    delivery = validate_delivery(asset_ready())
+def test_an_event_of_no_known_family_checks_the_envelope_and_passes_the_payload_through() -> None:
+    delivery = validate_delivery(unknown_event())
     assert isinstance(delivery.envelope, EventEnvelope)
     assert delivery.task is None
     assert delivery.envelope.payload == {"asset": {"id": "x", "anything": [1, 2]}}

@@ -109,7 +109,7 @@ def test_a_non_task_event_passes_its_payload_and_stream_through() -> None:
     }
     message = event_message(validate_delivery(document))
     assert message.routing_key == "stream.started"
-    assert message.headers == {"webhook-id": "w1"}
+    assert message.headers == {"webhook-id": "w1", "stream-id": "s1"}
     assert orjson.loads(message.body) == {
         "id": "a1",
         "event": "stream.started",

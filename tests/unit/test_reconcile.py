@@ -28,8 +28,15 @@ Row = Mapping[str, Any]
 class MemoryStudio:
     """A ``Studio`` of plain lists; ``fail_after`` rows of a list, that list fails."""
 
-    def __init__(self, webhooks: list[Row], logs: list[Row], tasks: list[Row]) -> None:
+    def __init__(
+        self,
+        webhooks: list[Row],
+        logs: list[Row],
+        tasks: list[Row],
+        assets: list[Row] | None = None,
+    ) -> None:
         self.hooks, self.logs, self.task_rows = webhooks, logs, tasks
+        self.asset_rows = assets or []
         self.fail_after: int | None = None
         self.resent: Row = {}
 
@@ -50,6 +57,11 @@ class MemoryStudio:
 
     async def tasks(self, since_ms: int) -> AsyncIterator[Row]:
         for row in self.task_rows:
+            if row["status"]["updatedAt"] >= since_ms:
+                yield row
+
+    async def assets(self, since_ms: int) -> AsyncIterator[Row]:
+        for row in self.asset_rows:
             if row["status"]["updatedAt"] >= since_ms:
                 yield row
 

@@ -55,6 +55,15 @@ async def test_tasks_are_read_oldest_change_first_by_watermark_never_by_the_link
     assert not any("cursor" in asked for asked in studio.requests)  # Link: http://, undefined
 
 
+async def test_assets_are_read_like_tasks_on_their_status_updated_at(
+    client: StudioClient, studio: FakeStudio
+) -> None:
+    studio.assets = [task(n, NOW + n) for n in range(7)] + [task(99, NOW - 1)]
+    read = [(a["id"], a["status"]["updatedAt"]) async for a in client.assets(NOW)]
+    assert read == [(f"task-{n:03}", NOW + n) for n in range(7)]
+    assert all(asked.startswith("/api/asset?") for asked in studio.requests)
+
+
 async def test_a_full_page_of_one_updated_at_is_got_past_with_a_larger_page(
     client: StudioClient, studio: FakeStudio
 ) -> None:

@@ -5,6 +5,7 @@ prove the bytes are Livepeer's before parsing them; keep a signed delivery we mu
 4xx never loses it; publish a valid one and report success only once the broker confirmed it.
 """
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -14,9 +15,12 @@ from taskhook.application.dedup import Outcome, PublishOnce
 from taskhook.clock import now_ms
 from taskhook.core.delivery import Delivery, check_signed_timestamp, parse_body, validate_delivery
 from taskhook.core.errors import BodyNotJson, DeliveryInvalid
+from taskhook.core.gate import GateWarnings, gate_refusal, is_gate_request
 from taskhook.core.message import OutgoingMessage, event_message, rejected_message
 from taskhook.core.redaction import DEFAULT_REDACTION, Redaction
-from taskhook.core.signature import verify_signature
+from taskhook.core.signature import signing_secret, verify_signature
+
+log = logging.getLogger("taskhook.webhook")
 
 
 class Publisher(Protocol):
@@ -70,6 +74,7 @@ class Ingest:
         self._rejected_queue = rejected_queue
         self._publish_once = publish_once
         self._clock_ms = clock_ms
+        self._gate_warnings = GateWarnings()
 
     @property
     def publisher(self) -> Publisher:
@@ -87,7 +92,7 @@ class Ingest:
         else:
             with tracing.span(self._tracer, "verify signature"):
                 signed_at = self._authenticate(body, signature)
-        return await self._accept(body, signed_at=signed_at, origin=None)
+        return await self._accept(body, signed_at=signed_at, origin=None, signature=signature)
 
     async def admit(self, body: bytes, *, origin: str) -> Receipt:
         """Take a delivery whose origin was proven another way: read from Livepeer Studio's API
@@ -98,13 +103,20 @@ class Ingest:
         """
         return await self._accept(body, signed_at=None, origin=origin)
 
-    async def _accept(self, body: bytes, *, signed_at: int | None, origin: str | None) -> Receipt:
+    async def _accept(
+        self,
+        body: bytes,
+        *,
+        signed_at: int | None,
+        origin: str | None,
+        signature: str | None = None,
+    ) -> Receipt:
         try:
             if self._tracer is None:
-                delivery = _validated(body, signed_at)
+                delivery = self._validated(body, signed_at, signature)
             else:
                 with tracing.span(self._tracer, "validate delivery"):
-                    delivery = _validated(body, signed_at)
+                    delivery = self._validated(body, signed_at, signature)
         except (BodyNotJson, DeliveryInvalid) as refusal:
             await self._keep_refused(body, refusal)
             raise
@@ -118,6 +130,32 @@ class Ingest:
             delivery.dedup_key, lambda: self._publisher.publish_event(message)
         )
         return Receipt(outcome=outcome, delivery=delivery)
+
+    def _warn_of_gate(self, body: bytes, signature: str | None) -> None:
+        """One warning a minute per webhook that sends playback gate requests here. The webhook
+        is known by the secret that signed the request (its place in the configured list)."""
+        index = signing_secret(signature, body, secrets=self._secrets)
+        webhook = f"secret-{index + 1}" if index is not None else "unsigned"
+        requests = self._gate_warnings.due(webhook, self._clock_ms())
+        if requests is not None:
+            log.warning(
+                "playback access-control requests are sent to this webhook URL: every viewer "
+                "of the gated content is refused; remove taskhook's URL from the playback policy",
+                extra={
+                    "cause": "access-control-request",
+                    "signed_by": webhook,
+                    "requests": requests,
+                },
+            )
+
+    def _validated(self, body: bytes, signed_at: int | None, signature: str | None) -> Delivery:
+        document = parse_body(body)
+        if signed_at is not None:
+            check_signed_timestamp(document, signed_at)
+        if is_gate_request(document):  # before any model: never kept, never 422
+            self._warn_of_gate(body, signature)
+            raise gate_refusal()
+        return validate_delivery(document)
 
     def _authenticate(self, body: bytes, signature: str | None) -> int | None:
         if not self._secrets:  # settings only allow this with TASKHOOK_ALLOW_UNSIGNED=true
@@ -137,10 +175,3 @@ class Ingest:
             body, refusal, queue=self._rejected_queue, received_at_ms=self._clock_ms()
         )
         await self._publisher.publish_rejected(message)
-
-
-def _validated(body: bytes, signed_at: int | None) -> Delivery:
-    document = parse_body(body)
-    if signed_at is not None:
-        check_signed_timestamp(document, signed_at)
-    return validate_delivery(document)

@@ -1,9 +1,10 @@
 """``taskhook reconcile``: recover what Livepeer's webhooks never delivered, free of HTTP and AMQP.
 
-Two jobs (docs/reconcile.md). Deliveries: the events Studio's delivery logs show Livepeer gave
-up on within the window are published from their stored bodies, through the ingest's own path.
-Tasks: every task that changed in the window is published in its current state, under an id
-derived from that state, unless the logs show that state was delivered (or this run recovered it).
+Three jobs (docs/reconcile.md). Deliveries: the events Studio's delivery logs show Livepeer gave
+up on within the window, of every family, are published from their stored bodies, through the
+ingest's own path. Tasks and assets: every task and asset that changed in the window is
+published in its current state, under an id derived from that state, unless the logs show that
+state was delivered (or this run recovered it).
 
 The run goes on past one failed webhook or event and counts it as an error; it stops at once
 when Studio refuses the key (nothing else could work) or the broker fails a publish.
@@ -20,6 +21,7 @@ from taskhook.core.delivery import WEBHOOK_PATH, summarize_problems
 from taskhook.core.errors import BodyNotJson, DeliveryInvalid, PublishFailed
 from taskhook.core.message import OutgoingMessage, routing_key
 from taskhook.core.recovery import (
+    FROM_ASSET_LIST,
     FROM_DELIVERY_LOG,
     FROM_TASK_LIST,
     EventHistory,
@@ -29,9 +31,8 @@ from taskhook.core.recovery import (
     UnreadableLog,
     Verdict,
     attempt_from_log,
-    resync_delivery,
-    task_state,
 )
+from taskhook.core.resync import asset_resync_delivery, asset_state, resync_delivery, task_state
 
 # Progress on stderr at most this often: enough to see a long run move, not a line per page.
 PROGRESS_EVERY_S = 2.0
@@ -55,6 +56,8 @@ class Studio(Protocol):
     def delivery_logs(self, webhook_id: str, since_ms: int) -> AsyncIterator[Mapping[str, Any]]: ...
 
     def tasks(self, since_ms: int) -> AsyncIterator[Mapping[str, Any]]: ...
+
+    def assets(self, since_ms: int) -> AsyncIterator[Mapping[str, Any]]: ...
 
     async def resend(self, webhook_id: str, log_id: str) -> Mapping[str, Any]: ...
 
@@ -87,12 +90,13 @@ class NoPublisher:
 @dataclass(frozen=True, slots=True)
 class Plan:
     """What one run does. ``since_ms`` starts the window: events Livepeer gave up on, and tasks
-    that changed, since then. ``webhooks`` empty means the project's webhooks that point at a
-    taskhook (their URL's path is taskhook's webhook path)."""
+    and assets that changed, since then. ``webhooks`` empty means the project's webhooks that
+    point at a taskhook (their URL's path is taskhook's webhook path)."""
 
     since_ms: int
     deliveries: bool = True
     tasks: bool = True
+    assets: bool = True
     webhooks: tuple[str, ...] = ()
     resend: bool = False
     dry_run: bool = False
@@ -112,6 +116,8 @@ class Summary:
     invalid: int = 0  # lost, failed validation, kept in the rejected queue with the reason
     resynced: int = 0  # tasks published in their current state
     current: int = 0  # tasks whose current state was delivered, or recovered by this run
+    assets_resynced: int = 0  # assets published in their current state
+    assets_current: int = 0  # assets whose current state was delivered, or recovered
     errors: int = 0  # could not be done; each was reported
 
     def line(self) -> str:
@@ -146,8 +152,9 @@ class Reconciler:
         self._progress = progress
         self._clock_ms = clock_ms
         self._last_progress = 0.0
-        # Task states the logs show delivered, or this run published: not re-synced again.
+        # Task and asset states the logs show delivered, or this run published: not re-synced.
         self._known: set[TaskState] = set()
+        self._known_assets: set[TaskState] = set()
 
     async def run(self, plan: Plan, summary: Summary) -> None:
         """Count into ``summary`` as it goes, so it tells how far a run that stopped got.
@@ -159,6 +166,8 @@ class Reconciler:
                 await self._deliveries(plan, webhook_id, summary)
         if plan.tasks:
             await self._tasks(plan, summary)
+        if plan.assets:
+            await self._assets(plan, summary)
 
     async def _webhooks(self, plan: Plan, summary: Summary) -> list[str]:
         """The webhooks named, each checked to be the project's; else those pointing at a
@@ -262,6 +271,24 @@ class Reconciler:
         except StudioFailed as e:
             self._error(summary, "tasks", str(e))
 
+    async def _assets(self, plan: Plan, summary: Summary) -> None:
+        seen = 0
+        try:
+            async for asset in self._studio.assets(plan.since_ms):
+                seen += 1
+                self._tick(f"assets: {seen} read")
+                state = asset_state(asset)
+                if state is not None and state in self._known_assets:
+                    summary.assets_current += 1
+                    continue
+                body = asset_resync_delivery(asset, self._clock_ms())
+                subject = str(asset.get("id"))
+                why = "current state"
+                if await self._admit(plan, subject, body, FROM_ASSET_LIST, why, summary):
+                    summary.assets_resynced += 1
+        except StudioFailed as e:
+            self._error(summary, "assets", str(e))
+
     async def _admit(
         self, plan: Plan, subject: str, body: bytes, origin: str, why: str, summary: Summary
     ) -> bool:
@@ -290,6 +317,8 @@ class Reconciler:
     def _remember(self, history: EventHistory) -> None:
         if history.latest.task_state is not None:
             self._known.add(history.latest.task_state)
+        if history.latest.asset_state is not None:
+            self._known_assets.add(history.latest.asset_state)
 
     def _say(self, plan: Plan, what: str, subject: str, detail: str) -> None:
         self._report(Action(f"would-{what}" if plan.dry_run else what, subject, detail))

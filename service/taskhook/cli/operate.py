@@ -18,6 +18,7 @@ from taskhook.settings import (
     ConsumerSettings,
     SenderSettings,
 )
+from taskhook.tools.event_samples import SAMPLE_EVENTS
 from taskhook.tools.samples import SAMPLE_TYPES
 
 if TYPE_CHECKING:
@@ -52,14 +53,26 @@ def _add_send(commands: Any) -> None:
         help="sign deliveries as Livepeer does and POST them",
         description="Without FILE, a made-up task of --type: one --event, or with --count N "
         "its whole life in N deliveries (spawned, running updates, then --event if final, "
-        "else completed). A FILE is sent as it is, --count times, with a fresh timestamp.",
+        "else completed). An --event of another family makes up an asset's or a stream's "
+        "events the same way (asset.created, asset.updated..., asset.ready; stream.started, "
+        "stream.detection..., stream.idle; ...); playback.accessControl makes up the playback "
+        "gate request taskhook refuses. A FILE is sent as it is, --count times, with a fresh "
+        "timestamp.",
     )
     send.add_argument("file", nargs="?", type=Path, help="a delivery to send, as JSON")
     send.add_argument(
         "--event",
-        choices=TASK_EVENTS,
+        choices=(*TASK_EVENTS, *SAMPLE_EVENTS),
         default="task.completed",
-        help="the event to make up, or the last of a --count life (default: task.completed)",
+        metavar="EVENT",
+        help="the event to make up, or the last of a --count life: any event Livepeer sends "
+        "(default: task.completed)",
+    )
+    send.add_argument(
+        "--legacy",
+        action="store_true",
+        help="asset.ready and asset.failed in the older shape Studio sends to webhooks created "
+        "before 2024-07-28",
     )
     send.add_argument("--type", choices=SAMPLE_TYPES, default="upload", help="the task's type")
     send.add_argument("--count", type=positive_int, default=1, help="deliveries (default: 1)")
@@ -96,8 +109,10 @@ def run_send(args: argparse.Namespace) -> int:
     from taskhook.tools import send
     from taskhook.tools.variations import Variation, varied
 
-    if args.file is None:
+    if args.file is None and args.event in TASK_EVENTS:
         documents = send.sample_life(args.type, args.event, args.count)
+    elif args.file is None:
+        documents = send.sample_events(args.event, args.count, legacy=args.legacy)
     else:
         try:
             document = orjson.loads(args.file.read_bytes())

@@ -16,8 +16,8 @@ def add_commands(commands: Any) -> None:
         "reconcile",
         help="publish what Livepeer's webhooks never delivered, read from Studio's API",
         description="Reads TASKHOOK_STUDIO_API_KEY (a backend key of the webhook's project) and "
-        "TASKHOOK_STUDIO_URL. With neither --deliveries nor --tasks, does both. Exits 0 only "
-        "when everything it set out to publish was confirmed by the broker.",
+        "TASKHOOK_STUDIO_URL. With none of --deliveries, --tasks and --assets, does all three. "
+        "Exits 0 only when everything it set out to publish was confirmed by the broker.",
     )
     reconcile.add_argument(
         "--deliveries",
@@ -30,11 +30,16 @@ def add_commands(commands: Any) -> None:
         help="publish every task that changed in the window in its current state",
     )
     reconcile.add_argument(
+        "--assets",
+        action="store_true",
+        help="publish every asset that changed in the window in its current state",
+    )
+    reconcile.add_argument(
         "--since",
         type=duration_ms,
         default=DEFAULT_SINCE,
         metavar="DURATION",
-        help="the window: events lost and tasks changed since then, like 90m, 48h or 7d "
+        help="the window: events lost and tasks and assets changed since then, like 90m, 48h or 7d "
         f"(default: {DEFAULT_SINCE})",
     )
     reconcile.add_argument(
@@ -72,11 +77,12 @@ def run_reconcile(args: argparse.Namespace) -> int:
     from taskhook.tools.reconcile import reconcile
 
     settings = bootstrap.load_settings(ReconcileSettings)
-    both = not args.deliveries and not args.tasks
+    every = not args.deliveries and not args.tasks and not args.assets
     plan = Plan(
         since_ms=now_ms() - args.since,
-        deliveries=args.deliveries or both,
-        tasks=args.tasks or both,
+        deliveries=args.deliveries or every,
+        tasks=args.tasks or every,
+        assets=args.assets or every,
         webhooks=tuple(args.webhook),
         resend=args.resend,
         dry_run=args.dry_run,

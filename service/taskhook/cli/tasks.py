@@ -1,4 +1,5 @@
-"""``taskhook tasks list|show``: read what the ``tasks`` consumer recorded."""
+"""``taskhook tasks list|show`` and ``taskhook assets list|show``: read what the ``tasks``
+consumer recorded."""
 
 import argparse
 import sys
@@ -9,6 +10,7 @@ from pydantic import ValidationError
 
 from taskhook import bootstrap
 from taskhook.cli.options import EXIT_FAILED, EXIT_USAGE
+from taskhook.core.asset import AssetPhase
 from taskhook.core.task import TaskPhase, TaskType
 from taskhook.settings import ConsumerSettings
 
@@ -37,6 +39,27 @@ def add_commands(commands: Any) -> None:
     show = actions.add_parser("show", help="one task's state and output, as JSON")
     show.add_argument("task_id", help="the Livepeer task id")
     show.set_defaults(run=show_task)
+    _add_asset_commands(commands)
+
+
+def _add_asset_commands(commands: Any) -> None:
+    assets = commands.add_parser("assets", help="read the assets the tasks consumer recorded")
+    actions = assets.add_subparsers(dest="assets_command", required=True)
+    listing = actions.add_parser("list", help="the most recently updated assets first")
+    listing.add_argument(
+        "--phase",
+        action="append",
+        default=[],
+        choices=get_args(AssetPhase),
+        help="only assets in this phase (repeat for several)",
+    )
+    listing.add_argument("--playback-id", help="only the asset with this playback id")
+    listing.add_argument("--limit", type=int, default=50, help="1 to 500 (default: 50)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.set_defaults(run=list_assets)
+    show = actions.add_parser("show", help="one asset's state, playback id and media, as JSON")
+    show.add_argument("asset_id", help="the Livepeer asset id")
+    show.set_defaults(run=show_asset)
 
 
 def list_tasks(args: argparse.Namespace) -> int:
@@ -63,6 +86,32 @@ def show_task(args: argparse.Namespace) -> int:
 
     store = bootstrap.task_store(bootstrap.load_settings(ConsumerSettings))
     return _reporting_missing_schema(lambda: uvloop.run(reading.show_task(store, args.task_id)))
+
+
+def list_assets(args: argparse.Namespace) -> int:
+    import uvloop
+
+    from taskhook.tasks import reading
+    from taskhook.tasks.views import AssetQuery
+
+    try:
+        query = AssetQuery(phase=args.phase, playback_id=args.playback_id, limit=args.limit)
+    except ValidationError:
+        print("taskhook: --limit must be 1 to 500, --playback-id not empty", file=sys.stderr)
+        return EXIT_USAGE
+    store = bootstrap.task_store(bootstrap.load_settings(ConsumerSettings))
+    return _reporting_missing_schema(
+        lambda: uvloop.run(reading.list_assets(store, query, as_json=args.json))
+    )
+
+
+def show_asset(args: argparse.Namespace) -> int:
+    import uvloop
+
+    from taskhook.tasks import reading
+
+    store = bootstrap.task_store(bootstrap.load_settings(ConsumerSettings))
+    return _reporting_missing_schema(lambda: uvloop.run(reading.show_asset(store, args.asset_id)))
 
 
 def _reporting_missing_schema(read: Callable[[], int]) -> int:

@@ -2,10 +2,14 @@
 
 ::
 
-    from taskhook.consumers import TaskEvent, consumer
+    from taskhook.consumers import AssetEvent, TaskEvent, consumer
 
     @consumer("audit", "task.completed.*", "task.failed.#")
     async def audit(event: TaskEvent) -> None:
+        ...
+
+    @consumer("ready-assets", "asset.ready")
+    async def publish_video(event: AssetEvent) -> None:
         ...
 
 A handler reads what it may need from the message itself (headers, the attempt, whether it was
@@ -19,7 +23,6 @@ from taskhook.consumers.consumer import (
     Handler,
     PermanentError,
     Running,
-    TaskEvent,
     TransientError,
     consumer,
 )
@@ -28,13 +31,30 @@ from taskhook.consumers.delivery_info import (
     current_deliveries,
     current_delivery,
 )
+from taskhook.consumers.events import (
+    AnyEvent,
+    AssetEvent,
+    MultistreamEvent,
+    OtherEvent,
+    PlaybackEvent,
+    RecordingEvent,
+    StreamEvent,
+    TaskEvent,
+)
 
 __all__ = [
+    "AnyEvent",
+    "AssetEvent",
     "Consumer",
     "DeliveryInfo",
     "Handler",
+    "MultistreamEvent",
+    "OtherEvent",
     "PermanentError",
+    "PlaybackEvent",
+    "RecordingEvent",
     "Running",
+    "StreamEvent",
     "TaskEvent",
     "TransientError",
     "consumer",

@@ -10,19 +10,17 @@ can arrive more than once (the broker redelivers what was not acked before a cra
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar
 
 from aiohttp import web
 from pydantic import TypeAdapter
 
 from taskhook.broker.topology import check_consumer_name
-from taskhook.core.message import PublishedEvent, PublishedTaskEvent
+from taskhook.consumers.events import event_type_for
+from taskhook.core.published import PublishedBase
 from taskhook.settings import ConsumerSettings
 
-TaskEvent = PublishedTaskEvent
-"""What a consumer of ``task.*`` events receives: the published body, validated."""
-
-E = TypeVar("E", bound=PublishedTaskEvent | PublishedEvent)
+E = TypeVar("E", bound=PublishedBase)
 Handler = Callable[[E], Awaitable[None]]
 BatchHandler = Callable[[Sequence[E]], Awaitable[None]]
 
@@ -63,7 +61,7 @@ class Consumer(Generic[E]):
     name: str
     bindings: tuple[str, ...]
     open: Opener[E]
-    event_type: type[E]
+    event_type: Any  # E's class, or a union of them (``taskhook.consumers.events.AnyEvent``)
     summary: str = ""
     _adapter: TypeAdapter[E] = field(init=False, repr=False, compare=False)
 
@@ -78,20 +76,21 @@ class Consumer(Generic[E]):
         return self._adapter.validate_json(body)
 
 
-@overload
 def consumer(
-    name: str, *bindings: str
-) -> Callable[[Handler[PublishedTaskEvent]], Consumer[PublishedTaskEvent]]: ...
-@overload
-def consumer(
-    name: str, *bindings: str, event_type: type[E]
-) -> Callable[[Handler[E]], Consumer[E]]: ...
-def consumer(name: str, *bindings: str, event_type: Any = PublishedTaskEvent) -> Any:
+    name: str, *bindings: str, event_type: Any = None
+) -> Callable[[Handler[E]], Consumer[E]]:
     """Declare a consumer from a plain handler that needs nothing opened and closed::
 
     @consumer("audit", "task.completed.*")
     async def audit(event: TaskEvent) -> None: ...
+
+    @consumer("ready-assets", "asset.ready")
+    async def publish_video(event: AssetEvent) -> None: ...
+
+    Each message is validated as its family's event (``taskhook.consumers.events``); bindings
+    of one family get that family's class, bindings of several get each message as its own.
     """
+    chosen = event_type if event_type is not None else event_type_for(bindings)
 
     def declare(handler: Handler[Any]) -> Consumer[Any]:
         @asynccontextmanager
@@ -102,7 +101,7 @@ def consumer(name: str, *bindings: str, event_type: Any = PublishedTaskEvent) ->
             name=name,
             bindings=bindings,
             open=open_handler,
-            event_type=event_type,
+            event_type=chosen,
             summary=(handler.__doc__ or "").strip().split("\n")[0],
         )
 

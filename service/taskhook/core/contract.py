@@ -11,38 +11,31 @@ Pure: the broker's names come in as arguments (``taskhook.broker.topology.Topolo
 and nothing here is read or written.
 """
 
-from typing import Any, Protocol, get_args
+from typing import Any, Protocol
 
+from taskhook.core.contract_families import (
+    FAMILY_CHANNELS,
+    HEADER_TEXT,
+    family_channels,
+    family_messages,
+    family_operations,
+)
 from taskhook.core.errors import BodyNotJson, DeliveryInvalid
-from taskhook.core.events import EVENT_NAME_PATTERN, TASK_EVENT_PREFIX, TASK_EVENTS
-from taskhook.core.held import REPLAYED_HEADER
-from taskhook.core.limits import MAX_HEADER_CHARS
 from taskhook.core.message import (
     APP_ID,
     CAUSE_HEADER,
     JSON,
     PERSISTENT,
-    PROJECT_ID_HEADER,
     RAW_BYTES,
     REASON_HEADER,
-    RECEIVED_AT_HEADER,
-    TASK_ID_HEADER,
-    TASK_PHASE_HEADER,
-    TASK_TYPE_HEADER,
-    WEBHOOK_ID_HEADER,
     published_event_schema,
-    routing_key,
 )
-from taskhook.core.recovery import FROM_DELIVERY_LOG, FROM_TASK_LIST, RECONCILED_HEADER
-from taskhook.core.task import Task, TaskPhase, TaskType
 
 ASYNCAPI_VERSION = "3.0.0"
 # The AMQP 0-9-1 bindings of AsyncAPI 3.0.
 AMQP_BINDING = "0.3.0"
 # Where the body's models live in the document; the payloads refer to them from here.
 SCHEMAS = "#/components/schemas/"
-# Every header value is an AMQP long string; taskhook keeps what it writes under this.
-_HEADER_TEXT: dict[str, Any] = {"type": "string", "maxLength": MAX_HEADER_CHARS}
 
 
 class BrokerNames(Protocol):
@@ -112,57 +105,16 @@ def _queue_binding(name: str) -> dict[str, Any]:
 
 
 def _channels(names: BrokerNames) -> dict[str, Any]:
-    events = [event.removeprefix(TASK_EVENT_PREFIX) for event in TASK_EVENTS]
-    task_types: tuple[str, ...] = get_args(TaskType)
-    # The address is routing_key's own output for placeholder names, so the two cannot differ.
-    task_address = routing_key(f"{TASK_EVENT_PREFIX}{{event}}", "{taskType}")
     exchange = (
         f"the topic exchange named by TASKHOOK_EXCHANGE ({names.exchange} in this document); "
         "bind your queues to it with these routing keys or patterns of them"
     )
-    return {
-        "taskEvents": {
-            "address": task_address,
-            "title": "Task events",
-            "description": (
-                f"Every task.* event, on {exchange} (task.completed.*, task.*.upload, task.#)."
-            ),
-            "parameters": {
-                "event": {
-                    "enum": events,
-                    "description": (
-                        "The event name after `task.`. Livepeer sends these today; another "
-                        "task.* event would be published the same way."
-                    ),
-                },
-                "taskType": {
-                    "enum": list(task_types),
-                    "description": (
-                        "The task's type (task-type header). import and transcode come only "
-                        "in the older shape of the Task model, from before September 2023."
-                    ),
-                },
-            },
-            "messages": {"taskEvent": {"$ref": "#/components/messages/taskEvent"}},
-            "bindings": _exchange_binding(names.exchange, "topic"),
-        },
-        "otherEvents": {
-            "address": routing_key("{event}", None),
-            "title": "Other events",
-            "description": f"Every Livepeer event that is not task.*, on {exchange} (asset.*, #).",
-            "parameters": {
-                "event": {
-                    "description": (
-                        "The event name as Livepeer sent it, never starting with `task.`: "
-                        f"dotted lowercase words ({EVENT_NAME_PATTERN}), so never a binding "
-                        "wildcard."
-                    ),
-                    "examples": ["asset.ready", "stream.started"],
-                },
-            },
-            "messages": {"event": {"$ref": "#/components/messages/event"}},
-            "bindings": _exchange_binding(names.exchange, "topic"),
-        },
+    channels = family_channels(exchange, _exchange_binding(names.exchange, "topic"))
+    every_message = {
+        message: {"$ref": f"#/components/messages/{message}"}
+        for _, message, _ in FAMILY_CHANNELS.values()
+    }
+    return channels | {
         "unrouted": {
             "address": names.unrouted_queue,
             "title": "Held back: no queue bound",
@@ -172,10 +124,7 @@ def _channels(names: BrokerNames) -> dict[str, Any]:
                 "unchanged, under its routing key, so nothing vanishes before the first consumer "
                 "binds. It grows until someone drains it (`taskhook inspect`, `taskhook replay`)."
             ),
-            "messages": {
-                "taskEvent": {"$ref": "#/components/messages/taskEvent"},
-                "event": {"$ref": "#/components/messages/event"},
-            },
+            "messages": every_message,
             "bindings": _queue_binding(names.unrouted_queue),
         },
         "rejected": {
@@ -212,15 +161,7 @@ def _send(channel: str, message: str, summary: str) -> dict[str, Any]:
 
 
 def _operations() -> dict[str, Any]:
-    return {
-        "publishTaskEvent": _send(
-            "taskEvents",
-            "taskEvent",
-            "Publishes each accepted task.* delivery, broker-confirmed before the 2xx.",
-        ),
-        "publishEvent": _send(
-            "otherEvents", "event", "Publishes each accepted delivery of any other event."
-        ),
+    return family_operations(_send) | {
         "keepRefused": _send(
             "rejected", "refused", "Keeps a signed delivery refused as not JSON or not the model."
         ),
@@ -239,95 +180,8 @@ def _properties(type_: str) -> dict[str, Any]:
     }
 
 
-def _event_headers(*, task: bool) -> dict[str, Any]:
-    """The headers ``event_message`` sets (``task`` for a task event's)."""
-    properties: dict[str, Any] = {
-        WEBHOOK_ID_HEADER: {
-            **_HEADER_TEXT,
-            "description": "The Livepeer webhook subscription the event came through.",
-        },
-        RECEIVED_AT_HEADER: {
-            **_HEADER_TEXT,
-            "format": "date-time",
-            "description": (
-                "When taskhook received the delivery (ISO 8601, UTC, milliseconds). Set on "
-                "every event the ingest or `taskhook reconcile` publishes."
-            ),
-        },
-    }
-    if task:
-        project_id = Task.model_fields["project_id"].alias
-        properties |= {
-            TASK_ID_HEADER: {**_HEADER_TEXT, "description": "The task's id (task.id)."},
-            TASK_TYPE_HEADER: {"enum": list(get_args(TaskType)), "description": "task.type"},
-            TASK_PHASE_HEADER: {
-                "enum": list(get_args(TaskPhase)),
-                "description": "task.status.phase",
-            },
-            PROJECT_ID_HEADER: {
-                **_HEADER_TEXT,
-                "minLength": 1,
-                "description": (
-                    f"The Livepeer project (task.{project_id}), for consumers that serve "
-                    "several projects to route on without reading the body. Absent when the "
-                    f"snapshot has none (older tasks) and when it is longer than "
-                    f"{MAX_HEADER_CHARS} characters: a cut id would name another project."
-                ),
-            },
-        }
-    for name, what in (
-        ("traceparent", "the W3C trace context of the publish"),
-        ("tracestate", "vendor data of that trace context"),
-    ):
-        properties[name] = {
-            **_HEADER_TEXT,
-            "description": f"Only when taskhook runs with traces on (OTEL_*): {what}.",
-        }
-    properties[RECONCILED_HEADER] = {
-        "enum": [FROM_DELIVERY_LOG, FROM_TASK_LIST],
-        "description": (
-            "Only on what `taskhook reconcile` published: delivery-log for a body recovered "
-            "from Livepeer's delivery logs, task-list for a task's re-synced state."
-        ),
-    }
-    properties[REPLAYED_HEADER] = {
-        **_HEADER_TEXT,
-        "description": (
-            "Only on what `taskhook replay` published again: the queue it was held back in "
-            "(the unrouted or the rejected queue, or a consumer's dead queue)."
-        ),
-    }
-    required = [WEBHOOK_ID_HEADER]
-    if task:
-        required += [TASK_ID_HEADER, TASK_TYPE_HEADER, TASK_PHASE_HEADER]
-    return {"type": "object", "required": required, "properties": properties}
-
-
 def _messages() -> dict[str, Any]:
-    return {
-        "taskEvent": {
-            "name": "taskEvent",
-            "title": "A task event",
-            "summary": "A task's snapshot as Livepeer sent it, when it spawned, moved or ended.",
-            "description": (
-                "The body carries task exactly as received, unknown keys included, and success "
-                "on task.completed and task.failed. Livepeer's per-attempt timestamp is left "
-                "out, so every copy of an event has the same body."
-            ),
-            "contentType": JSON,
-            "headers": _event_headers(task=True),
-            "payload": {"$ref": f"{SCHEMAS}PublishedTaskEvent"},
-            "x-amqp-properties": _properties("the event name: task.spawned, task.updated, ..."),
-        },
-        "event": {
-            "name": "event",
-            "title": "Any other event",
-            "summary": "A Livepeer event that is not about a task, its stream and payload as sent.",
-            "contentType": JSON,
-            "headers": _event_headers(task=False),
-            "payload": {"$ref": f"{SCHEMAS}PublishedEvent"},
-            "x-amqp-properties": _properties("the event name, e.g. asset.ready"),
-        },
+    return family_messages(SCHEMAS, _properties) | {
         "refused": {
             "name": "refused",
             "title": "A refused delivery",
@@ -346,7 +200,7 @@ def _messages() -> dict[str, Any]:
                         "description": "Why it was refused.",
                     },
                     REASON_HEADER: {
-                        **_HEADER_TEXT,
+                        **HEADER_TEXT,
                         "description": "Each failing field and why, or the parse error.",
                     },
                 },

@@ -7,91 +7,34 @@ is the parsed document itself, so unknown keys and exact values reach consumers 
 """
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from pydantic import (
-    AfterValidator,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import ValidationError
 
+from taskhook.core.asset import AssetEnvelope, AssetRef
+from taskhook.core.envelope import Envelope, EventEnvelope, EventId, NonEmpty
 from taskhook.core.errors import BodyNotJson, DeliveryInvalid, FieldProblem, SignatureInvalid
-from taskhook.core.events import EVENT_NAME_PATTERN, FINAL_EVENTS, is_task_event
-from taskhook.core.limits import SHORTSTR_BYTES, cut_to_shortstr, fits_shortstr
-from taskhook.core.task import Task, TaskType
-from taskhook.core.wire import Millis, WireModel
+from taskhook.core.families import Family, family_of
+from taskhook.core.limits import cut_to_shortstr
+from taskhook.core.task_envelope import TaskEnvelope, TaskPayload, TaskRef
+
+__all__ = [  # what other modules import from here, wherever it is defined
+    "Delivery",
+    "Envelope",
+    "EventEnvelope",
+    "EventId",
+    "NonEmpty",
+    "TaskEnvelope",
+    "TaskPayload",
+    "TaskRef",
+    "validate_delivery",
+]
 
 MAX_REPORTED_PROBLEMS = 20
 # Where Livepeer is told to send deliveries: taskhook serves it, and reconcile recognises its
 # webhooks by it.
 WEBHOOK_PATH = "/webhooks/livepeer"
-
-NonEmpty = Annotated[str, Field(min_length=1, max_length=255)]
-
-
-def _fits_shortstr(value: str) -> str:
-    # The event id becomes the AMQP message_id: past a short string the publish would fail.
-    if not fits_shortstr(value):
-        raise ValueError(f"must be at most {SHORTSTR_BYTES} bytes of UTF-8")
-    return value
-
-
-EventId = Annotated[NonEmpty, AfterValidator(_fits_shortstr)]
-
-
-class Envelope(WireModel):
-    """What every Livepeer delivery carries, whatever the event."""
-
-    id: EventId
-    webhook_id: NonEmpty
-    created_at: Millis
-    timestamp: Millis
-    event: Annotated[str, Field(pattern=EVENT_NAME_PATTERN, max_length=200)]
-    stream: dict[str, Any] | None = None
-
-
-class EventEnvelope(Envelope):
-    """Any event that is not about a task: the envelope is checked, the payload passed through."""
-
-    payload: dict[str, Any] | None = None
-
-
-class TaskRef(WireModel):
-    """``payload.task``: the task's id and type, and its full snapshot."""
-
-    id: NonEmpty
-    type: TaskType
-    snapshot: Task
-
-    @model_validator(mode="after")
-    def _snapshot_is_this_task(self) -> "TaskRef":
-        if self.snapshot.id != self.id or self.snapshot.type != self.type:
-            raise ValueError("snapshot id and type must match task id and type")
-        return self
-
-
-class TaskPayload(WireModel):
-    """The payload of every ``task.*`` event."""
-
-    success: bool | None = None
-    task: TaskRef
-
-
-class TaskEnvelope(Envelope):
-    """A ``task.*`` delivery: the payload is required and holds a whole Task snapshot."""
-
-    payload: TaskPayload
-
-    @field_validator("payload")
-    @classmethod
-    def _success_when_final(cls, payload: TaskPayload, info: ValidationInfo) -> TaskPayload:
-        if info.data.get("event") in FINAL_EVENTS and payload.success is None:
-            raise ValueError("success is required for task.completed and task.failed")
-        return payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +42,8 @@ class Delivery:
     """A delivery that passed every check; ``document`` is the body exactly as parsed."""
 
     document: dict[str, Any]
-    envelope: TaskEnvelope | EventEnvelope
+    envelope: Envelope
+    family: Family
 
     @property
     def task(self) -> TaskRef | None:
@@ -109,11 +53,20 @@ class Delivery:
         return None
 
     @property
+    def asset(self) -> AssetRef | None:
+        """The asset this event is about, or None for events of other families."""
+        if isinstance(self.envelope, AssetEnvelope):
+            return self.envelope.payload.asset
+        return None
+
+    @property
     def log_fields(self) -> dict[str, str]:
         """What a log line may say about this delivery: ids and names, never the payload."""
         fields = {"event_id": self.envelope.id, "event": self.envelope.event}
         if (task := self.task) is not None:
             fields |= {"task_id": task.id, "task_type": task.type}
+        elif (asset := self.asset) is not None:
+            fields["asset_id"] = asset.id
         return fields
 
     @property
@@ -146,20 +99,19 @@ def check_signed_timestamp(document: object, signed_at_ms: int) -> None:
 
 
 def validate_delivery(document: object) -> Delivery:
-    """Check ``document`` against the envelope and, for ``task.*`` events, the Task model.
+    """Check ``document`` against the model of its event's family (``taskhook.core.families``):
+    the Task model for ``task.*``, the Asset model for ``asset.*``, and so on.
 
     Raises ``DeliveryInvalid`` listing each failing field.
     """
-    model: type[TaskEnvelope | EventEnvelope] = (
-        TaskEnvelope if _is_task_event(document) else EventEnvelope
-    )
+    family = family_of(document.get("event") if type(document) is dict else None)
     try:
-        envelope = model.model_validate(document)
+        envelope = family.envelope.model_validate(document)
     except ValidationError as e:
         raise DeliveryInvalid(describe_problems(e), context=_context_of(document)) from None
     assert isinstance(document, dict)  # the envelope accepted it, so it is an object
     _check_publishable(document)
-    return Delivery(document=document, envelope=envelope)
+    return Delivery(document=document, envelope=envelope, family=family)
 
 
 def _check_publishable(document: dict[str, Any]) -> None:
@@ -187,13 +139,6 @@ def describe_problems(error: ValidationError) -> tuple[FieldProblem, ...]:
 def summarize_problems(problems: tuple[FieldProblem, ...]) -> str:
     """``/payload/task/type: Input should be ...; ...``: one line for a header or a log field."""
     return "; ".join(f"{p.pointer or '/'}: {p.detail}" for p in problems)
-
-
-def _is_task_event(document: object) -> bool:
-    if not isinstance(document, dict):
-        return False
-    event = document.get("event")
-    return isinstance(event, str) and is_task_event(event)
 
 
 def _context_of(document: object) -> dict[str, str]:

@@ -88,6 +88,12 @@ class DeliveryInvalid(DeliveryRefused):
         self.problems = problems
 
 
+class AccessControlRequest(DeliveryRefused):
+    """A playback access-control gate request, which taskhook cannot answer; never kept."""
+
+    cause = "access-control-request"
+
+
 class PublishFailed(DeliveryRefused):
     """The broker did not confirm the message; the sender must try again later."""
 

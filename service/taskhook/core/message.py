@@ -1,8 +1,8 @@
 """What taskhook publishes: routing keys, message bodies and headers, decided without any broker.
 
 The body of a published event is the contract with downstream services. It is documented by
-``PublishedTaskEvent`` / ``PublishedEvent`` (and the JSON Schema generated from them), but built
-from the parsed delivery itself so unknown keys pass through untouched.
+the model of its family (``taskhook.core.published``, and the JSON Schema generated from them),
+but built from the parsed delivery itself so unknown keys pass through untouched.
 """
 
 import hashlib
@@ -11,37 +11,59 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from pydantic import Field, TypeAdapter
+from pydantic import TypeAdapter
 from pydantic.json_schema import DEFAULT_REF_TEMPLATE
 
 from taskhook.core.delivered import RECEIVED_AT_HEADER as RECEIVED_AT_HEADER
-from taskhook.core.delivery import Delivery, NonEmpty, summarize_problems
+from taskhook.core.delivery import Delivery, summarize_problems
 from taskhook.core.errors import DeliveryInvalid, DeliveryRefused
+from taskhook.core.family_fields import (
+    ASSET_ID_HEADER,
+    ASSET_PHASE_HEADER,
+    FIELDS_OF_FAMILY,
+    PLAYBACK_ID_HEADER,
+    PROJECT_ID_HEADER,
+    SESSION_ID_HEADER,
+    STREAM_ID_HEADER,
+    TARGET_ID_HEADER,
+    TASK_ID_HEADER,
+    TASK_PHASE_HEADER,
+    TASK_TYPE_HEADER,
+    WEBHOOK_ID_HEADER,
+)
 from taskhook.core.limits import MAX_HEADER_CHARS
+from taskhook.core.published import AnyPublished, PublishedEvent, PublishedTaskEvent
 from taskhook.core.recovery import RECONCILED_HEADER
 from taskhook.core.redaction import DEFAULT_REDACTION, Redaction
-from taskhook.core.task import Task
-from taskhook.core.wire import Millis, WireModel, iso_time
+from taskhook.core.wire import iso_time
+
+__all__ = [  # the header names and models other modules import from here
+    "ASSET_ID_HEADER",
+    "ASSET_PHASE_HEADER",
+    "PLAYBACK_ID_HEADER",
+    "PROJECT_ID_HEADER",
+    "SESSION_ID_HEADER",
+    "STREAM_ID_HEADER",
+    "TARGET_ID_HEADER",
+    "TASK_ID_HEADER",
+    "TASK_PHASE_HEADER",
+    "TASK_TYPE_HEADER",
+    "WEBHOOK_ID_HEADER",
+    "PublishedEvent",
+    "PublishedTaskEvent",
+]
 
 JSON = "application/json"
 RAW_BYTES = "application/octet-stream"
 # AMQP delivery mode of every message taskhook publishes: written to disk (a quorum queue keeps
 # every message anyway).
 PERSISTENT = 2
-# The headers of every published event; task events add the task's id, type and phase.
-WEBHOOK_ID_HEADER = "webhook-id"
-TASK_ID_HEADER = "task-id"
-TASK_TYPE_HEADER = "task-type"
-TASK_PHASE_HEADER = "task-phase"
 # On a refused delivery kept in the rejected queue: the refusal's cause slug, and why.
 CAUSE_HEADER = "x-taskhook-cause"
 REASON_HEADER = "x-taskhook-reason"
 # On every published event: when taskhook received the delivery (ISO 8601, UTC): the
 # RECEIVED_AT_HEADER of taskhook.core.delivered. The timestamp property is the event's
 # createdAt, which says nothing of when it was held back unrouted.
-# On task events whose snapshot names its project: Livepeer webhooks are per project, so a consumer
-# serving several projects can route on it without parsing the body.
-PROJECT_ID_HEADER = "project-id"
 # Set by RabbitMQ on dead-lettering and delivery; stale on a copy we publish ourselves.
 BROKER_HEADER_PREFIXES = ("x-death", "x-first-death", "x-last-death", "x-delivery-count")
 APP_ID = "taskhook"
@@ -86,36 +108,12 @@ class ReceivedMessage:
         return count if isinstance(count, int) else 0
 
 
-class PublishedTaskEvent(WireModel):
-    """The body published for every ``task.*`` event, routed as ``<event>.<task type>``."""
-
-    id: NonEmpty = Field(description="The Livepeer event id; also the AMQP message_id.")
-    event: str = Field(description="task.spawned, task.updated, task.completed or task.failed.")
-    webhook_id: NonEmpty = Field(description="The Livepeer webhook subscription it came through.")
-    created_at: Millis = Field(description="When the event was emitted (status.updatedAt).")
-    success: bool | None = Field(
-        default=None, description="Only for task.completed and task.failed."
-    )
-    task: Task = Field(description="The task snapshot exactly as Livepeer sent it.")
-
-
-class PublishedEvent(WireModel):
-    """The body published for any other Livepeer event, routed as ``<event>``."""
-
-    id: NonEmpty
-    event: str
-    webhook_id: NonEmpty
-    created_at: Millis
-    stream: dict[str, Any] | None = None
-    payload: dict[str, Any] | None = Field(default=None, description="As Livepeer sent it.")
-
-
 def published_event_schema(*, ref_template: str = DEFAULT_REF_TEMPLATE) -> dict[str, Any]:
-    """The JSON Schema of every body taskhook publishes to the events exchange: ``anyOf``
-    ``PublishedTaskEvent`` and ``PublishedEvent``, every model under ``$defs``, referred to as
+    """The JSON Schema of every body taskhook publishes to the events exchange: ``anyOf`` the
+    model of each family (``AnyPublished``), every model under ``$defs``, referred to as
     ``ref_template`` says (``{model}`` is the model's name); the AsyncAPI document moves them
     into its components."""
-    schema = TypeAdapter(PublishedTaskEvent | PublishedEvent).json_schema(ref_template=ref_template)
+    schema = TypeAdapter(AnyPublished).json_schema(ref_template=ref_template)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "taskhook published event"
     schema["description"] = (
@@ -139,33 +137,15 @@ def event_message(
 ) -> OutgoingMessage:
     """The message that announces a valid delivery to downstream services. ``received_at_ms``
     is when taskhook received it; ``reconciled`` says where ``taskhook reconcile`` found it,
-    None for a live delivery; ``redaction`` keeps credentials out of the body. A task event's
-    headers name the task, its type and phase, and its project when the snapshot has a
-    ``projectId`` (of at most ``MAX_HEADER_CHARS``)."""
+    None for a live delivery; ``redaction`` keeps credentials out of the body. Each family adds
+    its body keys and headers (``taskhook.core.family_fields``)."""
     envelope, document = delivery.envelope, delivery.document
+    task = delivery.task
     # `timestamp` is left out on purpose: it changes on every retry, and the same event should
     # always produce the same body.
     body: dict[str, Any] = {key: document[key] for key in ("id", "event", "webhookId", "createdAt")}
-    headers = {WEBHOOK_ID_HEADER: envelope.webhook_id}
-    task = delivery.task
-    if task is None:
-        body.update({key: document[key] for key in ("stream", "payload") if key in document})
-    else:
-        payload = document["payload"]
-        if "success" in payload:
-            body["success"] = payload["success"]
-        body["task"] = payload["task"]["snapshot"]
-        headers |= {
-            TASK_ID_HEADER: task.id,
-            TASK_TYPE_HEADER: task.type,
-            TASK_PHASE_HEADER: task.snapshot.status.phase,
-        }
-        # Absent on older tasks, which have no projectId, and on an empty one. Never cut like a
-        # reason is: a cut id names another project, so past the header limit it is left out
-        # and the body's task.projectId is the only place to read it.
-        project_id = task.snapshot.project_id
-        if project_id and len(project_id) <= MAX_HEADER_CHARS:
-            headers[PROJECT_ID_HEADER] = project_id
+    headers: dict[str, object] = {WEBHOOK_ID_HEADER: envelope.webhook_id}
+    FIELDS_OF_FAMILY[delivery.family.name](delivery, body, headers)
     if received_at_ms is not None:
         headers[RECEIVED_AT_HEADER] = iso_time(received_at_ms)
     if reconciled is not None:

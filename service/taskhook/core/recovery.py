@@ -1,20 +1,24 @@
 """What reconciling with Livepeer Studio decides, free of HTTP and AMQP.
 
-Two sources of truth, read through Studio's API (docs/reconcile.md): the delivery logs, one record
-per attempt to deliver an event, and the tasks themselves. From the logs this module decides
-which events Livepeer gave up on (section 2 of that page); from a task it builds the delivery
-Livepeer would have sent for its current state (section 3).
+Sources of truth, read through Studio's API (docs/reconcile.md): the delivery logs, one record
+per attempt to deliver an event, and the tasks and assets themselves. From the logs this module
+decides which events Livepeer gave up on (section 2 of that page); ``taskhook.core.resync``
+builds the delivery Livepeer would have sent for a task's or an asset's current state.
 """
 
 import enum
 import hashlib
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 
+from taskhook.core.resync import RECONCILE_WEBHOOK_ID as RECONCILE_WEBHOOK_ID
+from taskhook.core.resync import TaskState as TaskState
+from taskhook.core.resync import asset_state_in, task_state_in
+from taskhook.core.resync import resync_delivery as resync_delivery
+from taskhook.core.resync import resync_event_id as resync_event_id
 from taskhook.core.wire import Millis
 
 # Livepeer's 33 retries (5 s doubling, capped at 1 h; docs/livepeer-webhooks.md section 3) end
@@ -25,16 +29,7 @@ RETRY_HORIZON_MS = 25 * 3600 * 1000
 RECONCILED_HEADER = "x-taskhook-reconciled"
 FROM_DELIVERY_LOG = "delivery-log"
 FROM_TASK_LIST = "task-list"
-# The webhookId of a re-synced task's event: no webhook carried it.
-RECONCILE_WEBHOOK_ID = "taskhook-reconcile"
-# Fixed for good: a re-synced event's id is derived with it, and downstream services drop a
-# second copy by that id. Changing it would make every past event look new.
-RESYNC_NAMESPACE = uuid.UUID("5b0c3c4e-2a61-4f0e-9d59-6a1f3b8e7c21")
-
-_FINAL_PHASES: dict[str, tuple[str, bool]] = {
-    "completed": ("task.completed", True),
-    "failed": ("task.failed", False),
-}
+FROM_ASSET_LIST = "asset-list"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +44,8 @@ class Attempt:
     body: str  # exactly what was sent
     event_id: str | None  # the body's "id"; None when the body is not JSON or has none
     event_created_at_ms: int | None  # the body's "createdAt": when the event fired
-    task_state: "TaskState | None" = None  # the task id and status.updatedAt it carries
-
-
-TaskState = tuple[str, int]
-"""A task's id and its ``status.updatedAt``: one state of one task."""
+    task_state: TaskState | None = None  # the task id and status.updatedAt it carries
+    asset_state: TaskState | None = None  # likewise, the asset's
 
 
 class StudioFailed(Exception):
@@ -85,7 +77,7 @@ def attempt_from_log(record: Mapping[str, Any], webhook_id: str) -> Attempt:
         ]
         raise UnreadableLog(f"log record without {', '.join(missing)}")
     status = response.get("status") if isinstance(response, dict) else None
-    event_id, event_created_at, task_state = _identity_of(body)
+    event_id, event_created_at, document = _identity_of(body)
     return Attempt(
         log_id=log_id,
         webhook_id=webhook_id,
@@ -95,7 +87,8 @@ def attempt_from_log(record: Mapping[str, Any], webhook_id: str) -> Attempt:
         body=body,
         event_id=event_id,
         event_created_at_ms=event_created_at,
-        task_state=task_state,
+        task_state=task_state_in(document),
+        asset_state=asset_state_in(document),
     )
 
 
@@ -192,74 +185,21 @@ def _fired_at(attempt: Attempt) -> int:
     return attempt.event_created_at_ms or attempt.created_at_ms
 
 
-def task_state(task: Mapping[str, Any]) -> TaskState | None:
-    """The state a task as Studio returns it is in, if it says."""
-    return _task_state({"payload": {"task": {"id": task.get("id"), "snapshot": task}}})
-
-
-def resync_event_id(task_id: object, phase: object, updated_at: object) -> str:
-    """The same id for the same state of the same task, on every run and every machine."""
-    return str(uuid.uuid5(RESYNC_NAMESPACE, f"{task_id}\n{phase}\n{updated_at}"))
-
-
-def resync_delivery(task: Mapping[str, Any], now_ms: int) -> bytes:
-    """The delivery Livepeer would send for ``task`` as Studio returns it now.
-
-    The event follows the phase (``task.completed`` with success true, ``task.failed`` with
-    success false, else ``task.updated``), and it fired at ``status.updatedAt``. Nothing is
-    checked here: the bytes go through the same validation as any delivery.
-    """
-    status = task.get("status")
-    status = status if isinstance(status, dict) else {}
-    phase, updated_at = status.get("phase"), status.get("updatedAt")
-    event, success = _event_of(phase)
-    payload: dict[str, Any] = {} if success is None else {"success": success}
-    payload["task"] = {"id": task.get("id"), "type": task.get("type"), "snapshot": task}
-    document = {
-        "id": resync_event_id(task.get("id"), phase, updated_at),
-        "webhookId": RECONCILE_WEBHOOK_ID,
-        "createdAt": updated_at,
-        "timestamp": now_ms,
-        "event": event,
-        "payload": payload,
-    }
-    return orjson.dumps(document)
-
-
-def _identity_of(body: str) -> tuple[str | None, Millis | None, TaskState | None]:
-    """The event id, when it fired, and the task state it carries, as far as ``body`` says."""
+def _identity_of(body: str) -> tuple[str | None, Millis | None, Mapping[str, Any]]:
+    """The event id and when it fired, as far as ``body`` says, and the body as an object."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return None, None, None
+        return None, None, {}
     if not isinstance(document, dict):
-        return None, None, None
+        return None, None, {}
     event_id, created_at = document.get("id"), document.get("createdAt")
     return (
         event_id if isinstance(event_id, str) and event_id else None,
         created_at if _is_int(created_at) else None,
-        _task_state(document),
+        document,
     )
-
-
-def _task_state(document: Mapping[str, Any]) -> TaskState | None:
-    task = _at(document, "payload", "task")
-    task_id, updated_at = _at(task, "id"), _at(task, "snapshot", "status", "updatedAt")
-    if isinstance(task_id, str) and isinstance(updated_at, int):
-        return task_id, updated_at
-    return None
-
-
-def _at(value: object, *keys: str) -> object:
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
 
 
 def _is_int(value: object) -> bool:
     return type(value) is int
-
-
-def _event_of(phase: object) -> tuple[str, bool | None]:
-    final = _FINAL_PHASES.get(phase) if isinstance(phase, str) else None
-    return final or ("task.updated", None)

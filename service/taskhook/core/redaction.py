@@ -30,6 +30,7 @@ DEFAULT_URL_PATHS = (
     "task.params.transcode-file.storage.url",
     "task.params.clip.url",
     "task.output.transcodeFile.baseUrl",
+    "asset.source.url",  # the URL an asset was imported from may be presigned
 )
 DEFAULT_VALUE_PATHS = (
     "task.params.export.custom.headers.*",

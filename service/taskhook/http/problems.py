@@ -40,6 +40,10 @@ PROBLEMS: dict[str, ProblemKind] = {
     "invalid-json": ProblemKind(400, "Body is not JSON"),
     "malformed-http": ProblemKind(400, "Not a valid HTTP request"),
     "invalid-delivery": ProblemKind(422, "Delivery does not match the Livepeer model"),
+    # Not a delivery: Studio's playback gate, sent here by mistake. Any non-2xx denies the viewer
+    # (taskhook cannot decide access, and a 2xx would let every viewer in); 421 says "this is
+    # not the server for that request" and is neither retried nor counted as our failure.
+    "access-control-request": ProblemKind(421, "Not a playback access-control service"),
     "broker-unavailable": ProblemKind(503, "Message broker unavailable"),
     "broker-blocked": ProblemKind(503, "Message broker is refusing publishes"),
     "publish-timeout": ProblemKind(503, "Message broker did not confirm in time"),

@@ -108,6 +108,11 @@ class StudioClient:
         """
         return self._scan("/task", field="updatedAt", since_ms=since_ms)
 
+    def assets(self, since_ms: int) -> AsyncIterator[Row]:
+        """Every asset whose ``status.updatedAt`` is ``since_ms`` or later, oldest change first
+        (Studio's ``GET /asset`` filters and orders on it as ``GET /task`` does)."""
+        return self._scan("/asset", field="updatedAt", since_ms=since_ms)
+
     async def resend(self, webhook_id: str, log_id: str) -> Row:
         """Ask Studio to send a logged attempt again; returns the new attempt's log record.
 
@@ -258,7 +263,7 @@ def _retry_after_s(value: str | None) -> float | None:
 
 
 def _field_of(row: Row, field: str) -> object:
-    if field == "updatedAt":  # a task's updatedAt filter is its status.updatedAt
+    if field == "updatedAt":  # a task's (or asset's) updatedAt filter is its status.updatedAt
         status = row.get("status")
         return status.get("updatedAt") if isinstance(status, dict) else None
     return row.get(field)

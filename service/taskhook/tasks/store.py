@@ -11,7 +11,7 @@ import asyncio
 import socket
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -21,17 +21,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
     Connection,
-    Table,
-    and_,
-    bindparam,
     event,
-    func,
     inspect,
-    or_,
     select,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -43,19 +37,25 @@ from taskhook.core.message import PublishedTaskEvent
 from taskhook.history.index import EventIndex
 from taskhook.history.query import index_row
 from taskhook.settings import ConsumerSettings
-from taskhook.tasks.records import record_of
+from taskhook.tasks.asset_records import AssetRecord
+from taskhook.tasks.records import TaskRecord
+from taskhook.tasks.statements import (
+    INSERTS,
+    Recorded,
+    claim_statement,
+    record_of_event,
+    upsert_statement,
+)
+from taskhook.tasks.tables import assets, inbox, tasks
 from taskhook.tasks.tables import events as event_rows
-from taskhook.tasks.tables import inbox, tasks
-from taskhook.tasks.views import TaskQuery
+from taskhook.tasks.views import AssetQuery, TaskQuery
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant will do, as long as nothing else in the database locks the same one.
 MIGRATION_LOCK_KEY = 0x7461736B686F6F6B  # "taskhook"
 # SQLite allows one writer at a time; the others wait this long instead of failing at once.
 SQLITE_BUSY_TIMEOUT_S = 30.0
-UpsertCapable = Callable[[Table], postgresql.Insert | sqlite.Insert]
 WRITE_OPTION = "taskhook_write"
-INSERTS: dict[str, UpsertCapable] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 class SchemaMissing(Exception):
@@ -107,8 +107,11 @@ class TaskStore:
         self._writer = engine.execution_options(**{WRITE_OPTION: True})
         # Built once, with parameters: building a statement per message cost more than the
         # database took to run it (about 1 ms of Python each, measured).
-        self._claim = _claim_statement(INSERTS[dialect])
-        self._upsert = _upsert_statement(INSERTS[dialect])
+        self._claim = claim_statement(INSERTS[dialect])
+        self._upserts: dict[type, Any] = {
+            TaskRecord: upsert_statement(INSERTS[dialect], tasks, kept="output"),
+            AssetRecord: upsert_statement(INSERTS[dialect], assets, kept="outputs"),
+        }
         self.events = EventIndex(self._reading, self._writer, INSERTS[dialect])
         """The event index, written here with each batch applied."""
 
@@ -177,29 +180,29 @@ class TaskStore:
                         raise
                 await asyncio.sleep(0.05)
 
-    async def record(self, event: PublishedTaskEvent, delivered: DeliveredAs | None = None) -> bool:
+    async def record(self, event: Recorded, delivered: DeliveredAs | None = None) -> bool:
         """Apply ``event`` once: False if its message was handled before (nothing changed)."""
         (applied,) = await self.record_many([event], [delivered])
         return applied
 
     async def record_many(
         self,
-        events: Sequence[PublishedTaskEvent],
+        events: Sequence[Recorded],
         delivered: Sequence[DeliveredAs | None] | None = None,
     ) -> list[bool]:
-        """Apply each event once, in order, all in one transaction, and index it: for each,
-        whether it had an effect (False for a message handled before, here or in an earlier
-        call). ``delivered`` says how each arrived (the consumer's ``DeliveryInfo.facts()``):
-        what the index keeps beside the event.
+        """Apply each event once, in order, all in one transaction, and index the task events:
+        for each, whether it had an effect (False for a message handled before, here or in an
+        earlier call). ``delivered`` says how each arrived (the consumer's
+        ``DeliveryInfo.facts()``): what the index keeps beside the event.
 
         The same as ``record`` for each in turn: the inbox claims each message once (by its
         ``dedup_key``: a replayed copy is claimed once per replay run), and the upserts run one
         per claimed event in their order, so the newest snapshot wins however the events were
-        ordered or grouped.
+        ordered or grouped. Tasks and assets each keep their own table.
         """
         if not events:
             return []
-        records = [record_of(each) for each in events]
+        records = [record_of_event(each) for each in events]
         facts = list(delivered) if delivered is not None else [None] * len(events)
         keys = [dedup_key(each.id, fact) for each, fact in zip(events, facts, strict=True)]
         first: dict[str, int] = {}  # each message's first event here; the rest are copies
@@ -218,16 +221,27 @@ class TaskStore:
         async with self._writer.begin() as connection:
             claimed = set((await connection.execute(self._claim, claims)).scalars())
             applied = [i for i in first.values() if keys[i] in claimed]
-            upserts = sorted(
-                (asdict(records[i]) | {"recorded_at": now} for i in applied),
-                key=lambda upsert: upsert["id"],  # stable: a task's own order stays
-            )
-            if upserts:  # the driver's executemany: one statement per event, in order
-                await connection.execute(self._upsert, upserts)
-                rows = sorted(
-                    (index_row(events[i], facts[i], indexed_at_ms=now) for i in applied),
-                    key=lambda row: str(row["id"]),
+            for kind, statement in self._upserts.items():
+                upserts = sorted(
+                    (
+                        asdict(records[i]) | {"recorded_at": now}
+                        for i in applied
+                        if type(records[i]) is kind
+                    ),
+                    key=lambda upsert: upsert["id"],  # stable: a task's own order stays
                 )
+                if upserts:  # the driver's executemany: one statement per event, in order
+                    await connection.execute(statement, upserts)
+            # The event index holds task events (taskhook history); assets keep their state.
+            rows = sorted(
+                (
+                    index_row(task_event, facts[i], indexed_at_ms=now)
+                    for i in applied
+                    if isinstance(task_event := events[i], PublishedTaskEvent)
+                ),
+                key=lambda row: str(row["id"]),
+            )
+            if rows:
                 await connection.execute(self.events.insert, rows)
         return [first[key] == i and key in claimed for i, key in enumerate(keys)]
 
@@ -244,6 +258,25 @@ class TaskStore:
             statement = statement.where(tasks.c.phase.in_(query.phase))
         if query.type:
             statement = statement.where(tasks.c.type.in_(query.type))
+        statement = statement.limit(query.limit).offset(query.offset)
+        async with self._reading() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [dict(row._mapping) for row in rows]
+
+    async def get_asset(self, asset_id: str) -> dict[str, Any] | None:
+        """The stored row of one asset, or None."""
+        async with self._reading() as connection:
+            statement = select(assets).where(assets.c.id == asset_id)
+            row = (await connection.execute(statement)).first()
+        return dict(row._mapping) if row is not None else None
+
+    async def find_assets(self, query: AssetQuery) -> list[dict[str, Any]]:
+        """The asset rows ``query`` selects, the most recently updated first."""
+        statement = select(assets).order_by(assets.c.updated_at.desc(), assets.c.id)
+        if query.phase:
+            statement = statement.where(assets.c.phase.in_(query.phase))
+        if query.playback_id:
+            statement = statement.where(assets.c.playback_id == query.playback_id)
         statement = statement.limit(query.limit).offset(query.offset)
         async with self._reading() as connection:
             rows = (await connection.execute(statement)).all()
@@ -297,34 +330,6 @@ def _missing_sqlite_file(url: URL) -> str | None:
     """The SQLite file ``url`` names if it does not exist (connecting would create it)."""
     file = url.database if url.get_backend_name() == "sqlite" else None
     return file if file and file != ":memory:" and not Path(file).exists() else None
-
-
-def _claim_statement(insert: UpsertCapable) -> Any:
-    """Claim a message in the inbox; returns its id only if no one had claimed it before."""
-    return (
-        insert(inbox)
-        .values({column.name: bindparam(column.name, type_=column.type) for column in inbox.c})
-        .on_conflict_do_nothing(index_elements=[inbox.c.message_id])
-        .returning(inbox.c.message_id)
-    )
-
-
-def _upsert_statement(insert: UpsertCapable) -> Any:
-    """Write a task's state where the row is missing or older (by updated_at, then phase)."""
-    statement = insert(tasks).values(
-        {column.name: bindparam(column.name, type_=column.type) for column in tasks.c}
-    )
-    new = statement.excluded
-    newer = or_(
-        tasks.c.updated_at < new.updated_at,
-        and_(tasks.c.updated_at == new.updated_at, tasks.c.phase_rank < new.phase_rank),
-    )
-    changes: dict[str, Any] = {
-        column.name: new[column.name] for column in tasks.columns if column.name != "id"
-    }
-    # An output once seen stays, even if a later snapshot leaves it out.
-    changes["output"] = func.coalesce(new.output, tasks.c.output)
-    return statement.on_conflict_do_update(index_elements=[tasks.c.id], set_=changes, where=newer)
 
 
 def _upgrade(connection: Connection) -> None:

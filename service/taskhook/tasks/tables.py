@@ -1,5 +1,6 @@
-"""The ``tasks`` consumer's tables. Migrations (``migrations/versions``) must produce exactly these;
-a test compares the two."""
+"""The ``tasks`` consumer's tables: tasks, assets, and the inbox of messages handled.
+
+Migrations (``migrations/versions``) must produce exactly these; a test compares the two."""
 
 from sqlalchemy import (
     JSON,
@@ -40,13 +41,36 @@ tasks = Table(
     Index("ix_tasks_updated_at", "updated_at"),
 )
 
+assets = Table(
+    "assets",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("phase", String(16), nullable=False),
+    # Orders two events with the same updated_at (see taskhook.tasks.asset_records).
+    Column("phase_rank", Integer, nullable=False),
+    Column("progress", Float),
+    Column("error_message", Text),
+    Column("playback_id", String(128)),
+    Column("name", Text),
+    Column("project_id", String(128)),
+    Column("source_type", String(32)),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger),
+    Column("outputs", JSON),
+    Column("event_id", String(128), nullable=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    Index("ix_assets_phase_updated_at", "phase", "updated_at"),
+    Index("ix_assets_updated_at", "updated_at"),
+    Index("ix_assets_playback_id", "playback_id"),
+)
+
 # One row per message handled: inserting it in the same transaction as the state change is what
 # makes a redelivered message a no-op. Rows older than the inbox retention are pruned.
 inbox = Table(
     "inbox",
     metadata,
     Column("message_id", String(128), primary_key=True),
-    Column("task_id", String(128), nullable=False),
+    Column("task_id", String(128), nullable=False),  # or the asset's id, for an asset event
     Column("handled_at", BigInteger, nullable=False),
     Index("ix_inbox_handled_at", "handled_at"),
 )

@@ -74,7 +74,9 @@ async def reconcile(
 async def _publisher(
     plan: Plan, amqp_url: str, topology: Topology, timeout_s: float
 ) -> AsyncIterator[Publisher]:
-    if plan.dry_run or (plan.resend and not plan.tasks):  # nothing to publish ourselves
+    if plan.dry_run or (
+        plan.resend and not plan.tasks and not plan.assets
+    ):  # nothing to publish ourselves
         yield NoPublisher()
         return
     async with publishing(amqp_url, timeout_s=timeout_s) as connection:

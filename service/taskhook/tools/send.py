@@ -13,6 +13,7 @@ import orjson
 from taskhook.clock import now_ms
 from taskhook.core.events import TaskEventName
 from taskhook.core.signature import sign
+from taskhook.tools.event_samples import SampleSubject, event_delivery, life_of
 from taskhook.tools.samples import SampleTask, SampleType, delivery, life
 
 Document = dict[str, Any]
@@ -32,6 +33,24 @@ def sample_life(task_type: SampleType, event: TaskEventName, count: int) -> Iter
     )
     for step in life(count, event):
         yield delivery(task, step, event_id=str(uuid.uuid4()), at_ms=now_ms())
+
+
+def sample_events(event: str, count: int, *, legacy: bool = False) -> Iterator[Document]:
+    """One made-up asset's or stream's life in ``count`` deliveries ending in ``event`` (any
+    event but a task's; ``legacy``: asset.ready and asset.failed in the older shape)."""
+    subject_id = str(uuid.uuid4())
+    subject = SampleSubject(
+        id=subject_id,
+        playback_id=subject_id.replace("-", "")[:16],
+        webhook_id=str(uuid.uuid4()),
+        created_at_ms=now_ms() - (LONE_EVENT_AGE_MS if count == 1 else 0),
+    )
+    events = life_of(event, count)
+    for number, name in enumerate(events, start=1):
+        step = round(number / len(events), 3)
+        yield event_delivery(
+            subject, name, event_id=str(uuid.uuid4()), at_ms=now_ms(), step=step, legacy=legacy
+        )
 
 
 def repeated(document: Document, count: int) -> Iterator[Document]:
