@@ -6,23 +6,11 @@ exchange. Nothing else is touched. A queue that holds messages, or that somethin
 consumes, is refused unless forced: those messages would be gone for good.
 """
 
-from dataclasses import dataclass
-
 from aio_pika.abc import AbstractConnection
-from aio_pika.exceptions import ChannelNotFoundEntity
 
 from taskhook.broker.topology import BindingSpec, ConsumerTopology
-from taskhook.tools.broker import ToolFailed, connect
+from taskhook.tools.broker import QueueState, ToolFailed, connect, queue_state
 from taskhook.tools.columns import columns
-
-
-@dataclass(frozen=True, slots=True)
-class Found:
-    """A queue of the consumer as the broker has it now."""
-
-    name: str
-    messages: int
-    consumers: int
 
 
 async def retire(url: str, topology: ConsumerTopology, *, force: bool, dry_run: bool) -> int:
@@ -32,7 +20,7 @@ async def retire(url: str, topology: ConsumerTopology, *, force: bool, dry_run: 
     set: then nothing is removed.
     """
     async with await connect(url) as connection:
-        found = [q for name in queue_names(topology) if (q := await _look(connection, name))]
+        found = [q for name in queue_names(topology) if (q := await queue_state(connection, name))]
         if not force:
             _refuse_if_in_use(topology.name, found)
         bindings = bindings_of(topology) if found and found[0].name == topology.queue else ()
@@ -58,7 +46,7 @@ def bindings_of(topology: ConsumerTopology) -> tuple[BindingSpec, ...]:
     return tuple(b for b in topology.declarations().bindings if b.queue == topology.queue)
 
 
-def _refuse_if_in_use(name: str, found: list[Found]) -> None:
+def _refuse_if_in_use(name: str, found: list[QueueState]) -> None:
     for queue in found:
         if queue.consumers:
             raise ToolFailed(
@@ -72,21 +60,10 @@ def _refuse_if_in_use(name: str, found: list[Found]) -> None:
             )
 
 
-async def _look(connection: AbstractConnection, name: str) -> Found | None:
-    # A channel of its own: the broker closes a channel whose passive declaration fails.
-    async with connection.channel() as channel:
-        try:
-            queue = await channel.declare_queue(name, passive=True)
-        except ChannelNotFoundEntity:
-            return None
-        result = queue.declaration_result
-        return Found(name, result.message_count or 0, result.consumer_count or 0)
-
-
 async def _remove(
     connection: AbstractConnection,
     bindings: tuple[BindingSpec, ...],
-    found: list[Found],
+    found: list[QueueState],
 ) -> None:
     for binding in bindings:  # first: nothing new arrives while the queues go
         async with connection.channel() as channel:
