@@ -11,9 +11,10 @@ from prometheus_client import CollectorRegistry
 
 from taskhook.console import held_pages, login, tasks_pages, watch_pages
 from taskhook.console.broker import BrokerView
-from taskhook.console.csrf import CSRF_TOKEN, csrf_protection
+from taskhook.console.csrf import csrf_protection
 from taskhook.console.held_pages import BROKER
 from taskhook.console.login import CONSOLE_TOKEN, LOGIN_PATH, send_browsers_to_login
+from taskhook.console.render import render
 from taskhook.console.tasks_pages import STORE
 from taskhook.http.access import OPEN_PATHS, require_token
 from taskhook.http.middleware import answer_with_problems
@@ -46,7 +47,6 @@ def create_console_app(
         loader=jinja2.PackageLoader("taskhook.console", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
-        context_processors=[page_context],
     )
     app[STORE] = store
     app[BROKER] = broker
@@ -58,7 +58,7 @@ def create_console_app(
     app.router.add_static("/static", STATIC)
     app.router.add_routes(
         [
-            web.get("/", lambda _: _redirect("/tasks")),
+            web.get("/", home),
             web.get(LOGIN_PATH, login.login_form),
             web.post(LOGIN_PATH, login.log_in),
             web.post("/logout", login.log_out),
@@ -77,11 +77,6 @@ def create_console_app(
     return app
 
 
-async def page_context(request: web.Request) -> dict[str, object]:
-    """What every template may use: the CSRF token for its forms, and where it is."""
-    return {"csrf_token": request.get(CSRF_TOKEN, ""), "path": request.path}
-
-
 @web.middleware
 async def show_failures(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The broker or the database out of reach: a page saying so in one line (503), in the
@@ -90,8 +85,8 @@ async def show_failures(request: web.Request, handler: Handler) -> web.StreamRes
         return await handler(request)
     except (ToolFailed, SchemaMissing, StoreUnavailable) as e:
         context = {"reason": str(e)}
-        return aiohttp_jinja2.render_template("unavailable.html", request, context, status=503)
+        return render("unavailable.html", request, context, status=503)
 
 
-async def _redirect(target: str) -> web.StreamResponse:
-    raise web.HTTPSeeOther(target)
+async def home(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPSeeOther("/tasks")

@@ -7,11 +7,11 @@ shown redacted, and raw only for the one message an operator asks for by name.
 
 from typing import Any
 
-import aiohttp_jinja2
 import orjson
 from aiohttp import web
 
 from taskhook.console.broker import BrokerView
+from taskhook.console.render import render
 from taskhook.core.held import HeldQueue, as_json, summarize
 from taskhook.core.message import ReceivedMessage
 from taskhook.core.redaction import redact_delivery
@@ -25,7 +25,7 @@ ALL = "all"
 async def held_overview(request: web.Request) -> web.StreamResponse:
     """``/held``: every held-back queue and its count; nothing is taken from any."""
     counts = await request.app[BROKER].held_counts()
-    return aiohttp_jinja2.render_template("held.html", request, {"counts": counts})
+    return render("held.html", request, {"counts": counts})
 
 
 async def held_queue_page(request: web.Request) -> web.StreamResponse:
@@ -35,7 +35,7 @@ async def held_queue_page(request: web.Request) -> web.StreamResponse:
     seen = await request.app[BROKER].look(queue, limit=SHOWN)
     messages = [_shown(message, queue, raw_id=raw) for message in seen.messages]
     context = {"queue": queue, "held_back": seen.held_back, "messages": messages}
-    return aiohttp_jinja2.render_template("held_queue.html", request, context)
+    return render("held_queue.html", request, context)
 
 
 async def confirm_replay(request: web.Request) -> web.StreamResponse:
@@ -44,7 +44,7 @@ async def confirm_replay(request: web.Request) -> web.StreamResponse:
     message = request.query.get("message", ALL)
     plan = await request.app[BROKER].replay(queue, only=_only(message), dry_run=True)
     context = {"queue": queue, "message": message, "plan": plan}
-    return aiohttp_jinja2.render_template("replay_confirm.html", request, context)
+    return render("replay_confirm.html", request, context)
 
 
 async def replay(request: web.Request) -> web.StreamResponse:
@@ -55,7 +55,7 @@ async def replay(request: web.Request) -> web.StreamResponse:
         raise web.HTTPBadRequest(reason="message must be a message id or 'all'")
     done = await request.app[BROKER].replay(queue, only=_only(message), dry_run=False)
     context = {"queue": queue, "message": message, "done": done}
-    return aiohttp_jinja2.render_template("replay_done.html", request, context)
+    return render("replay_done.html", request, context)
 
 
 def _queue(request: web.Request) -> HeldQueue:

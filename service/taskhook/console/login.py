@@ -5,12 +5,12 @@ The token never goes into a page, a link or a log: the form posts it, the cookie
 SameSite=Strict) carries it, and a refused request is sent here with only its path.
 """
 
-import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import SecretStr
 from yarl import URL
 
+from taskhook.console.render import render
 from taskhook.http.access import TOKEN_COOKIE, token_matches
 
 LOGIN_PATH = "/login"
@@ -31,9 +31,8 @@ async def send_browsers_to_login(request: web.Request, handler: Handler) -> web.
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
-    return aiohttp_jinja2.render_template(
-        "login.html", request, {"next": _local(request.query.get("next"))}
-    )
+    context = {"next": _local(request.query.get("next")), "refused": False}
+    return render("login.html", request, context)
 
 
 async def log_in(request: web.Request) -> web.StreamResponse:
@@ -43,7 +42,7 @@ async def log_in(request: web.Request) -> web.StreamResponse:
     configured = request.app.get(CONSOLE_TOKEN)
     if configured is None or not isinstance(token, str) or not token_matches(token, configured):
         context = {"next": after, "refused": configured is not None}
-        return aiohttp_jinja2.render_template("login.html", request, context, status=401)
+        return render("login.html", request, context, status=401)
     redirect = web.HTTPSeeOther(after)
     redirect.set_cookie(
         TOKEN_COOKIE,

@@ -3,11 +3,11 @@
 from datetime import UTC, datetime
 from typing import Any, get_args
 
-import aiohttp_jinja2
 from aiohttp import web
 from multidict import MultiMapping
 from pydantic import ValidationError
 
+from taskhook.console.render import render
 from taskhook.core.delivery import describe_problems, summarize_problems
 from taskhook.core.task import TaskPhase, TaskType
 from taskhook.tasks.store import TaskStore
@@ -39,14 +39,14 @@ async def tasks_list(request: web.Request) -> web.StreamResponse:
         query = _query(form)
     except ValueError as e:
         context["refused"] = str(e)
-        return aiohttp_jinja2.render_template("tasks.html", request, context, status=400)
+        return render("tasks.html", request, context, status=400)
     rows = await request.app[STORE].find(query)
     context |= {
         "tasks": [task_view(row) for row in rows],
         "newer": _page(request, query.offset - PAGE_SIZE) if query.offset else None,
         "older": _page(request, query.offset + PAGE_SIZE) if len(rows) == PAGE_SIZE else None,
     }
-    return aiohttp_jinja2.render_template("tasks.html", request, context)
+    return render("tasks.html", request, context)
 
 
 async def task_page(request: web.Request) -> web.StreamResponse:
@@ -55,7 +55,7 @@ async def task_page(request: web.Request) -> web.StreamResponse:
     row = await request.app[STORE].get(task_id)
     if row is None:
         missing = {"task_id": task_id}
-        return aiohttp_jinja2.render_template("task_missing.html", request, missing, status=404)
+        return render("task_missing.html", request, missing, status=404)
     view = task_view(row)
     context: dict[str, Any] = {
         "task": view,
@@ -64,7 +64,7 @@ async def task_page(request: web.Request) -> web.StreamResponse:
         "assets": {"input": view.get("inputAssetId"), "output": view.get("outputAssetId")},
         "outputs": _flat(view.get("output") or {}),
     }
-    return aiohttp_jinja2.render_template("task.html", request, context)
+    return render("task.html", request, context)
 
 
 def _page(request: web.Request, offset: int) -> str:

@@ -1,11 +1,11 @@
 """The consumers page and the live view: the broker as it is now, and as events arrive."""
 
-import aiohttp_jinja2
 import orjson
 from aiohttp import web
 from aiohttp_sse import sse_response
 
 from taskhook.console.held_pages import BROKER
+from taskhook.console.render import render
 from taskhook.tools.tail import as_line
 
 DEFAULT_PATTERN = "#"
@@ -14,13 +14,13 @@ DEFAULT_PATTERN = "#"
 async def consumers_page(request: web.Request) -> web.StreamResponse:
     """``/consumers``: each registered consumer's queue, retry and dead counts."""
     states = await request.app[BROKER].consumer_states()
-    return aiohttp_jinja2.render_template("consumers.html", request, {"consumers": states})
+    return render("consumers.html", request, {"consumers": states})
 
 
 async def live_page(request: web.Request) -> web.StreamResponse:
     """``/live?pattern=``: the page; its script opens ``/live/events`` and can pause it."""
     pattern = request.query.get("pattern", DEFAULT_PATTERN) or DEFAULT_PATTERN
-    return aiohttp_jinja2.render_template("live.html", request, {"pattern": pattern})
+    return render("live.html", request, {"pattern": pattern})
 
 
 async def live_events(request: web.Request) -> web.StreamResponse:
