@@ -21,6 +21,7 @@ test: $(VENV)/.installed
 	scripts/ensure-rabbitmq $(AMQP_URL) --install
 	scripts/ensure-postgres --install
 	scripts/ensure-redis --install
+	scripts/ensure-chromium --install
 	scripts/ensure-promtool $(BIN)
 	$(MAKE) --no-print-directory check
 	$(TEST_ENV) $(BIN)/pytest
