@@ -28,6 +28,7 @@ LAYERS = {
     "tools": 4,
     "consumers": 4,
     "tasks": 5,
+    "console": 5,
     "bootstrap": 6,
     "cli": 7,
     "__main__": 8,
