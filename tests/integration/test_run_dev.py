@@ -1,5 +1,6 @@
 """``scripts/run-dev`` (what ``make run`` runs): the ingest, the consumer and the console stop
-together, and Ctrl-C is a stop as asked, not a failure. Run with stand-ins for ``taskhook`` that behave like it on signals."""
+together, and Ctrl-C is a stop as asked, not a failure. Run with stand-ins for ``taskhook``
+that behave like it on signals."""
 
 import asyncio
 import os
