@@ -32,6 +32,10 @@ def run_console(args: argparse.Namespace) -> int:
 
     settings = bootstrap.load_settings(ConsoleSettings)
     configure_logging(settings.log_level)
+    # A broker out of reach is said on the page and in one line of the console's own; the
+    # libraries would log a traceback per page view.
+    for library in ("aio_pika", "aiormq"):
+        logging.getLogger(library).setLevel(logging.CRITICAL + 1)
     try:
         uvloop.run(serve_console(bootstrap.console_app(settings), settings))
     except CannotListen as e:

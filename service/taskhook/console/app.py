@@ -1,5 +1,6 @@
 """The console's app: its pages, who may see them, and what they are built from."""
 
+import logging
 import secrets
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from taskhook.settings import ConsoleSettings
 from taskhook.tasks.store import SchemaMissing, StoreUnavailable, TaskStore
 from taskhook.tools.broker import ToolFailed
 
+log = logging.getLogger("taskhook.console")
 STATIC = Path(__file__).parent / "static"
 # What a browser off this machine may load before it has the token: the form and its style.
 CONSOLE_OPEN_PATHS = OPEN_PATHS | {LOGIN_PATH, "/static/console.css"}
@@ -84,6 +86,7 @@ async def show_failures(request: web.Request, handler: Handler) -> web.StreamRes
     try:
         return await handler(request)
     except (ToolFailed, SchemaMissing, StoreUnavailable) as e:
+        log.warning("page unavailable", extra={"path": request.path, "reason": str(e)})
         context = {"reason": str(e)}
         return render("unavailable.html", request, context, status=503)
 
