@@ -13,10 +13,9 @@ from prometheus_client import CollectorRegistry
 from taskhook.console import held_pages, login, tasks_pages, watch_pages
 from taskhook.console.broker import BrokerView
 from taskhook.console.csrf import csrf_protection
-from taskhook.console.held_pages import BROKER
 from taskhook.console.login import CONSOLE_TOKEN, LOGIN_PATH, send_browsers_to_login
 from taskhook.console.render import render
-from taskhook.console.tasks_pages import STORE
+from taskhook.console.state import BROKER, STORE
 from taskhook.http.access import OPEN_PATHS, require_token
 from taskhook.http.middleware import answer_with_problems
 from taskhook.http.probes import Probes, Readiness, add_probes

@@ -10,13 +10,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from taskhook.console.broker import BrokerView
 from taskhook.console.render import render
+from taskhook.console.state import BROKER
 from taskhook.core.held import HeldQueue, as_json, summarize
 from taskhook.core.message import ReceivedMessage
 from taskhook.core.redaction import redact_delivery
 
-BROKER = web.AppKey("broker", BrokerView)
 # At most this many shown of a queue; a look takes them all and gives them back (tools/held.py).
 SHOWN = 100
 ALL = "all"

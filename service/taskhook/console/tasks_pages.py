@@ -1,6 +1,5 @@
 """The tasks pages: the list with its filters and search, and one task's state and outputs."""
 
-from datetime import UTC, datetime
 from typing import Any, get_args
 
 from aiohttp import web
@@ -8,12 +7,12 @@ from multidict import MultiMapping
 from pydantic import ValidationError
 
 from taskhook.console.render import render
+from taskhook.console.state import STORE
+from taskhook.console.times import utc_minute_ms
 from taskhook.core.delivery import describe_problems, summarize_problems
 from taskhook.core.task import TaskPhase, TaskType
-from taskhook.tasks.store import TaskStore
 from taskhook.tasks.views import TaskQuery, task_view
 
-STORE = web.AppKey("store", TaskStore)
 PAGE_SIZE = 50
 PHASES = get_args(TaskPhase)
 TYPES = get_args(TaskType)
@@ -78,7 +77,7 @@ def _query(form: MultiMapping[str]) -> TaskQuery:
             {
                 "phase": form.getall("phase", []),
                 "type": form.getall("type", []),
-                "updated_since": _since_ms(form.get("since", "")),
+                "updated_since": utc_minute_ms(form.get("since", ""), "since"),
                 "search": form.get("q", "").strip() or None,
                 "offset": form.get("offset", 0),
                 "limit": PAGE_SIZE,
@@ -86,17 +85,6 @@ def _query(form: MultiMapping[str]) -> TaskQuery:
         )
     except ValidationError as e:
         raise ValueError(summarize_problems(describe_problems(e))) from None
-
-
-def _since_ms(text: str) -> int | None:
-    """The form's ``2026-12-05T09:00`` (a UTC time, as the pages show them) in Unix ms."""
-    if not text:
-        return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"since: {text!r} is not a time like 2026-12-05T09:00") from None
-    return int(when.replace(tzinfo=when.tzinfo or UTC).timestamp() * 1000)
 
 
 def _flat(value: Any, prefix: str = "") -> list[tuple[str, Any]]:

@@ -4,8 +4,8 @@ import orjson
 from aiohttp import web
 from aiohttp_sse import sse_response
 
-from taskhook.console.held_pages import BROKER
 from taskhook.console.render import render
+from taskhook.console.state import BROKER
 from taskhook.tools.tail import as_line
 
 DEFAULT_PATTERN = "#"
