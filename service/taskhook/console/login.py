@@ -31,14 +31,14 @@ async def send_browsers_to_login(request: web.Request, handler: Handler) -> web.
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
-    context = {"next": _local(request.query.get("next")), "refused": False}
+    context = {"next": local_target(request.query.get("next")), "refused": False}
     return render("login.html", request, context)
 
 
 async def log_in(request: web.Request) -> web.StreamResponse:
     """Set the cookie when the token is right; say so (401) and ask again when not."""
     form = await request.post()
-    token, after = form.get("token"), _local(form.get("next"))
+    token, after = form.get("token"), local_target(form.get("next"))
     configured = request.app.get(CONSOLE_TOKEN)
     if configured is None or not isinstance(token, str) or not token_matches(token, configured):
         context = {"next": after, "refused": configured is not None}
@@ -62,8 +62,9 @@ async def log_out(request: web.Request) -> web.StreamResponse:
     raise redirect
 
 
-def _local(target: object) -> str:
+def local_target(target: object) -> str:
     """Where to go after signing in: a path on this console only, never another site."""
-    if isinstance(target, str) and target.startswith("/") and not target.startswith("//"):
+    # "//host" and "/\\host" are other sites to a browser.
+    if isinstance(target, str) and target.startswith("/") and target[1:2] not in ("/", "\\"):
         return target
     return "/tasks"
