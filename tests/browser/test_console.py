@@ -77,6 +77,23 @@ async def test_a_tasks_whole_life_sent_through_the_ingest_shows_live_in_order_th
     await screenshot(page, "task")
 
 
+async def test_the_live_view_pauses_and_resumes(stack: Stack, page: Page) -> None:
+    await page.goto(stack.console + "/live?pattern=task.completed.%23")
+    await expect(page.locator("#status")).to_have_text("watching")
+    button = page.locator("#pause")
+    await button.click()
+    await expect(page.locator("#status")).to_have_text("paused")
+    await expect(button).to_have_text("Resume")
+    (missed,) = sample_life("clip", "task.completed", 1)
+    assert await stack.deliver(missed) == 202
+    await button.click()
+    await expect(page.locator("#status")).to_have_text("watching")
+    (seen,) = sample_life("clip", "task.completed", 1)
+    assert await stack.deliver(seen) == 202
+    await expect(page.locator("#events tr")).to_have_count(1)
+    await expect(page.locator("#events")).to_contain_text(seen["id"])
+
+
 async def test_the_list_filters_by_phase_and_finds_a_task_by_an_event_id(
     stack: Stack, page: Page
 ) -> None:
