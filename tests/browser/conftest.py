@@ -6,7 +6,6 @@ tests take. Each test gets a fresh browser context (no cookies carried over).
 """
 
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -19,6 +18,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from pydantic import SecretStr
 
@@ -49,19 +49,16 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TOKEN = "console-test-token-" + "x" * 16
+ELSEWHERE = "198.51.100.7"  # TEST-NET-2: the address of no machine here
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 VIEWPORT = {"width": 1280, "height": 800}
 
 
-def outward_address() -> str | None:
-    """An address of this machine that is not loopback, for requests the token must guard."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # TEST-NET: nothing is sent, a route is chosen
-        except OSError:
-            return None
-        address: str = probe.getsockname()[0]
-    return None if address.startswith("127.") else address
+@web.middleware
+async def as_if_from_elsewhere(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The request as the console sees one from another machine: its remote address is the only
+    thing that tells (these tests send traffic over loopback only)."""
+    return await handler(request.clone(remote=ELSEWHERE))
 
 
 @dataclass
@@ -71,7 +68,7 @@ class Stack:
     exchange: str
     ingest: str
     console: str
-    outward: str | None
+    outward: str  # the same console, reached as from another machine
     consumer: RunningConsumer
     store: TaskStore
 
@@ -95,7 +92,7 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     async with AsyncExitStack() as running:
         running.push_async_callback(delete_topology, exchange)
         ingest_settings = Settings(amqp_url=AMQP_URL, exchange=exchange, webhook_secrets=SECRET)
-        ingest_port = await serve(running, ingest_app(ingest_settings), "127.0.0.1")
+        ingest_port = await serve(running, ingest_app(ingest_settings))
         consumer = await consumers.start(
             tasks,
             ConsumerSettings(
@@ -113,32 +110,33 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
             amqp_url=AMQP_URL,
             exchange=exchange,
             database_url=database,
-            console_host="0.0.0.0",
+            console_host="0.0.0.0",  # as deployed: off loopback, so only with the token
             console_token=SecretStr(TOKEN),
             consumer_retry_delays_s=(0.2,),
         )
         store = TaskStore.from_settings(settings)
         broker = BrokerView(AMQP_URL, Topology(exchange), (consumer.topology,), redaction(settings))
-        app = create_console_app(settings, store, broker)
-        console_port = await serve(running, app, "0.0.0.0")
-        outward = outward_address()
+        console_port = await serve(running, create_console_app(settings, store, broker))
+        elsewhere = create_console_app(settings, TaskStore.from_settings(settings), broker)
+        elsewhere.middlewares.insert(0, as_if_from_elsewhere)
+        outward_port = await serve(running, elsewhere)
         yield Stack(
             exchange=exchange,
             ingest=f"http://127.0.0.1:{ingest_port}",
             console=f"http://127.0.0.1:{console_port}",
-            outward=f"http://{outward}:{console_port}" if outward else None,
+            outward=f"http://127.0.0.1:{outward_port}",
             consumer=consumer,
             store=store,
         )
 
 
-async def serve(running: AsyncExitStack, app: web.Application, host: str) -> int:
-    """Serve ``app`` on a free port of ``host`` until ``running`` closes; the port."""
+async def serve(running: AsyncExitStack, app: web.Application) -> int:
+    """Serve ``app`` on a free loopback port until ``running`` closes; the port."""
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
     await runner.setup()
     running.push_async_callback(runner.cleanup)
     port = free_port()
-    await web.TCPSite(runner, host, port).start()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
     return port
 
 
