@@ -29,6 +29,7 @@ test: $(VENV)/.installed
 check: lint typecheck deploy-check asyncapi-check
 	$(BIN)/taskhook schema --check
 	$(BIN)/taskhook schema --asyncapi --check
+	$(BIN)/taskhook schema --handler-fields --check
 
 # docs/asyncapi.json against the official AsyncAPI parser, which checks it as other teams' tools
 # will read it (`taskhook schema --asyncapi --check` says whether it is current). npm ci again
@@ -41,10 +42,13 @@ asyncapi-check: $(NODE_TOOLS)/node_modules/.package-lock.json
 $(NODE_TOOLS)/node_modules/.package-lock.json: $(NODE_TOOLS)/package.json $(NODE_TOOLS)/package-lock.json
 	npm ci --prefix $(NODE_TOOLS) --ignore-scripts --no-audit --no-fund
 
-# The deployment files, offline: the Dockerfile's lint, and every manifest against the API schemas.
-# That they agree with the code is tested in tests/deploy.
+# The deployment files, offline: the Dockerfiles' lint, and what kustomize renders (every overlay,
+# the base with every combination of components) against the API schemas. kubectl's own
+# kustomize renders it, the tool users run: kubectl comes with this project's machine image
+# (PyPI has no kubectl wheel, Debian's is 1.20, too old for components), and the script says so
+# in one line where it is missing. That the files agree with the code is tested in tests/deploy.
 deploy-check: $(VENV)/.installed
-	$(BIN)/hadolint docker/Dockerfile
+	$(BIN)/hadolint docker/Dockerfile docs/examples/my-consumers/Dockerfile
 	$(BIN)/python scripts/validate_manifests.py k8s
 
 lint: $(VENV)/.installed
@@ -91,10 +95,12 @@ format: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# The contract, from the models: the body's JSON Schema (packaged) and the AsyncAPI document.
+# The contract, from the models: the body's JSON Schema (packaged), the AsyncAPI document, and
+# the handler's field reference.
 schema: $(VENV)/.installed
 	$(BIN)/taskhook schema --output service/taskhook/schema/event.schema.json
 	$(BIN)/taskhook schema --asyncapi --output docs/asyncapi.json
+	$(BIN)/taskhook schema --handler-fields --output docs/handler-fields.md
 
 # Not part of `make test`: several minutes of full load, and figures rather than verdicts.
 # PostgreSQL for the tasks consumer's drain on it.

@@ -1,7 +1,11 @@
 """Reading the deployment files, and what the code says they must agree with."""
 
 import argparse
+import functools
 import os
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,6 +25,9 @@ from taskhook.tasks.consumer import tasks
 from tests.deploy.dockerfile import ROOT
 
 K8S = ROOT / "k8s"
+BASE = K8S / "base"
+OVERLAYS = K8S / "overlays"
+COMPONENTS = K8S / "components"
 COMPOSE = ROOT / "docker" / "compose.yaml"
 Document = dict[str, Any]
 S = TypeVar("S", bound=BaseSettings)
@@ -30,14 +37,59 @@ def load_all(path: Path) -> list[Document]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
 
 
-def kustomization(folder: Path = K8S) -> Document:
+def kustomization(folder: Path = BASE) -> Document:
     document: Document = yaml.safe_load((folder / "kustomization.yaml").read_text())
     return document
 
 
+def kubectl() -> str:
+    """The kubectl whose kustomize renders here what `kubectl apply -k` sends to a cluster."""
+    found = shutil.which("kubectl")
+    if found is None:
+        pytest.fail("no kubectl on PATH: the deploy tests render k8s/ with its kustomize")
+    return found
+
+
+@functools.cache
+def _rendered(folder: Path) -> str:
+    """kustomize's output, once per folder (every test of a run reads the same files)."""
+    done = subprocess.run(  # noqa: S603  # our kubectl, our folder
+        [kubectl(), "kustomize", str(folder)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, f"kubectl kustomize {folder}: {done.stderr.strip()}"
+    return done.stdout
+
+
+def rendered(folder: Path) -> list[Document]:
+    """What `kubectl apply -k folder` would send, as kustomize renders it (a fresh copy)."""
+    return [doc for doc in yaml.safe_load_all(_rendered(folder.resolve())) if doc is not None]
+
+
+def with_components(*names: str) -> list[Document]:
+    """The base with the optional components ``names`` added, as an overlay listing them would
+    render it (a fresh copy)."""
+    return [doc for doc in yaml.safe_load_all(_with_components(names)) if doc is not None]
+
+
+@functools.cache
+def _with_components(names: tuple[str, ...]) -> str:
+    # kustomize takes only relative paths: the overlay is written in a folder of its own that
+    # points back here.
+    with tempfile.TemporaryDirectory(prefix="taskhook-overlay-") as folder:
+        back = Path(os.path.relpath(K8S, folder))
+        overlay = {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": [str(back / "base")],
+            "components": [str(back / "components" / name) for name in names],
+        }
+        (Path(folder) / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+        return _rendered(Path(folder).resolve())
+
+
 def base_resources() -> list[Document]:
-    """Every object `kubectl apply -k k8s/` would send."""
-    return [doc for name in kustomization()["resources"] for doc in load_all(K8S / name)]
+    """Every object `kubectl apply -k k8s/base/` would send."""
+    return rendered(BASE)
 
 
 def find(kind: str, name: str, documents: list[Document] | None = None) -> Document:
@@ -163,9 +215,6 @@ def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
 
 
-COMPONENTS = K8S / "components"
-
-
 def component(name: str) -> Document:
     """The kustomization of an optional component, checked to be one."""
     document = kustomization(COMPONENTS / name)
@@ -174,23 +223,9 @@ def component(name: str) -> Document:
 
 
 def component_resources(name: str) -> list[Document]:
-    """What a component adds: its resources, and the ConfigMaps its configMapGenerator makes
-    (named without the hash suffix kustomize appends)."""
-    folder = COMPONENTS / name
-    spec = component(name)
-    documents = [doc for file in spec.get("resources", []) for doc in load_all(folder / file)]
-    for generator in spec.get("configMapGenerator", []):
-        data = {}
-        for entry in generator["files"]:
-            key, _, file = entry.rpartition("=")
-            data[key or file] = (folder / file).read_text()
-        labels = generator.get("options", {}).get("labels", {})
-        documents.append(
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {"name": generator["name"], "labels": labels},
-                "data": data,
-            }
-        )
-    return documents
+    """What a component adds to the base once kustomize rendered it (generated ConfigMaps
+    carry kustomize's hash suffix)."""
+    names = {(doc["kind"], doc["metadata"]["name"]) for doc in base_resources()}
+    return [
+        doc for doc in with_components(name) if (doc["kind"], doc["metadata"]["name"]) not in names
+    ]

@@ -5,23 +5,21 @@ kubernetes-validate has no KEDA schemas: scripts/validate_manifests.py checks th
 a partial schema written by hand (scripts/schemas/), and what they mean is checked here.
 """
 
-import copy
-
 import kubernetes_validate
-import yaml
 
 from taskhook.bootstrap import consumer_topology
 from taskhook.settings import ConsumerSettings
 from taskhook.tasks.consumer import tasks
 from tests.deploy.manifests import (
-    K8S,
+    COMPONENTS,
+    OVERLAYS,
     Document,
-    base_resources,
-    component,
     component_resources,
     container,
     find,
     kustomization,
+    rendered,
+    with_components,
 )
 
 
@@ -30,18 +28,8 @@ def scaled_object() -> Document:
 
 
 def with_keda() -> list[Document]:
-    """The base with the component applied: its resources added, its patches (removals) done."""
-    documents = copy.deepcopy(base_resources()) + copy.deepcopy(component_resources("keda"))
-    for patch in component("keda")["patches"]:
-        target = find(patch["target"]["kind"], patch["target"]["name"], documents)
-        for operation in yaml.safe_load(patch["patch"]):
-            assert operation["op"] == "remove"
-            *parents, leaf = operation["path"].strip("/").split("/")
-            node = target
-            for part in parents:
-                node = node[part]
-            del node[leaf]
-    return documents
+    """The base with the component, as kustomize renders it."""
+    return with_components("keda")
 
 
 def test_it_scales_the_consumer_deployment_on_its_own_queue() -> None:
@@ -103,12 +91,11 @@ def test_the_scaling_behaviour_is_a_valid_hpa_behaviour() -> None:
     kubernetes_validate.validate(hpa, "1.30.0", strict=True)
 
 
-def test_no_overlay_patches_the_replicas_keda_owns() -> None:
+def test_no_overlay_brings_back_the_replicas_keda_owns() -> None:
     # kustomize lets an overlay's `replace` of /spec/replicas bring the removed count back.
-    for folder in (K8S / "overlays").iterdir():
-        overlay = kustomization(folder)
-        if not any(path.endswith("components/keda") for path in overlay.get("components", [])):
-            continue
-        for patch in overlay.get("patches", []):
-            if patch["target"]["name"] == "taskhook-consumer-tasks":
-                assert "/spec/replicas" not in patch["patch"], folder
+    keda = str(COMPONENTS / "keda")
+    for folder in OVERLAYS.iterdir():
+        listed = [(folder / c).resolve() for c in kustomization(folder).get("components", [])]
+        if any(str(path) == keda for path in listed):
+            deployment = find("Deployment", "taskhook-consumer-tasks", rendered(folder))
+            assert "replicas" not in deployment["spec"], folder

@@ -1,37 +1,43 @@
 """The Kubernetes base hangs together: files, selectors, scaling, security, the broker, the overlay.
 
-Without a kustomize binary here, the overlay is rendered by the little that it uses: the base's
-resources, the optional components (their resources, generated ConfigMaps and patches), a
-namespace, an image, and JSON patches that replace or remove a value, in kustomize's order.
+Everything here reads what kustomize itself renders (`kubectl kustomize`, the code behind
+`kubectl apply -k`); `make deploy-check` validates the same output against the API schemas.
 """
 
-import copy
-from pathlib import Path
+import itertools
 
-import kubernetes_validate
 import pytest
-import yaml
 from yarl import URL
 
 from tests.deploy.dockerfile import stages
 from tests.deploy.manifests import (
+    BASE,
     COMPONENTS,
-    K8S,
+    OVERLAYS,
     Document,
     base_resources,
-    component,
     component_resources,
     container,
     find,
     kustomization,
     of_kind,
     pod_template,
+    rendered,
     secret_example,
     selects,
+    with_components,
 )
 
-NOT_RESOURCES = {"kustomization.yaml", "secret.example.yaml"}
-OVERLAY = K8S / "overlays" / "example"
+OVERLAY = OVERLAYS / "example"
+
+
+def everything() -> list[Document]:
+    """The base with every optional component: what the checks below hold for together."""
+    return with_components(*sorted(path.name for path in COMPONENTS.iterdir()))
+
+
+def kind_of(kind: str) -> list[Document]:
+    return [doc for doc in everything() if doc["kind"] == kind]
 
 
 def pod_labels() -> dict[str, dict[str, str]]:
@@ -39,24 +45,23 @@ def pod_labels() -> dict[str, dict[str, str]]:
 
 
 def workloads() -> list[Document]:
-    return of_kind("Deployment")
+    return kind_of("Deployment")
 
 
 def pod_owners() -> list[Document]:
-    """Everything that runs pods: the Deployments and the reconcile CronJob."""
-    return workloads() + of_kind("CronJob")
+    """Everything that runs pods: the Deployments (the components' too) and the CronJob."""
+    return workloads() + kind_of("CronJob")
 
 
 def test_every_manifest_file_is_listed_in_the_kustomization_and_every_listed_file_exists() -> None:
     listed = set(kustomization()["resources"])
-    on_disk = {path.name for path in K8S.glob("*.yaml")} - NOT_RESOURCES
+    on_disk = {path.name for path in BASE.glob("*.yaml")} - {"kustomization.yaml"}
     assert listed == on_disk
-    assert all((K8S / name).is_file() for name in listed)
 
 
 @pytest.mark.parametrize("kind", ["Service", "PodDisruptionBudget", "NetworkPolicy"])
 def test_each_selector_picks_the_pods_of_exactly_one_workload(kind: str) -> None:
-    for document in of_kind(kind):
+    for document in kind_of(kind):
         spec = document["spec"]
         selector = spec.get("selector") or spec["podSelector"]
         selector = selector.get("matchLabels", selector)
@@ -106,13 +111,13 @@ def test_pods_run_as_the_image_user_with_nothing_to_escalate() -> None:
 
 def test_every_workload_runs_the_image_the_kustomization_sets() -> None:
     (image,) = kustomization()["images"]
-    for deployment in pod_owners():
+    for deployment in of_kind("Deployment") + of_kind("CronJob"):  # the base's
         assert container(deployment)["image"].split(":")[0] == image["name"]
 
 
 def test_every_secret_key_a_pod_reads_is_in_the_secret_example() -> None:
     example = secret_example()
-    for deployment in pod_owners():
+    for deployment in pod_owners():  # a component's consumer included
         for variable in container(deployment).get("env", []):
             if "valueFrom" in variable:
                 reference = variable["valueFrom"]["secretKeyRef"]
@@ -127,7 +132,7 @@ def test_the_broker_is_three_nodes_that_the_amqp_url_and_network_policies_name()
     assert broker["spec"]["replicas"] == 3
     url = URL(secret_example()["stringData"]["TASKHOOK_AMQP_URL"])
     assert (url.host, url.port) == (name, 5672)  # the operator's Service is named after it
-    for policy in of_kind("NetworkPolicy"):
+    for policy in kind_of("NetworkPolicy"):  # the components' consumer too
         broker_rules = [
             rule
             for rule in policy["spec"]["egress"]
@@ -139,60 +144,33 @@ def test_the_broker_is_three_nodes_that_the_amqp_url_and_network_policies_name()
         assert [port["port"] for port in broker_rules[0]["ports"]] == [url.port]
 
 
-def render_overlay(folder: Path, extra_components: tuple[str, ...] = ()) -> list[Document]:
-    """The overlay in ``folder`` as kustomize renders it, with ``extra_components`` added to its
-    own: the base, then the components in order, then the overlay's image, namespace, patches."""
-    overlay = kustomization(folder)
-    assert [(folder / r).resolve() for r in overlay["resources"]] == [K8S.resolve()]
-    documents = copy.deepcopy(base_resources())
-    names = [
-        str((folder / path).resolve().relative_to(COMPONENTS.resolve()))
-        for path in overlay.get("components", [])
-    ]
-    for name in [*names, *extra_components]:
-        documents += copy.deepcopy(component_resources(name))
-        patch_all(documents, component(name).get("patches", []))
-    (image,) = overlay["images"]
-    for document in documents:
-        document["metadata"]["namespace"] = overlay["namespace"]
-        if document["kind"] in ("Deployment", "CronJob"):
-            set_image(container(document), image)
-    patch_all(documents, overlay["patches"])
-    return documents
+def names(documents: list[Document]) -> set[tuple[str, str]]:
+    return {(doc["kind"], doc["metadata"]["name"]) for doc in documents}
 
 
-def patch_all(documents: list[Document], patches: list[Document]) -> None:
-    for patch in patches:
-        target = find(patch["target"]["kind"], patch["target"]["name"], documents)
-        for operation in yaml.safe_load(patch["patch"]):
-            apply_operation(target, operation)
+def test_the_example_overlay_is_the_base_and_its_component_in_its_namespace_and_image() -> None:
+    overlay = rendered(OVERLAY)
+    assert names(overlay) == names(base_resources()) | names(component_resources("observability"))
+    assert {doc["metadata"]["namespace"] for doc in overlay} == {"taskhook"}
+    (image,) = kustomization(OVERLAY)["images"]
+    for workload in (d for d in overlay if d["kind"] in ("Deployment", "CronJob")):
+        assert container(workload)["image"] == f"{image['newName']}:{image['newTag']}"
+    assert find("Deployment", "taskhook-consumer-tasks", overlay)["spec"]["replicas"] == 3
 
 
-def set_image(spec: Document, image: Document) -> None:
-    assert spec["image"].startswith(image["name"] + ":")
-    spec["image"] = f"{image['newName']}:{image['newTag']}"
+COMBINATIONS = [
+    combination
+    for size in range(len(list(COMPONENTS.iterdir())) + 1)
+    for combination in itertools.combinations(sorted(p.name for p in COMPONENTS.iterdir()), size)
+]
 
 
-def apply_operation(target: Document, operation: Document) -> None:
-    """A JSON patch ``replace`` or ``remove``. Its path must exist: kustomize refuses a remove
-    of a missing path, and a replace of one silently adds it, which here would be a mistake
-    (an overlay patching what a component removed)."""
-    assert operation["op"] in ("replace", "remove"), "only replace and remove are rendered here"
-    *parents, leaf = operation["path"].strip("/").split("/")
-    node = target
-    for part in parents:
-        node = node[part]
-    assert leaf in node, f"{operation['path']} is not in {target['metadata']['name']}"
-    if operation["op"] == "remove":
-        del node[leaf]
-    else:
-        node[leaf] = operation["value"]
-
-
-def test_the_example_overlay_renders_to_valid_manifests() -> None:
-    rendered = render_overlay(OVERLAY)
-    added = component_resources("observability")
-    assert len(rendered) == len(base_resources()) + len(added)
-    for document in rendered:
-        if "." not in document["apiVersion"].split("/")[0]:  # built in; the CRs: validate_manifests
-            kubernetes_validate.validate(document, "1.30.0", strict=True)
+@pytest.mark.parametrize("combination", COMBINATIONS, ids=lambda c: "+".join(c) or "base")
+def test_every_combination_of_components_renders_and_adds_only_its_own(
+    combination: tuple[str, ...],
+) -> None:
+    together = names(with_components(*combination))
+    expected = names(base_resources()).union(
+        *(names(component_resources(name)) for name in combination)
+    )
+    assert together == expected

@@ -222,3 +222,20 @@ async def test_send_to_something_that_is_no_url_exits_2_naming_the_option() -> N
         "taskhook send: error: argument --url: 'notaurl' is not an http:// or https:// URL"
     )
     assert "Traceback" not in done.stderr
+
+
+async def test_send_where_nothing_listens_suggests_the_port_setting_or_url() -> None:
+    port = free_port()
+    done = await taskhook("send", TASKHOOK_PORT=str(port))
+    assert done.code == 1
+    assert done.said[-1].startswith(
+        f"taskhook send: cannot reach http://127.0.0.1:{port}/webhooks/livepeer: "
+    )
+    assert done.said[-1].endswith("(set TASKHOOK_PORT as `taskhook serve` has it, or pass --url)")
+    assert len(done.said) == 1
+
+
+async def test_send_with_a_path_the_delivery_lacks_exits_2_before_sending() -> None:
+    done = await taskhook("send", "--set", "payload.tsak.snapshot.outputAssetId=null")
+    assert done.code == 2
+    assert done.said == ["taskhook send: the delivery has no payload.tsak"]

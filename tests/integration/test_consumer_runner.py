@@ -102,6 +102,35 @@ async def test_a_transient_failure_is_retried_after_the_delay_and_then_succeeds(
         "message retried": "task.completed.upload",
         "message handled": "task.completed.upload",
     }
+    (retried,) = [r for r in caplog.records if r.getMessage() == "message retried"]
+    assert (retried.error, retried.detail) == (  # type: ignore[attr-defined]
+        "TransientError",
+        "the database is failing over",
+    )
+
+
+async def test_a_retried_messages_log_line_masks_credentials_the_error_quotes(
+    start_consumer: ConsumerFactory,
+    consumer_name: str,
+    channel: AbstractChannel,
+    exchange: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="taskhook")
+
+    @consumer(consumer_name, "task.#")
+    async def failing(event: TaskEvent) -> None:
+        raise ConnectionError("cannot reach postgresql://app:pa55word@db:5432/tasks " + "x" * 900)
+
+    running = await start_consumer(failing, consumer_retry_delays_s=(30,))
+    await publish(channel, exchange, task_life()[-1])
+    await eventually(lambda: any(r.getMessage() == "message retried" for r in caplog.records))
+    await running.stop()
+    (retried,) = [r for r in caplog.records if r.getMessage() == "message retried"]
+    detail: str = retried.detail  # type: ignore[attr-defined]
+    assert detail.startswith("cannot reach postgresql://***:***@db:5432/tasks x")
+    assert "pa55word" not in detail
+    assert len(detail) == 500
 
 
 async def test_a_poison_message_ends_in_the_dead_queue_with_why(

@@ -17,6 +17,7 @@ from taskhook.broker.topology import Topology
 from taskhook.consumers import PermanentError, TaskEvent, consumer
 from taskhook.core.delivery import validate_delivery
 from taskhook.core.events import TaskEventName as EventName
+from taskhook.core.held import REPLAYED_HEADER
 from taskhook.core.message import OutgoingMessage, event_message
 from taskhook.settings import ConsumerSettings
 from taskhook.tools.samples import SampleTask, SampleType, Step, delivery
@@ -262,7 +263,8 @@ async def test_replay_publishes_what_now_passes_and_leaves_what_still_fails_in_p
         expected.message_id,
         expected.body,
     )
-    assert dict(message.headers) == dict(expected.headers)
+    # And saying where it was held back, for a consumer's current_delivery().replayed.
+    assert dict(message.headers) == {**expected.headers, REPLAYED_HEADER: rejected}
     left = await drain(channel, rejected)
     assert left[0] == "e-t-still-bad"
     assert len(left) == 2

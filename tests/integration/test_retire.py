@@ -7,11 +7,14 @@ from dataclasses import replace
 
 import aio_pika
 import pytest
-from aio_pika.abc import AbstractChannel
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from aio_pika.exceptions import ChannelNotFoundEntity
 
+from taskhook.bootstrap import consumer_topology
 from taskhook.broker.declare import declare
 from taskhook.broker.topology import ConsumerTopology, Topology
+from taskhook.settings import ConsumerSettings
+from taskhook.tasks.consumer import tasks
 from tests.integration.test_operator_tools import Finished, published_sample, tool
 from tests.support import consumers
 from tests.support.broker import AMQP_URL
@@ -60,6 +63,57 @@ async def test_a_dry_run_lists_what_would_go_and_removes_nothing(
     assert [line.split()[:2] for line in dry.lines] == [["queue", name] for name in names(declared)]
     assert all(line.endswith("would remove (0 messages)") for line in dry.lines)
     assert [await exists(name) for name in names(declared)] == [True] * 4
+
+
+async def test_a_dry_run_while_the_consumer_runs_lists_its_bindings_and_what_is_in_use(
+    exchange: str, declared: ConsumerTopology, channel: AbstractChannel
+) -> None:
+    # A registered consumer (the tasks one, on the test's exchange): its bindings are known.
+    settings = ConsumerSettings(exchange=exchange, consumer_retry_delays_s=(0.2, 1))
+    topology = consumer_topology(tasks, settings)
+    await declare(channel, topology.declarations())
+    reader = await channel.get_queue(topology.queue)
+
+    async def ignore(message: AbstractIncomingMessage) -> None:
+        pass
+
+    tag = await reader.consume(ignore)
+    try:
+        dry = await retire(exchange, "tasks", "--dry-run")
+    finally:
+        await reader.cancel(tag)
+        await consumers.delete_queues(channel, topology)
+
+    assert dry.code == 0, dry.error
+    assert dry.lines[0].split()[:4] == ["binding", exchange, "task.#", "->"]
+    assert f"{topology.queue}" in dry.lines[1]
+    assert dry.lines[1].endswith("would remove (0 messages, 1 consumer(s))")
+    assert dry.lines[-1] == (
+        f"without --force a real run would refuse: {topology.queue} is still consumed "
+        "(1 consumer(s)): stop `taskhook consume tasks` first, or --force; nothing removed"
+    )
+
+
+async def test_retry_queues_of_former_delays_are_found_and_can_go_alone(
+    exchange: str, declared: ConsumerTopology, channel: AbstractChannel
+) -> None:
+    # The consumer ran with 0.2,1 (declared) and now runs with 0.2,3: the 1 s queue is stale.
+    now = {"TASKHOOK_CONSUMER_RETRY_DELAYS_S": "0.2,3"}
+    current = replace(declared, retry_delays_ms=(200, 3000))
+    await declare(channel, current.declarations())
+    stale = declared.retry_queue(1000)
+
+    dry = await tool(exchange, "retire", declared.name, "--dry-run", "--former-delays", "1", **now)
+    assert any(line.split()[1] == stale for line in dry.lines), dry.lines
+
+    gone = await tool(
+        exchange, "retire", declared.name, "--stale-retries", "--former-delays", "0.2,1", **now
+    )
+    assert gone.code == 0, gone.error
+    assert [line.split()[1] for line in gone.lines] == [stale]
+    assert not await exists(stale)
+    assert [await exists(name) for name in names(current)] == [True] * 4
+    await consumers.delete_queues(channel, current)
 
 
 async def test_retire_removes_the_consumers_queues_and_bindings_and_nothing_else(

@@ -1,6 +1,6 @@
 """HTTP sides that show event data: loopback by default, a token to listen elsewhere."""
 
-from unittest.mock import MagicMock
+from unittest.mock import MagicMock, Mock
 
 import pytest
 from aiohttp import web
@@ -8,6 +8,7 @@ from aiohttp.test_utils import make_mocked_request
 from pydantic import SecretStr
 
 from taskhook.bootstrap import BadConfiguration, load_settings
+from taskhook.consumers.app import create_consumer_app
 from taskhook.exposure import check_exposure, is_loopback
 from taskhook.http.access import TOKEN_COOKIE, require_token
 from taskhook.settings import ConsumerSettings
@@ -113,3 +114,9 @@ async def test_a_request_from_off_this_machine_needs_the_token(
         assert response.content_type == "application/problem+json"
         assert b"token-required" in response.body
         assert TOKEN.get_secret_value().encode() not in response.body
+
+
+def test_every_consumer_app_carries_the_guard() -> None:
+    """The guard is wired where the read routes are served, not only defined."""
+    app = create_consumer_app(Mock(ready=True), Mock(registry=None), [], TOKEN)
+    assert any(getattr(m, "__name__", "") == "guard" for m in app.middlewares)

@@ -1,5 +1,6 @@
 """What `taskhook inspect` says of a held-back message, and where `taskhook replay` sends it."""
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -10,10 +11,12 @@ from taskhook.core import retry
 from taskhook.core.delivery import parse_body, validate_delivery
 from taskhook.core.errors import BodyNotJson, DeliveryInvalid, DeliveryRefused, FieldProblem
 from taskhook.core.held import (
+    REPLAYED_HEADER,
     HeldQueue,
     Replay,
     Stay,
     as_json,
+    is_about,
     plan_replay,
     summarize,
 )
@@ -93,6 +96,11 @@ def parked() -> ReceivedMessage:
     )
 
 
+def replayed_from(queue: HeldQueue, message: OutgoingMessage) -> OutgoingMessage:
+    """``message`` as a replay from ``queue`` publishes it: saying where it was held back."""
+    return replace(message, headers={**message.headers, REPLAYED_HEADER: queue.name})
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
@@ -161,7 +169,7 @@ def test_a_rejected_delivery_that_now_passes_is_published_as_an_accepted_one_wou
     )
     plan = plan_replay(message, REJECTED)
     expected = event_message(validate_delivery(now_valid), received_at_ms=AT_MS)
-    assert plan == Replay("livepeer.tasks", expected)
+    assert plan == Replay("livepeer.tasks", replayed_from(REJECTED, expected))
     assert isinstance(plan, Replay)
     assert plan.destination == "livepeer.tasks as task.completed.upload"
 
@@ -187,7 +195,8 @@ def test_a_rejected_delivery_that_still_fails_stays_with_the_reason(
 def test_an_unrouted_event_goes_back_to_the_exchange_under_its_routing_key_unchanged() -> None:
     original = published()
     plan = plan_replay(held(original, **{"x-delivery-count": 3}), UNROUTED)
-    assert plan == Replay("livepeer.tasks", original)  # the broker's own header dropped
+    # The broker's own header dropped; where it was held back said.
+    assert plan == Replay("livepeer.tasks", replayed_from(UNROUTED, original))
 
 
 def test_a_dead_message_goes_back_to_its_own_consumer_only_and_starts_afresh() -> None:
@@ -198,6 +207,7 @@ def test_a_dead_message_goes_back_to_its_own_consumer_only_and_starts_afresh() -
     assert dict(plan.message.headers) == {
         **published().headers,
         retry.ROUTING_KEY: "task.completed.upload",  # where it was first routed, for its logs
+        REPLAYED_HEADER: DEAD.name,
     }
     assert plan.message.body == published().body
     assert plan.message.message_id == "e-1"
@@ -214,3 +224,22 @@ def test_the_json_view_shows_the_whole_message_and_bytes_as_text() -> None:
 def test_the_broker_counts_each_look() -> None:
     assert parked().looks == 2
     assert held(published()).looks == 0
+
+
+@pytest.mark.parametrize(
+    ("message", "queue"),
+    [
+        (lambda: parked(), DEAD),
+        (lambda: held(published()), UNROUTED),
+        (lambda: kept(orjson.dumps(document(status={"phase": "done"}))), REJECTED),
+    ],
+)
+def test_a_held_message_is_picked_by_its_event_id_or_its_task_id(
+    message: Any, queue: HeldQueue
+) -> None:
+    picked = message()
+    task_id = summarize(picked, queue).task_id
+    assert task_id != "-"
+    assert is_about(picked, queue, task_id)
+    assert is_about(picked, queue, picked.message_id)
+    assert not is_about(picked, queue, "something-else")

@@ -18,6 +18,7 @@ from taskhook.core.redaction import (
     DEFAULT_VALUE_PATHS,
     REDACTED,
     Redaction,
+    mask_credentials,
     redact_delivery,
     redact_url,
 )
@@ -186,3 +187,21 @@ def test_a_refused_delivery_is_shown_without_the_credentials_it_may_carry(
     document: Any, expected: Any
 ) -> None:
     assert redact_delivery(document) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        (
+            "cannot reach postgresql+asyncpg://app:pa55@db:5432/x",
+            "cannot reach postgresql+asyncpg://***:***@db:5432/x",
+        ),
+        ("https://token@host/path", "https://***:***@host/path"),
+        ("amqp://g:g@a/ then https://u:p@b/c", "amqp://***:***@a/ then https://***:***@b/c"),
+        ("mail me at ops@example.com", "mail me at ops@example.com"),
+        ("https://host/path?user=a@b", "https://host/path?user=a@b"),
+        ("no url at all", "no url at all"),
+    ],
+)
+def test_credentials_of_urls_quoted_in_text_are_masked(text: str, masked: str) -> None:
+    assert mask_credentials(text) == masked

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestServer
 
 from taskhook.core.recovery import StudioFailed, StudioRefused
 from taskhook.studio.client import StudioClient, _retry_after_s
+from tests.support.processes import free_port
 from tests.support.studio import API_KEY, FakeStudio
 
 NOW = 1_800_000_000_000
@@ -138,13 +139,41 @@ async def test_a_bad_request_is_not_retried_and_says_studio_s_reason(
     assert len(studio.requests) == 1
 
 
-async def test_an_unreachable_studio_is_said_without_its_url(studio: FakeStudio) -> None:
+async def test_an_unreachable_studio_is_named_and_retried() -> None:
+    port = free_port()
     async with aiohttp.ClientSession() as session:
         client = StudioClient(
-            session, "http://127.0.0.1:9/api", API_KEY, attempts=2, backoff_s=0.01
+            session, f"http://127.0.0.1:{port}/api", API_KEY, attempts=2, backoff_s=0.01
         )
-        with pytest.raises(StudioFailed, match=r"could not be reached \(ClientConnectorError\)"):
+        with pytest.raises(StudioFailed) as failed:
             await client.webhooks()
+    assert str(failed.value) == (
+        f"GET /webhook: Studio at http://127.0.0.1:{port}/api could not be reached: "
+        "connection refused; try again later"
+    )
+
+
+async def test_a_host_that_does_not_resolve_is_said_at_once_and_not_retried() -> None:
+    async with aiohttp.ClientSession() as session:
+        client = StudioClient(
+            session, "https://taskhook-no-such-host.invalid/api", API_KEY, backoff_s=10
+        )
+        started = time.monotonic()
+        with pytest.raises(StudioFailed) as failed:
+            await client.webhooks()
+    assert time.monotonic() - started < 10  # one backoff of 10 s would have passed it
+    assert str(failed.value) == (
+        "no host named taskhook-no-such-host.invalid (Studio at "
+        "https://taskhook-no-such-host.invalid/api): check TASKHOOK_STUDIO_URL and this "
+        "machine's DNS"
+    )
+
+
+async def test_a_studio_that_does_not_answer_in_time_is_said_with_the_wait() -> None:
+    async with aiohttp.ClientSession() as session:
+        client = StudioClient(session, "https://studio.example/api", API_KEY)
+        said = client._unreachable(TimeoutError(), "studio.example", 30.0)
+    assert str(said) == "Studio at https://studio.example/api gave no answer within 30 s"
 
 
 async def test_a_webhook_of_another_project_or_none_is_said_so(

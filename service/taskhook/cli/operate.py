@@ -1,22 +1,30 @@
-"""The operator tools: ``send``, ``tail``, ``inspect``, ``replay``, ``topology`` and ``retire``."""
+"""The operator tools: ``send``, ``tail``, and ``topology`` (the held-back queues' commands are in
+``cli.held``, ``retire`` in ``cli.retire``)."""
 
 import argparse
+import itertools
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from taskhook import bootstrap
+from taskhook.cli import held
+from taskhook.cli import retire as retiring
 from taskhook.cli.options import EXIT_USAGE, http_url, positive_float, positive_int
 from taskhook.core.events import TASK_EVENTS
-from taskhook.settings import CommonSettings, ConsumerSettings, SenderSettings
+from taskhook.settings import (
+    CommonSettings,
+    ConsumerSettings,
+    SenderSettings,
+)
 from taskhook.tools.samples import SAMPLE_TYPES
 
 if TYPE_CHECKING:
-    from taskhook.broker.topology import ConsumerTopology
+    pass
 
 # Where `taskhook serve` on this machine listens: the port is TASKHOOK_PORT, as it reads it.
 LOCAL_URL = "http://127.0.0.1:{port}/webhooks/livepeer"
-DEFAULT_INSPECT_LIMIT = 100
 
 
 def add_commands(commands: Any) -> None:
@@ -25,7 +33,7 @@ def add_commands(commands: Any) -> None:
     tail.add_argument("patterns", nargs="*", default=["#"], help="binding keys (default: #)")
     tail.add_argument("--exchange", help="default: TASKHOOK_EXCHANGE, else livepeer.tasks")
     tail.set_defaults(run=run_tail, tool=True)
-    _add_held(commands)
+    held.add_commands(commands)
     topology = commands.add_parser(
         "topology", help="declare the exchanges, queues and bindings (idempotent) and print them"
     )
@@ -35,29 +43,7 @@ def add_commands(commands: Any) -> None:
         help="consumers, by name or module:attribute, whose queues to include (default: all)",
     )
     topology.set_defaults(run=run_topology, tool=True)
-    _add_retire(commands)
-
-
-def _add_retire(commands: Any) -> None:
-    retire = commands.add_parser(
-        "retire",
-        help="remove a retired consumer's queues and bindings",
-        description="Unbind the consumer's queue from the events exchange and delete its queue, "
-        "its retry queues (one per TASKHOOK_CONSUMER_RETRY_DELAYS_S delay) and its dead queue. "
-        "Refused while any of them holds messages or is consumed, unless --force.",
-    )
-    retire.add_argument(
-        "consumer", help="its name (registered or not any more) or module:attribute"
-    )
-    retire.add_argument(
-        "--force",
-        action="store_true",
-        help="remove them even if they hold messages or are consumed: those messages are lost",
-    )
-    retire.add_argument(
-        "--dry-run", action="store_true", help="say what would be removed; remove nothing"
-    )
-    retire.set_defaults(run=run_retire, tool=True)
+    retiring.add_commands(commands)
 
 
 def _add_send(commands: Any) -> None:
@@ -89,35 +75,18 @@ def _add_send(commands: Any) -> None:
     send.add_argument(
         "--secret", help="default: the first TASKHOOK_WEBHOOK_SECRETS, or the dev one"
     )
+    send.add_argument(
+        "--set",
+        metavar="PATH=VALUE",
+        action="append",
+        default=[],
+        help="change a field of each delivery before signing it: a dotted path "
+        "(payload.task.snapshot.outputAssetId=null), the value JSON or else a string; repeatable",
+    )
+    send.add_argument(
+        "--unset", metavar="PATH", action="append", default=[], help="remove a field; repeatable"
+    )
     send.set_defaults(run=run_send)
-
-
-def _add_held(commands: Any) -> None:
-    queue_help = (
-        "livepeer.tasks.rejected, livepeer.tasks.unrouted or a consumer's taskhook.<name>.dead "
-        "(taskhook.<exchange>.<name>.dead off the default exchange)"
-    )
-    inspect = commands.add_parser(
-        "inspect", help="list the messages a held-back queue holds, removing nothing"
-    )
-    inspect.add_argument("queue", help=queue_help)
-    inspect.add_argument(
-        "--limit",
-        type=positive_int,
-        default=DEFAULT_INSPECT_LIMIT,
-        help=f"at most this many, from the oldest (default: {DEFAULT_INSPECT_LIMIT})",
-    )
-    inspect.add_argument("--json", action="store_true", help="the whole messages, one per line")
-    inspect.set_defaults(run=run_held, tool=True)
-    replay = commands.add_parser(
-        "replay", help="publish held-back messages again, removing each once confirmed"
-    )
-    replay.add_argument("queue", help=queue_help)
-    replay.add_argument("--limit", type=positive_int, help="at most this many, from the oldest")
-    replay.add_argument(
-        "--dry-run", action="store_true", help="say what would happen; move nothing"
-    )
-    replay.set_defaults(run=run_held, tool=True)
 
 
 def run_send(args: argparse.Namespace) -> int:
@@ -125,6 +94,7 @@ def run_send(args: argparse.Namespace) -> int:
     import uvloop
 
     from taskhook.tools import send
+    from taskhook.tools.variations import Variation, varied
 
     if args.file is None:
         documents = send.sample_life(args.type, args.event, args.count)
@@ -138,10 +108,25 @@ def run_send(args: argparse.Namespace) -> int:
             print(f"taskhook send: {args.file} is not a JSON object", file=sys.stderr)
             return EXIT_USAGE
         documents = send.repeated(document, args.count)
+    try:
+        variations = [Variation.setting(text) for text in args.set]
+        variations += [Variation.removal(path) for path in args.unset]
+        documents = _checked(varied(documents, variations))
+    except ValueError as e:
+        print(f"taskhook send: {e}", file=sys.stderr)
+        return EXIT_USAGE
     settings = bootstrap.load_settings(SenderSettings)
     url = args.url or LOCAL_URL.format(port=settings.port)
     secret = args.secret or settings.signing_secret
-    return uvloop.run(send.send(documents, url=url, secret=secret, rate=args.rate))
+    hint = None if args.url else "set TASKHOOK_PORT as `taskhook serve` has it, or pass --url"
+    return uvloop.run(send.send(documents, url=url, secret=secret, rate=args.rate, hint=hint))
+
+
+def _checked(documents: "Iterator[dict[str, Any]]") -> "Iterator[dict[str, Any]]":
+    """The documents, the first one varied already, so that a path it lacks is a usage error
+    before anything is sent (the rest share its shape)."""
+    first = next(documents, None)
+    return documents if first is None else itertools.chain([first], documents)
 
 
 def run_tail(args: argparse.Namespace) -> int:
@@ -152,36 +137,6 @@ def run_tail(args: argparse.Namespace) -> int:
     settings = bootstrap.load_settings(CommonSettings)
     exchange = args.exchange or settings.exchange
     return uvloop.run(tail(settings.amqp_url.get_secret_value(), exchange, args.patterns))
-
-
-def run_held(args: argparse.Namespace) -> int:
-    import uvloop
-
-    from taskhook.tools import held
-
-    settings = bootstrap.load_settings(CommonSettings)
-    topology = bootstrap.topology(settings)
-    queue = topology.held_queue(args.queue)
-    if queue is None:
-        print(
-            f"taskhook {args.command}: {args.queue!r} is not a queue that holds messages back: "
-            f"name {topology.rejected_queue}, {topology.unrouted_queue} or a consumer's "
-            f"{topology.consumer_prefix}.<name>.dead",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    url = settings.amqp_url.get_secret_value()
-    if args.command == "inspect":
-        return uvloop.run(held.inspect(url, queue, limit=args.limit, as_json_lines=args.json))
-    replaying = held.replay(
-        url,
-        topology,
-        queue,
-        limit=args.limit,
-        dry_run=args.dry_run,
-        redaction=bootstrap.redaction(settings),
-    )
-    return uvloop.run(replaying)
 
 
 def run_topology(args: argparse.Namespace) -> int:
@@ -202,39 +157,3 @@ def run_topology(args: argparse.Namespace) -> int:
     declared = bootstrap.declarations(settings, consumers)
     print("\n".join(uvloop.run(provision(settings.amqp_url.get_secret_value(), declared))))
     return 0
-
-
-def run_retire(args: argparse.Namespace) -> int:
-    import uvloop
-
-    from taskhook.tools.retire import retire
-
-    settings = bootstrap.load_settings(ConsumerSettings)
-    try:
-        topology = _retired_topology(args.consumer, settings)
-    except ValueError as e:
-        print(f"taskhook retire: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    url = settings.amqp_url.get_secret_value()
-    return uvloop.run(retire(url, topology, force=args.force, dry_run=args.dry_run))
-
-
-def _retired_topology(reference: str, settings: ConsumerSettings) -> "ConsumerTopology":
-    """The queues of the consumer ``reference`` names: a registered one or ``module:attribute``
-    with its bindings, or a bare name whose code is gone (deleting its queues takes their
-    bindings with them).
-
-    Raises ``ValueError`` for a name no consumer can have, or a reference not found.
-    """
-    from taskhook.broker.topology import ConsumerTopology
-    from taskhook.cli.consume import find_consumer
-    from taskhook.consumers import registry
-
-    if ":" not in reference and reference not in registry.registered():
-        return ConsumerTopology(
-            bootstrap.topology(settings), reference, (), settings.retry_delays_ms
-        )
-    try:
-        return bootstrap.consumer_topology(find_consumer(reference), settings)
-    except registry.ConsumerNotFound as e:
-        raise ValueError(str(e)) from None

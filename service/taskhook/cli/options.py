@@ -79,3 +79,14 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError("must be more than 0")
     return value
+
+
+def delays_s(text: str) -> tuple[float, ...]:
+    """Comma-separated seconds, as TASKHOOK_CONSUMER_RETRY_DELAYS_S has them (an option's type)."""
+    try:
+        delays = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        delays = ()
+    if not delays or any(delay <= 0 for delay in delays):
+        raise argparse.ArgumentTypeError(f"{text!r} is not delays in seconds like 5,30,300")
+    return delays

@@ -16,6 +16,7 @@ log = logging.getLogger("taskhook")
 SCHEMA_PATH = Path(__file__).parents[1] / "schema" / "event.schema.json"
 # Not packaged: it documents the repository for other teams, so it exists in a source checkout.
 ASYNCAPI_PATH = Path(__file__).parents[3] / "docs" / "asyncapi.json"
+HANDLER_FIELDS_PATH = Path(__file__).parents[3] / "docs" / "handler-fields.md"
 
 
 def add_commands(commands: Any) -> None:
@@ -44,6 +45,12 @@ def add_commands(commands: Any) -> None:
     schema.add_argument("--check", action="store_true", help="fail if the file is out of date")
     schema.add_argument(
         "--asyncapi", action="store_true", help="the AsyncAPI document instead of the schema"
+    )
+    schema.add_argument(
+        "--handler-fields",
+        action="store_true",
+        help="the Markdown reference of the event's Python fields per task type instead "
+        "(docs/handler-fields.md)",
     )
     schema.set_defaults(run=run_schema)
 
@@ -90,6 +97,11 @@ def serve(settings: Settings, *, reuse_port: bool) -> int:
 
 
 def run_schema(args: argparse.Namespace) -> int:
+    if args.handler_fields:
+        from taskhook.core.handler_reference import handler_reference
+
+        text = handler_reference()
+        return write_schema(text, args.output, check=args.check, known=HANDLER_FIELDS_PATH)
     if args.asyncapi:
         return write_schema(asyncapi_text(), args.output, check=args.check, known=ASYNCAPI_PATH)
     return write_schema(schema_text(), args.output, check=args.check, known=SCHEMA_PATH)

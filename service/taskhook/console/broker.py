@@ -74,7 +74,8 @@ class BrokerView:
         return await held.look(self.amqp_url, queue, limit=limit)
 
     async def replay(self, queue: HeldQueue, *, only: str | None, dry_run: bool) -> held.Replayed:
-        """``taskhook replay`` of the whole queue, or of the one message ``only`` names."""
+        """``taskhook replay`` of the whole queue, or of the messages ``only`` names (by message
+        id, as the page links them)."""
         return await held.replay_held(
             self.amqp_url,
             self.topology,
@@ -82,7 +83,7 @@ class BrokerView:
             limit=None,
             dry_run=dry_run,
             redaction=self.redaction,
-            only=only,
+            wanted=only,
         )
 
     async def consumer_states(self) -> list[ConsumerState]:

@@ -8,7 +8,9 @@
     async def audit(event: TaskEvent) -> None:
         ...
 
-Run it with ``taskhook consume package.module:audit`` (or by name, once registered under the
+A handler reads what it may need from the message itself (headers, the attempt, whether it was
+reconciled or replayed) with ``current_delivery()``. Run it with
+``taskhook consume package.module:audit`` (or by name, once registered under the
 ``taskhook.consumers`` entry point group).
 """
 
@@ -21,13 +23,21 @@ from taskhook.consumers.consumer import (
     TransientError,
     consumer,
 )
+from taskhook.consumers.delivery_info import (
+    DeliveryInfo,
+    current_deliveries,
+    current_delivery,
+)
 
 __all__ = [
     "Consumer",
+    "DeliveryInfo",
     "Handler",
     "PermanentError",
     "Running",
     "TaskEvent",
     "TransientError",
     "consumer",
+    "current_deliveries",
+    "current_delivery",
 ]

@@ -22,8 +22,10 @@ from taskhook.broker.amqp import AmqpConnection, Delivered
 from taskhook.broker.topology import ConsumerTopology
 from taskhook.clock import now_ms
 from taskhook.consumers.consumer import BatchHandler, Consumer, Handler, PermanentError
+from taskhook.consumers.delivery_info import delivering
 from taskhook.consumers.settle import ack, forward
 from taskhook.core.delivery import describe_problems, summarize_problems
+from taskhook.core.redaction import mask_credentials
 from taskhook.core.retry import (
     Failure,
     RetryLater,
@@ -33,6 +35,9 @@ from taskhook.core.retry import (
     original_routing_key,
 )
 from taskhook.metrics import ConsumerMetrics
+
+# An error's message in a log line: enough to act on, never a whole payload.
+LOGGED_DETAIL_CHARS = 500
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +83,7 @@ class Handling:
             return
         started = time.perf_counter()
         try:
-            with self._handler_span(valid):
+            with self._handler_span(valid), delivering(valid):
                 await self.batch(events)
         except Exception as e:  # one bad event, or the store away: one by one, with retries
             log.warning(
@@ -137,7 +142,10 @@ class Handling:
             routing_key=message.routing_key or "",
             now_ms=now_ms(),
         )
-        fields |= {"error": failure.error_type, "failure": failure.kind}
+        # The error's own words, as the dead-letter headers keep them: bounded, and with any
+        # URL's credentials masked (a driver's message may quote its connection URL).
+        detail = mask_credentials(failure.message)[:LOGGED_DETAIL_CHARS]
+        fields |= {"error": failure.error_type, "detail": detail, "failure": failure.kind}
         if isinstance(verdict, RetryLater):
             queue, outcome = self._topology.retry_queue(verdict.delay_ms), "retried"
             fields["retry_in_ms"] = verdict.delay_ms
@@ -156,7 +164,7 @@ class Handling:
         started = time.perf_counter()
         failure: Failure | None = None
         try:
-            with self._handler_span([message]):
+            with self._handler_span([message]), delivering([message]):
                 await self._handler(event)
         except PermanentError as e:
             failure = Failure("permanent", type(e).__name__, str(e))

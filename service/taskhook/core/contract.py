@@ -15,6 +15,7 @@ from typing import Any, Protocol, get_args
 
 from taskhook.core.errors import BodyNotJson, DeliveryInvalid
 from taskhook.core.events import EVENT_NAME_PATTERN, TASK_EVENT_PREFIX, TASK_EVENTS
+from taskhook.core.held import REPLAYED_HEADER
 from taskhook.core.limits import MAX_HEADER_CHARS
 from taskhook.core.message import (
     APP_ID,
@@ -287,6 +288,13 @@ def _event_headers(*, task: bool) -> dict[str, Any]:
         "description": (
             "Only on what `taskhook reconcile` published: delivery-log for a body recovered "
             "from Livepeer's delivery logs, task-list for a task's re-synced state."
+        ),
+    }
+    properties[REPLAYED_HEADER] = {
+        **_HEADER_TEXT,
+        "description": (
+            "Only on what `taskhook replay` published again: the queue it was held back in "
+            "(the unrouted or the rejected queue, or a consumer's dead queue)."
         ),
     }
     required = [WEBHOOK_ID_HEADER]

@@ -11,7 +11,7 @@ Three kinds of queue hold messages back (``taskhook.broker.topology`` names them
   only (the others handled it already), with its failure headers removed so it starts afresh.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import orjson
@@ -44,6 +44,8 @@ UNKNOWN = "-"
 # to 4.2 drop a message at 20 such deliveries when the queue has no dead-letter target.
 LOOKS_BEFORE_WARNING = 10
 DEAD_LETTER_DEFAULT_EXCHANGE = ""  # the default exchange routes by queue name
+# On a replayed copy: the queue it was held back in (a consumer's Delivery.replayed reads it).
+REPLAYED_HEADER = "x-taskhook-replayed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,12 @@ def summarize(message: ReceivedMessage, queue: HeldQueue) -> Summary:
     )
 
 
+def is_about(message: ReceivedMessage, queue: HeldQueue, wanted: str) -> bool:
+    """Whether ``wanted`` is the message's id (the event's) or the id of the task it is about,
+    as ``inspect`` shows it: an operator picks a message by either."""
+    return message.message_id == wanted or summarize(message, queue).task_id == wanted
+
+
 def _held_since(message: ReceivedMessage, queue: HeldQueue) -> str:
     """When it was held back: a dead message's last failure; an unrouted event's arrival (its
     timestamp is the event's createdAt); a rejected delivery's arrival (its timestamp)."""
@@ -121,7 +129,16 @@ def _held_since(message: ReceivedMessage, queue: HeldQueue) -> str:
 def plan_replay(
     message: ReceivedMessage, queue: HeldQueue, redaction: Redaction = DEFAULT_REDACTION
 ) -> Replay | Stay:
-    """Where a replay sends ``message``, or why it stays."""
+    """Where a replay sends ``message``, or why it stays. A copy says where it was held back
+    (``REPLAYED_HEADER``), so a consumer can tell a replayed event from a first delivery."""
+    plan = _plan(message, queue, redaction)
+    if isinstance(plan, Stay):
+        return plan
+    headers = {**plan.message.headers, REPLAYED_HEADER: queue.name}
+    return replace(plan, message=replace(plan.message, headers=headers))
+
+
+def _plan(message: ReceivedMessage, queue: HeldQueue, redaction: Redaction) -> Replay | Stay:
     if queue.kind == "rejected":
         return _replay_rejected(message, queue, redaction)
     if queue.kind == "unrouted":

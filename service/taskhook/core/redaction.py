@@ -12,6 +12,7 @@ its credentials and query (where a presigned URL's signature lives); a *value* r
 every string under the path.
 """
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,6 +116,15 @@ def redact_url(url: str) -> str:
     netloc = f"***:***@{host}" if "@" in parts.netloc else host
     query = REDACTED if parts.query else ""
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+_CREDENTIALS_IN_URL = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^\s/@]+@")
+
+
+def mask_credentials(text: str) -> str:
+    """``text`` with the user and password of every URL in it masked, as ``***:***@``: what an
+    error message may quote (a driver's or a client's) is then fit for a log line."""
+    return _CREDENTIALS_IN_URL.sub(r"\1***:***@", text)
 
 
 def _walk(node: Any, tree: Tree, fired: dict[str, None]) -> Any | None:

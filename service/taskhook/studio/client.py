@@ -27,6 +27,7 @@ from tenacity import (
 from yarl import URL
 
 from taskhook.core.recovery import StudioFailed, StudioRefused
+from taskhook.core.redaction import redact_url
 
 # Studio's largest page; a page this full of one single watermark value cannot be got past.
 MAX_PAGE = 1000
@@ -163,6 +164,27 @@ class StudioClient:
             raise StudioFailed(f"{method} {path}: {e}; try again later") from None
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
+    def _unreachable(self, error: Exception, host: str | None, timeout_s: float) -> Exception:
+        """What to raise for a request that got no answer. A host that does not resolve is not
+        retried: a mistyped TASKHOOK_STUDIO_URL is not fixed by asking again."""
+        where = self._where()
+        if isinstance(error, aiohttp.ClientConnectorDNSError):
+            return StudioFailed(
+                f"no host named {host} ({where}): check TASKHOOK_STUDIO_URL and this machine's DNS"
+            )
+        if isinstance(error, TimeoutError):
+            return _Transient(f"{where} gave no answer within {timeout_s:.0f} s")
+        if isinstance(error, aiohttp.ClientConnectorError):
+            refused = isinstance(error.os_error, ConnectionRefusedError)
+            why = "connection refused" if refused else type(error.os_error).__name__
+            return _Transient(f"{where} could not be reached: {why}")
+        # The text of a client error can hold the URL: its type and the base URL say enough.
+        return _Transient(f"{where} could not be reached ({type(error).__name__})")
+
+    def _where(self) -> str:
+        """The base URL as a person set it, fit to print (no credentials, no query)."""
+        return f"Studio at {redact_url(str(self._base))}"
+
     async def _once(
         self, method: str, path: str, query: Mapping[str, str], timeout_s: float
     ) -> Any:
@@ -178,8 +200,7 @@ class StudioClient:
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
         except (aiohttp.ClientError, TimeoutError) as e:
-            # The text of a client error can hold the URL; the host is in the setting anyway.
-            raise _Transient(f"Studio could not be reached ({type(e).__name__})") from None
+            raise self._unreachable(e, url.host, timeout_s) from None
         if 200 <= status < 300:
             return _json(body, f"{method} {path}")
         # Studio's 401 says "no token <key> found": the key must not reach a terminal or a log.

@@ -1,4 +1,5 @@
-"""``taskhook inspect`` and ``taskhook replay``: read and recover what a held-back queue holds.
+"""``taskhook inspect``, ``replay`` and ``discard``: read, recover or drop what a held-back queue
+holds, all of it or the messages of one id.
 
 Both take every message the queue holds ready when they start, oldest first, and keep them
 unacknowledged while they work. What they do not remove goes back when their connection closes,
@@ -8,6 +9,7 @@ and taking only some would reorder the queue. A replay removes a message only af
 confirmed its copy: a crash between the two leaves both, never neither.
 """
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -29,6 +31,7 @@ from taskhook.core.held import (
     Replay,
     Stay,
     as_json,
+    is_about,
     plan_replay,
     summarize,
 )
@@ -70,16 +73,20 @@ class Replayed:
     steps: list[Step] = field(default_factory=list)
 
 
-async def look(url: str, queue: HeldQueue, *, limit: int) -> Look:
-    """Up to ``limit`` messages from the head of ``queue``; removes nothing."""
+async def look(url: str, queue: HeldQueue, *, limit: int, wanted: str | None = None) -> Look:
+    """Up to ``limit`` messages from the head of ``queue`` (only those ``wanted`` names, by
+    message id or task id, when given); removes nothing."""
     async with _borrowed(url, queue.name) as (_, source, held_back):
-        messages = [received(m) async for m in _take_all(source, held_back, keep=limit)]
+        taken = _take_all(source, held_back, keep=limit, only=_about(queue, wanted))
+        messages = [message async for _, message in taken]
     return Look(held_back, messages)
 
 
-async def inspect(url: str, queue: HeldQueue, *, limit: int, as_json_lines: bool) -> int:
-    """Print up to ``limit`` messages from the head of ``queue``; remove nothing."""
-    seen = await look(url, queue, limit=limit)
+async def inspect(
+    url: str, queue: HeldQueue, *, limit: int, as_json_lines: bool, wanted: str | None = None
+) -> int:
+    """Print what ``look`` finds; remove nothing."""
+    seen = await look(url, queue, limit=limit, wanted=wanted)
     messages = seen.messages
     print(f"{queue.name}: {seen.held_back} held back, showing {len(messages)}", file=sys.stderr)
     if as_json_lines:
@@ -100,10 +107,18 @@ async def replay(
     limit: int | None,
     dry_run: bool,
     redaction: Redaction = DEFAULT_REDACTION,
+    wanted: str | None = None,
 ) -> int:
     """``taskhook replay``: ``replay_held``, each step printed as it happens."""
     done = await replay_held(
-        url, topology, queue, limit=limit, dry_run=dry_run, redaction=redaction, on_step=_say
+        url,
+        topology,
+        queue,
+        limit=limit,
+        dry_run=dry_run,
+        redaction=redaction,
+        wanted=wanted,
+        on_step=_say,
     )
     if done.back:
         print(f"{queue.name} holds {done.back} again: no queue is bound for those yet")
@@ -120,15 +135,15 @@ async def replay_held(
     limit: int | None,
     dry_run: bool,
     redaction: Redaction = DEFAULT_REDACTION,
-    only: str | None = None,
+    wanted: str | None = None,
     on_step: Callable[[Step], None] | None = None,
 ) -> Replayed:
-    """Publish held-back messages again, oldest first, each removed once its copy is confirmed.
+    """Publish held-back messages again, oldest first, each removed once its copy is confirmed;
+    only those ``wanted`` names (by message id or task id) when given.
 
-    Those that must stay are left where they were; with ``only``, just the first message with
-    that message id is replayed and the others stay untouched. Stops at the first publish that
-    fails (``ToolFailed``). A rejected delivery that now passes is published with
-    ``redaction``, as the ingest would.
+    Those that must stay are left where they were. Stops at the first publish that fails
+    (``ToolFailed``). A rejected delivery that now passes is published with ``redaction``, as
+    the ingest would. ``on_step`` hears each message's step as it happens.
     """
     done = Replayed()
     async with (
@@ -139,16 +154,15 @@ async def replay_held(
             await declare_on(copies, topology.declarations())
         # What was there at the start: a copy that lands back in this queue (an event still
         # unrouted) is not taken again.
-        async for incoming in _take_all(source, held_back, keep=limit or held_back):
-            message = received(incoming)
-            if only is not None and (message.message_id != only or done.moved + done.stayed):
-                continue  # given back untouched when the connection closes
+        keep = limit or held_back
+        taken = _take_all(source, held_back, keep=keep, only=_about(queue, wanted))
+        async for incoming, message in taken:
             step = await _replay_one(copies, incoming, message, queue, redaction, dry_run)
+            done.steps.append(step)
             if step.action == "stays":
                 done.stayed += 1
             else:
                 done.moved += 1
-            done.steps.append(step)
             if on_step is not None:
                 on_step(step)
         if queue.kind == "unrouted" and done.moved and not dry_run:
@@ -193,16 +207,54 @@ async def _borrowed(
         yield channel, queue, declared.message_count or 0
 
 
+async def discard(
+    url: str, queue: HeldQueue, wanted: str, *, confirm: Callable[[str], bool]
+) -> int:
+    """Remove the messages ``wanted`` names (by message id or task id) from ``queue`` once
+    ``confirm`` (asked with what they are) says yes; leave every other message where it was.
+    Returns 1 when none is there."""
+    async with _borrowed(url, queue.name) as (_, source, held_back):
+        found = [pair async for pair in _take_all(source, held_back, only=_about(queue, wanted))]
+        if not found:
+            print(f"taskhook discard: no message of {wanted} in {queue.name}", file=sys.stderr)
+            return 1
+        for line in columns([summarize(message, queue).row() for _, message in found]):
+            print(line)
+        question = f"discard {len(found)} message(s) from {queue.name} for good? [y/N] "
+        # Asked off the event loop: the connection keeps its heartbeats while a person reads.
+        if not await asyncio.to_thread(confirm, question):
+            print("nothing discarded")
+            return 0
+        for incoming, _ in found:
+            await incoming.ack()
+    print(f"discarded {len(found)} from {queue.name}")
+    return 0
+
+
 async def _take_all(
-    queue: AbstractQueue, count: int, *, keep: int
-) -> AsyncIterator[AbstractIncomingMessage]:
-    """Take ``count`` messages, oldest first, and yield the first ``keep`` of them."""
-    for taken in range(count):
-        message = await queue.get(no_ack=False, fail=False, timeout=GET_TIMEOUT_S)
-        if message is None:  # another reader holds the rest
+    queue: AbstractQueue,
+    count: int,
+    *,
+    keep: int | None = None,
+    only: Callable[[ReceivedMessage], bool] | None = None,
+) -> AsyncIterator[tuple[AbstractIncomingMessage, ReceivedMessage]]:
+    """Take ``count`` messages, oldest first, and yield the first ``keep`` of them (of those
+    ``only`` accepts, when given)."""
+    kept = 0
+    for _ in range(count):
+        incoming = await queue.get(no_ack=False, fail=False, timeout=GET_TIMEOUT_S)
+        if incoming is None:  # another reader holds the rest
             return
-        if taken < keep:
-            yield message
+        message = received(incoming)
+        if only is not None and not only(message):
+            continue
+        if keep is None or kept < keep:
+            kept += 1
+            yield incoming, message
+
+
+def _about(queue: HeldQueue, wanted: str | None) -> Callable[[ReceivedMessage], bool] | None:
+    return None if wanted is None else lambda message: is_about(message, queue, wanted)
 
 
 async def _publish(connection: AmqpConnection, plan: Replay) -> None:

@@ -41,10 +41,16 @@ def repeated(document: Document, count: int) -> Iterator[Document]:
 
 
 async def send(
-    documents: Iterator[Document], *, url: str, secret: str, rate: float | None = None
+    documents: Iterator[Document],
+    *,
+    url: str,
+    secret: str,
+    rate: float | None = None,
+    hint: str | None = None,
 ) -> int:
     """POST each document with a fresh ``timestamp``, compact and signed; print each answer as
     ``<status> <event> <body>``. At most ``rate`` a second when given, else one after another.
+    ``hint`` ends the line said when ``url`` cannot be reached (what to check).
 
     Returns 0 when every answer was 2xx, 1 otherwise.
     """
@@ -57,7 +63,9 @@ async def send(
             try:
                 status, answer = await _post(session, url, document, secret)
             except (aiohttp.ClientConnectionError, TimeoutError) as e:
-                print(f"taskhook send: cannot reach {url}: {type(e).__name__} {e}", file=sys.stderr)
+                reason = f"{type(e).__name__} {e}".strip()
+                advice = f" ({hint})" if hint else ""
+                print(f"taskhook send: cannot reach {url}: {reason}{advice}", file=sys.stderr)
                 return 1
             print(status, document.get("event", "-"), answer, flush=True)
             failed |= status >= 300
