@@ -12,7 +12,7 @@ REDIS_URL ?= $(or $(TASKHOOK_TEST_REDIS_URL),redis://127.0.0.1:6379/0)
 TEST_ENV := TASKHOOK_TEST_AMQP_URL=$(AMQP_URL) TASKHOOK_TEST_POSTGRES_URL=$(POSTGRES_URL) \
 	TASKHOOK_TEST_REDIS_URL=$(REDIS_URL)
 
-.PHONY: run test check lint typecheck deploy-check unit integration chaos soak cluster cluster-stop cluster-test format schema asyncapi-check bench broker lock clean
+.PHONY: run test check lint typecheck deploy-check unit integration chaos soak cluster cluster-stop cluster-test format schema asyncapi-check bench bench-index broker lock clean
 
 run: $(VENV)/.installed broker
 	scripts/run-dev $(BIN)
@@ -110,6 +110,11 @@ bench: $(VENV)/.installed broker
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
 		|| { echo "bench: needs wrk (sudo apt-get install wrk)" >&2; exit 1; }
 	$(TEST_ENV) $(BIN)/python -m tests.bench.run $(BENCH_ARGS)
+
+# One task's timeline out of 1,000,000 indexed events, on SQLite and PostgreSQL (docs/history.md).
+bench-index: $(VENV)/.installed
+	scripts/ensure-postgres $(INSTALL_BROKER)
+	$(TEST_ENV) $(BIN)/python -m tests.bench.index_lookup $(BENCH_ARGS)
 
 broker:
 	scripts/ensure-rabbitmq $(AMQP_URL) $(INSTALL_BROKER)

@@ -88,9 +88,10 @@ async def delete_topology(exchange: str) -> None:
     async with connection:
         channel = await connection.channel()
         topology = Topology(exchange)
-        for queue in (topology.rejected_queue, topology.unrouted_queue):
+        for queue in (topology.rejected_queue, topology.unrouted_queue, topology.archive_queue):
             await channel.queue_delete(queue)
-        for name in (topology.exchange, topology.unrouted_exchange):
+        names = (topology.exchange, topology.unrouted_exchange, topology.archive_queue)
+        for name in names:
             await channel.exchange_delete(name)
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
-from taskhook.broker.topology import ConsumerTopology, Declarations, Topology
+from taskhook.broker.topology import ArchiveRetention, ConsumerTopology, Declarations, Topology
 from taskhook.core.redaction import Redaction
 from taskhook.settings import (
     ENV_PREFIX,
@@ -74,8 +74,12 @@ def describe_settings_error(error: ValidationError) -> str:
 
 
 def topology(settings: CommonSettings) -> Topology:
-    """What the ingest publishes into, named after the configured exchange."""
-    return Topology(settings.exchange)
+    """What the ingest publishes into, named after the configured exchange, with its archive
+    unless turned off."""
+    if not settings.archive_enabled:
+        return Topology(settings.exchange)
+    retention = ArchiveRetention(settings.archive_max_age_s, settings.archive_max_bytes)
+    return Topology(settings.exchange, retention)
 
 
 def consumer_topology(consumer: "Consumer[Any]", settings: ConsumerSettings) -> ConsumerTopology:

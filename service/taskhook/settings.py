@@ -28,6 +28,10 @@ DEFAULT_RETRY_DELAYS_S = (5.0, 30.0, 300.0)
 DEFAULT_STUDIO_URL = "https://livepeer.studio/api"
 # A retry queue holds a message in the broker; a day is longer than any outage worth waiting for.
 MAX_RETRY_DELAY_S = 86_400.0
+# The archive keeps a week (long enough to notice a consumer's bug and replay its window) and at
+# most 10 GB: about 3.5 million events of 3 KB, whichever limit comes first.
+DEFAULT_ARCHIVE_MAX_AGE_S = 7 * 86_400
+DEFAULT_ARCHIVE_MAX_BYTES = 10_000_000_000
 
 
 def _split_secret_list(cls: type[BaseSettings], value: object) -> object:
@@ -59,6 +63,10 @@ class CommonSettings(BaseSettings):
     # more dotted paths to redact; TASKHOOK_REDACT=false turns every rule off.
     redact: bool = True
     redact_paths: Annotated[tuple[str, ...], NoDecode] = ()
+    # The archive stream (docs/history.md): every process must agree, it names where to publish.
+    archive_enabled: bool = True
+    archive_max_age_s: int = Field(default=DEFAULT_ARCHIVE_MAX_AGE_S, ge=60)
+    archive_max_bytes: int = Field(default=DEFAULT_ARCHIVE_MAX_BYTES, ge=1_000_000)
 
     @field_validator("amqp_url")
     @classmethod

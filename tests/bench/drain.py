@@ -136,10 +136,12 @@ async def drain_all(url: str, count: int) -> dict[str, Any]:
         sqlite = f"sqlite+aiosqlite:///{scratch}/tasks.sqlite3"
         figures = {
             "count": count,
-            "tasks (SQLite)": await _drained(url, tasks, "tasks", count, sqlite),
+            "tasks + event index (SQLite)": await _drained(url, tasks, "tasks", count, sqlite),
         }
     async with fresh_postgres_database() as postgres:
-        figures["tasks (PostgreSQL)"] = await _drained(url, tasks, "tasks", count, postgres)
+        figures["tasks + event index (PostgreSQL)"] = await _drained(
+            url, tasks, "tasks", count, postgres
+        )
     for name, consumer in (
         ("toolkit alone, one by one", noop),
         ("toolkit alone, in batches", noop_batches),

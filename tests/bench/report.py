@@ -62,6 +62,10 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {peer['lost']:.0f} / {own['lost']:.0f} |"
         )
     lines += ["", *open_loop_lines(results["open_loop"]), "", *process_lines(results), ""]
+    if "archive" in results:
+        from tests.bench.archive_cost import archive_lines
+
+        lines += [*archive_lines(results["archive"]), ""]
     if "drain" in results:
         lines += [*drain_lines(results["drain"], levels), ""]
     lines += ["Every run, in the order run:", "", *run_lines(results["runs"]), ""]
@@ -102,7 +106,9 @@ def drain_lines(drain: dict[str, Any], levels: dict[int, dict[str, dict[str, flo
     ingest = levels[first]["taskhook"]["per_s"]
     out = [
         f"Consumers draining {drain['count']:,} task events queued in advance, one process, "
-        f"default settings, against the ingest's {ingest:,.0f} req/s at {first} in flight above:",
+        f"default settings, against the ingest's {ingest:,.0f} req/s at {first} in flight above. "
+        "The tasks consumer writes each event's index row (taskhook history) in the transaction "
+        "that applies it: its pace is the event index's drain.",
         "",
         "| consumer | msg/s | CPU µs/msg | / ingest |",
         "|---|---|---|---|",

@@ -31,6 +31,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractChannel
 
+from tests.bench.archive_cost import archive_cost
 from tests.bench.deliveries import write_signed
 from tests.bench.drain import drain_all
 from tests.bench.report import write_report
@@ -54,6 +55,9 @@ def main() -> None:
     parser.add_argument("--workers", action="store_true", help="also taskhook with 1 and 2 workers")
     parser.add_argument(
         "--drain", type=int, default=20_000, help="events the consumers drain (0: skip them)"
+    )
+    parser.add_argument(
+        "--no-archive-cost", action="store_true", help="skip the with/without archive runs"
     )
     parser.add_argument("--out", type=Path, default=Path("docs/bench"))
     args = parser.parse_args()
@@ -81,6 +85,8 @@ class Bench:
         try:
             results: dict[str, Any] = {"machine": machine(), "duration_s": self.duration_s}
             results |= await self.compare(channel, levels, args.pairs, args.share)
+            if not args.no_archive_cost:
+                results["archive"] = await archive_cost(self, channel, levels, args.pairs)
             if args.drain:
                 results["drain"] = await drain_all(AMQP_URL, args.drain)
             if args.ceilings:
@@ -95,9 +101,10 @@ class Bench:
 
     async def remove(self, channel: AbstractChannel) -> None:
         """Delete everything the run declared, the services' topology included."""
-        for name in (self.queue, f"{self.exchange}.unrouted", f"{self.exchange}.rejected"):
+        queues = ("all", "unrouted", "rejected", "archive")
+        for name in (self.queue, *(f"{self.exchange}.{kind}" for kind in queues[1:])):
             await channel.queue_delete(name)
-        for name in (self.exchange, f"{self.exchange}.unrouted"):
+        for name in (self.exchange, f"{self.exchange}.unrouted", f"{self.exchange}.archive"):
             await channel.exchange_delete(name)
 
     async def compare(
@@ -290,7 +297,9 @@ def output_of(command: list[str]) -> str:
 
 
 @contextmanager
-def running(command: list[str], port: int, ready_path: str, exchange: str = "") -> Any:
+def running(
+    command: list[str], port: int, ready_path: str, exchange: str = "", archive: str = "true"
+) -> Any:
     environment = {
         **os.environ,
         "TASKHOOK_PORT": str(port),
@@ -298,6 +307,7 @@ def running(command: list[str], port: int, ready_path: str, exchange: str = "") 
         "TASKHOOK_WEBHOOK_SECRETS": SECRET.decode(),
         "TASKHOOK_AMQP_URL": AMQP_URL,
         "TASKHOOK_EXCHANGE": exchange or "unused",
+        "TASKHOOK_ARCHIVE_ENABLED": archive,
     }
     process = subprocess.Popen(
         command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -2,8 +2,9 @@
 
 Under steady signed load, the node the ingest is connected to is stopped, then brought back;
 then the one the tasks consumer is connected to. Counted per event id: every delivery answered
-2xx is in the quorum queue afterwards, none got a 4xx, none went unanswered past its timeout,
-and the tasks consumer applied every one of them. Run with ``make cluster-test``.
+2xx is in the quorum queue afterwards, and in the archive stream (replicated on the three nodes),
+none got a 4xx, none went unanswered past its timeout, and the tasks consumer applied every one
+of them. Run with ``make cluster-test``.
 """
 
 import asyncio
@@ -21,11 +22,14 @@ import pytest
 
 from taskhook.bootstrap import consumer_topology
 from taskhook.broker.connection import connect
+from taskhook.clock import now_ms
+from taskhook.history.archive import ArchiveReader
 from taskhook.settings import ConsumerSettings
 from taskhook.tasks.consumer import tasks
 from tests.faults import harness
 from tests.support import cluster
 from tests.support.accounting import CountingQueue, assert_nothing_lost, tally
+from tests.support.archive import archived
 from tests.support.consumers import delete_queues
 from tests.support.loadgen import Answer
 from tests.support.processes import START_TIMEOUT_S, clean_environment, free_port, kill_all
@@ -69,6 +73,7 @@ async def test_losing_the_node_each_process_uses_loses_no_accepted_delivery(
             start_new_session=True,
         )
     await wait_ready(consumer_url, consumer)  # bound before the first delivery
+    started_ms = now_ms()
     stream = await harness.Stream.start(
         service.webhook_url, tmp_path / "answers.jsonl", rate=RATE, duration_s=DURATION_S
     )
@@ -84,6 +89,7 @@ async def test_losing_the_node_each_process_uses_loses_no_accepted_delivery(
             await asyncio.sleep(WARM_UP_S)
         answers = await stream.finish(timeout_s=DURATION_S + 60)
         await wait_for_inbox(database, accepted_ids(answers))
+        archived = await archived_ids(urls, exchange, started_ms)
     finally:
         consumer.send_signal(signal.SIGTERM)
         await asyncio.wait_for(consumer.wait(), 30)
@@ -97,6 +103,7 @@ async def test_losing_the_node_each_process_uses_loses_no_accepted_delivery(
     assert_nothing_lost(result, answers, max_latency_s=MAX_LATENCY_S)
     assert result.unanswered == 0, "every delivery gets an answer, even mid-failover"
     assert accepted_ids(answers) <= inbox_ids(database), "the consumer missed an event"
+    assert accepted_ids(answers) <= archived, "the archive lost an accepted event"
     service.assert_logs_clean()
 
 
@@ -137,6 +144,17 @@ async def delete_consumer_queues(urls: str, exchange: str) -> None:
     async with connection:
         channel = await connection.channel()
         await delete_queues(channel, consumer_topology(tasks, settings))
+
+
+async def archived_ids(urls: str, exchange: str, since_ms: int) -> set[str]:
+    """The message ids the archive stream holds from ``since_ms``, read after the losses."""
+    connection = await connect(urls, "taskhook-test-archive")
+    async with connection:
+        reader = ArchiveReader(await connection.channel(), archived(exchange))
+        return {
+            each.message.message_id or ""
+            async for each in reader.read(since_ms, now_ms() + 1, idle_s=2.0)
+        }
 
 
 def accepted_ids(answers: list[Answer]) -> set[str]:

@@ -9,6 +9,7 @@ from aio_pika.abc import AbstractChannel
 from taskhook.clock import now_ms
 from taskhook.core.signature import sign
 from tests.conftest import Service, ServiceFactory
+from tests.support.archive import read_archive
 from tests.support.broker import bind_queue, take, through
 from tests.support.deliveries import SECRET, load_sample
 from tests.support.proxy import TcpProxy
@@ -126,8 +127,12 @@ async def test_a_refused_delivery_that_cannot_be_kept_gives_503_not_4xx(
 
 
 async def test_a_channel_closed_by_the_broker_gives_503_and_the_topology_is_declared_again(
-    service: Service, channel: AbstractChannel, exchange: str
+    start_service: ServiceFactory, channel: AbstractChannel, exchange: str
 ) -> None:
+    # Without the archive: with it, the publish goes to the archive's front, which still exists
+    # (the next test).
+    service = await start_service(archive_enabled=False)
+    await service.wait_until(ready=True)
     await channel.exchange_delete(exchange)  # an operator's mistake; the broker closes our channel
     first = load_sample("task.spawned.upload.json")
 
@@ -137,6 +142,19 @@ async def test_a_channel_closed_by_the_broker_gives_503_and_the_topology_is_decl
     queue = await bind_queue(channel, exchange, "#")  # the exchange exists again
     assert (await service.deliver(first)).status == 202
     assert (await take(queue)).message_id == first["id"]
+
+
+async def test_with_the_events_exchange_deleted_an_event_is_still_kept_in_the_archive(
+    service: Service, channel: AbstractChannel, exchange: str
+) -> None:
+    before = now_ms()
+    await channel.exchange_delete(exchange)  # the front, and the stream behind it, are still there
+    document = load_sample("task.spawned.upload.json")
+
+    assert (await service.deliver(document)).status == 202
+
+    kept = await read_archive(channel, exchange, before)
+    assert [each.message.message_id for each in kept] == [document["id"]]
 
 
 async def test_a_half_open_connection_answers_every_waiting_delivery_and_fails_over(

@@ -73,10 +73,11 @@ class CountingQueue:
         async with connection:
             channel = await connection.channel()
             topology = Topology(self.exchange)
-            for queue in (self.name, topology.rejected_queue, topology.unrouted_queue):
+            held = (topology.rejected_queue, topology.unrouted_queue, topology.archive_queue)
+            for queue in (self.name, *held):
                 with contextlib.suppress(aio_pika.exceptions.AMQPError):
                     await channel.queue_delete(queue)
-            for name in (topology.exchange, topology.unrouted_exchange):
+            for name in (topology.exchange, topology.unrouted_exchange, topology.archive_queue):
                 with contextlib.suppress(aio_pika.exceptions.AMQPError):
                     await channel.exchange_delete(name)
 

@@ -1,14 +1,21 @@
 """What taskhook declares, as data: names, arguments, and how `taskhook topology` shows it."""
 
+from typing import Any
+
 import pytest
 
+from taskhook import bootstrap
 from taskhook.broker.topology import (
     AT_LEAST_ONCE,
     DELIVERY_LIMIT,
+    ArchiveRetention,
     BindingSpec,
     ConsumerTopology,
+    ExchangeBindingSpec,
+    ExchangeSpec,
     Topology,
 )
+from taskhook.settings import CommonSettings
 from taskhook.tools.columns import columns
 from taskhook.tools.provision import describe
 
@@ -115,3 +122,57 @@ def test_columns_pad_every_column_but_the_last(
     rows: list[tuple[str, ...]], expected: list[str]
 ) -> None:
     assert columns(rows) == expected
+
+
+def test_the_archive_is_a_stream_behind_a_front_exchange_bound_to_the_events_exchange() -> None:
+    topology = Topology("livepeer.tasks", ArchiveRetention(max_age_s=86_400, max_bytes=10**9))
+
+    declared = topology.declarations()
+
+    assert topology.publish_exchange == "livepeer.tasks.archive"
+    assert ExchangeSpec("livepeer.tasks.archive", "fanout") in declared.exchanges
+    stream = next(q for q in declared.queues if q.name == "livepeer.tasks.archive")
+    assert stream.arguments == {
+        "x-queue-type": "stream",
+        "x-max-age": "86400s",
+        "x-max-length-bytes": 10**9,
+        "x-stream-max-segment-size-bytes": 100_000_000,
+    }
+    assert BindingSpec("livepeer.tasks.archive", "livepeer.tasks.archive") in declared.bindings
+    assert declared.exchange_bindings == (
+        ExchangeBindingSpec("livepeer.tasks.archive", "livepeer.tasks"),
+    )
+    # the events exchange keeps its alternate exchange: unrouted events are still held
+    events = next(e for e in declared.exchanges if e.name == "livepeer.tasks")
+    assert events.arguments == {"alternate-exchange": "livepeer.tasks.unrouted"}
+
+
+def test_without_the_archive_events_are_published_to_the_events_exchange() -> None:
+    topology = Topology("livepeer.tasks")
+
+    assert topology.publish_exchange == "livepeer.tasks"
+    assert all("archive" not in queue.name for queue in topology.declarations().queues)
+    assert topology.declarations().exchange_bindings == ()
+
+
+def test_a_small_byte_cap_makes_segments_no_larger_than_itself() -> None:
+    arguments = ArchiveRetention(max_age_s=60, max_bytes=5_000_000).arguments()
+
+    assert arguments["x-stream-max-segment-size-bytes"] == 5_000_000
+
+
+@pytest.mark.parametrize(
+    ("environment", "archive"),
+    [
+        ({}, ArchiveRetention(7 * 86_400, 10_000_000_000)),
+        (
+            {"archive_max_age_s": 3600, "archive_max_bytes": 2_000_000},
+            ArchiveRetention(3600, 2_000_000),
+        ),
+        ({"archive_enabled": False}, None),
+    ],
+)
+def test_the_archive_follows_its_settings(environment: dict[str, Any], archive: object) -> None:
+    settings = CommonSettings(**environment)
+
+    assert bootstrap.topology(settings).archive == archive

@@ -42,6 +42,8 @@ async def declare(
         await queues[binding.queue].bind(
             exchanges[binding.exchange], routing_key=binding.routing_key
         )
+    for link in declarations.exchange_bindings:
+        await exchanges[link.destination].bind(exchanges[link.source], routing_key=link.routing_key)
     return exchanges, queues
 
 
@@ -71,6 +73,12 @@ def declaration_methods(declarations: Declarations) -> list[Frame]:
             queue=binding.queue, exchange=binding.exchange, routing_key=binding.routing_key or ""
         )
         for binding in declarations.bindings
+    ]
+    methods += [
+        spec.Exchange.Bind(
+            destination=link.destination, source=link.source, routing_key=link.routing_key
+        )
+        for link in declarations.exchange_bindings
     ]
     return methods
 

@@ -103,7 +103,7 @@ class AmqpPublisher:
 
     async def publish_event(self, message: OutgoingMessage) -> None:
         """Publish to the events exchange; returns only once the broker confirmed it."""
-        exchange = self._topology.exchange
+        exchange = self._topology.publish_exchange
         if self._tracer is None:
             await self._publish(message, exchange=exchange, destination="events")
         else:
@@ -142,9 +142,11 @@ class AmqpPublisher:
             self._metrics.publishes_in_flight.dec()
             self._metrics.published(destination, result, time.perf_counter() - started)
 
-    async def _publish_traced(self, message: OutgoingMessage, exchange: str) -> None:
+    async def _publish_traced(self, message: OutgoingMessage, through: str) -> None:
         """The publish and its confirm in a producer span, whose context travels in the
-        message's headers to every consumer."""
+        message's headers to every consumer. Named for the events exchange, where consumers
+        bind, even when the message goes ``through`` the archive's front to get there."""
+        exchange = self._topology.exchange
         attributes = {
             "messaging.system": "rabbitmq",
             "messaging.operation.type": "send",
@@ -156,7 +158,7 @@ class AmqpPublisher:
         }
         with tracing.span(self._tracer, f"send {exchange}", kind="PRODUCER", attributes=attributes):
             carried = replace(message, headers=tracing.inject(message.headers))
-            await self._publish(carried, exchange=exchange, destination="events")
+            await self._publish(carried, exchange=through, destination="events")
 
     def _failed(self, cause: str, session: asyncio.Event | None) -> None:
         """Several publishes in a row not confirmed: drop the connection and make another (to
@@ -231,7 +233,7 @@ class ConnectionPublisher:
         return None
 
     async def publish_event(self, message: OutgoingMessage) -> None:
-        await confirm_or_fail(self._connection, self._topology.exchange, message)
+        await confirm_or_fail(self._connection, self._topology.publish_exchange, message)
 
     async def publish_rejected(self, message: OutgoingMessage) -> None:
         await confirm_or_fail(self._connection, "", message)

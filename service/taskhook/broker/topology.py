@@ -6,6 +6,18 @@
       └─ alternate exchange → livepeer.tasks.unrouted (fanout) → queue livepeer.tasks.unrouted
     default exchange        → queue livepeer.tasks.rejected  (signed deliveries we refused)
 
+With the archive on (the default), taskhook publishes into its front instead::
+
+    livepeer.tasks.archive    fanout, durable; where every event is published
+      ├─ queue livepeer.tasks.archive   a stream: every message kept, retention by age and size
+      └─ exchange livepeer.tasks        (bound: everything the archive takes, the exchange gets)
+
+A front exchange rather than the stream bound to ``livepeer.tasks`` with ``#``: bound there, every
+message would be routed to a queue, and the alternate exchange, which holds what no consumer is
+bound for, would never see one again. RabbitMQ routes through exchange-to-exchange bindings one
+exchange at a time, each with its own alternate exchange, so both keep working. A publish is
+confirmed once the stream and every consumer queue have it: a 2xx implies archived.
+
 Every name derives from the configured exchange name, so a test can own a whole private set.
 Queues are quorum queues: replicated in a cluster, and they never lose a confirmed message.
 
@@ -46,6 +58,9 @@ CONSUMER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # deployment before the exchange was part of the name used. Another exchange's consumers get
 # taskhook.<exchange>.<name>, so two deployments sharing a broker never share a queue.
 DEFAULT_EXCHANGE = "livepeer.tasks"
+# RabbitMQ retires a stream's data a whole segment at a time: smaller than its 500 MB default,
+# so a byte cap of a few GB is kept within a tenth or so.
+STREAM_SEGMENT_BYTES = 100_000_000
 MAX_QUEUE_NAME_BYTES = 255  # AMQP's short string
 # A message that kills its consumer every time (so it is never settled) is parked after this
 # many deliveries instead of crashing the consumer forever. Retries do not count: each retry
@@ -79,24 +94,66 @@ class BindingSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ExchangeBindingSpec:
+    """Everything ``source`` routes, ``destination`` routes again (by its own bindings)."""
+
+    source: str
+    destination: str
+    routing_key: str = ""  # a fanout source ignores it
+
+
+@dataclass(frozen=True, slots=True)
 class Declarations:
     """Everything to declare, in an order that declares each thing before it is used."""
 
     exchanges: tuple[ExchangeSpec, ...] = ()
     queues: tuple[QueueSpec, ...] = ()
     bindings: tuple[BindingSpec, ...] = ()
+    exchange_bindings: tuple[ExchangeBindingSpec, ...] = ()
 
     def __add__(self, other: "Declarations") -> "Declarations":
         return Declarations(
             _unique(self.exchanges + other.exchanges, key=lambda e: e.name),
             _unique(self.queues + other.queues, key=lambda q: q.name),
             _unique(self.bindings + other.bindings, key=lambda b: b),
+            _unique(self.exchange_bindings + other.exchange_bindings, key=lambda b: b),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveRetention:
+    """How long and how much the archive stream keeps: whichever limit is reached first.
+
+    RabbitMQ drops whole segments, oldest first, so it keeps a little more than this, never less.
+    """
+
+    max_age_s: int
+    max_bytes: int
+
+    def arguments(self) -> FieldTable:
+        return {
+            "x-queue-type": "stream",
+            "x-max-age": f"{self.max_age_s}s",
+            "x-max-length-bytes": self.max_bytes,
+            "x-stream-max-segment-size-bytes": min(STREAM_SEGMENT_BYTES, self.max_bytes),
+        }
 
 
 @dataclass(frozen=True, slots=True)
 class Topology:
     exchange: str
+    # None: no archive; the ingest publishes to the events exchange itself.
+    archive: ArchiveRetention | None = None
+
+    @property
+    def archive_queue(self) -> str:
+        """The stream that keeps every event (and the front exchange's name)."""
+        return f"{self.exchange}.archive"
+
+    @property
+    def publish_exchange(self) -> str:
+        """Where every event is published: the archive's front, or the events exchange."""
+        return self.archive_queue if self.archive is not None else self.exchange
 
     @property
     def unrouted_exchange(self) -> str:
@@ -112,8 +169,8 @@ class Topology:
 
     def declarations(self) -> Declarations:
         """A message no consumer queue is bound for goes to the alternate exchange instead of
-        vanishing."""
-        return Declarations(
+        vanishing; with the archive, every message is kept in the stream first."""
+        events = Declarations(
             exchanges=(
                 ExchangeSpec(self.unrouted_exchange, "fanout"),
                 ExchangeSpec(
@@ -127,6 +184,15 @@ class Topology:
                 QueueSpec(self.rejected_queue, DURABLE_QUEUE_ARGUMENTS),
             ),
             bindings=(BindingSpec(self.unrouted_exchange, self.unrouted_queue),),
+        )
+        if self.archive is None:
+            return events
+        front = self.archive_queue
+        return events + Declarations(
+            exchanges=(ExchangeSpec(front, "fanout"),),
+            queues=(QueueSpec(self.archive_queue, self.archive.arguments()),),
+            bindings=(BindingSpec(front, self.archive_queue),),
+            exchange_bindings=(ExchangeBindingSpec(front, self.exchange),),
         )
 
     def held_queue(self, name: str) -> "HeldQueue | None":

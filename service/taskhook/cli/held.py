@@ -5,6 +5,7 @@ import sys
 from typing import Any
 
 from taskhook import bootstrap
+from taskhook.cli import history
 from taskhook.cli.options import EXIT_USAGE, positive_int
 from taskhook.settings import CommonSettings
 
@@ -30,14 +31,17 @@ def add_commands(commands: Any) -> None:
     inspect.add_argument("--id", help="only the message(s) of this event (message) id or task id")
     inspect.set_defaults(run=run_held, tool=True)
     replay = commands.add_parser(
-        "replay", help="publish held-back messages again, removing each once confirmed"
+        "replay",
+        help="publish held-back messages again, removing each once confirmed; or, with "
+        "--archive, a window of the archive to one consumer",
     )
-    replay.add_argument("queue", help=queue_help)
+    replay.add_argument("queue", nargs="?", help=queue_help)
     replay.add_argument("--limit", type=positive_int, help="at most this many, from the oldest")
     replay.add_argument(
         "--dry-run", action="store_true", help="say what would happen; move nothing"
     )
     replay.add_argument("--id", help="only the message(s) of this event (message) id or task id")
+    history.add_archive_options(replay)
     replay.set_defaults(run=run_held, tool=True)
     discard = commands.add_parser(
         "discard",
@@ -54,6 +58,15 @@ def run_held(args: argparse.Namespace) -> int:
 
     from taskhook.tools import held
 
+    if getattr(args, "archive", False):
+        return history.run_archive_replay(args)
+    if args.queue is None or history.archive_options_given(args):
+        print(
+            f"taskhook {args.command}: name a held-back queue, or replay the archive with "
+            "--archive --since T --to CONSUMER",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     settings = bootstrap.load_settings(CommonSettings)
     topology = bootstrap.topology(settings)
     queue = topology.held_queue(args.queue)

@@ -21,6 +21,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from taskhook.broker.amqp import Delivered
+from taskhook.core.delivered import DeliveredAs, dedup_key, delivered_as
 from taskhook.core.held import REPLAYED_HEADER
 from taskhook.core.recovery import RECONCILED_HEADER
 from taskhook.core.retry import attempts_made, original_routing_key
@@ -50,9 +51,27 @@ class DeliveryInfo:
 
     @property
     def replayed(self) -> str | None:
-        """Set when ``taskhook replay`` published it again: the queue it was held back in."""
+        """Set when ``taskhook replay`` published it again: the queue it was held back in, or
+        the archive stream for ``replay --archive``."""
         value = self.headers.get(REPLAYED_HEADER)
         return value if isinstance(value, str) else None
+
+    @property
+    def replay_run(self) -> str | None:
+        """The ``replay --archive`` run that sent this copy; None for any other message."""
+        return self.facts().replay_run
+
+    @property
+    def dedup_key(self) -> str:
+        """What to remember to handle this message once: the event id, and for a copy sent by
+        ``replay --archive`` its run, so a replayed window reaches the handler once per run
+        though its ids were seen before (``taskhook.core.delivered``)."""
+        return dedup_key(self.message_id or "", self.facts())
+
+    def facts(self) -> DeliveredAs:
+        """Routing key, when taskhook received it, reconciled, replay run: what the event index
+        keeps."""
+        return delivered_as(self.routing_key, self.headers)
 
 
 # The messages themselves: a DeliveryInfo is made only for a handler that asks, so a consumer

@@ -14,6 +14,7 @@ import orjson
 from pydantic import Field, TypeAdapter
 from pydantic.json_schema import DEFAULT_REF_TEMPLATE
 
+from taskhook.core.delivered import RECEIVED_AT_HEADER as RECEIVED_AT_HEADER
 from taskhook.core.delivery import Delivery, NonEmpty, summarize_problems
 from taskhook.core.errors import DeliveryInvalid, DeliveryRefused
 from taskhook.core.limits import MAX_HEADER_CHARS
@@ -35,9 +36,9 @@ TASK_PHASE_HEADER = "task-phase"
 # On a refused delivery kept in the rejected queue: the refusal's cause slug, and why.
 CAUSE_HEADER = "x-taskhook-cause"
 REASON_HEADER = "x-taskhook-reason"
-# On every published event: when taskhook received the delivery (ISO 8601, UTC). The timestamp
-# property is the event's createdAt, which says nothing of when it was held back unrouted.
-RECEIVED_AT_HEADER = "received-at"
+# On every published event: when taskhook received the delivery (ISO 8601, UTC): the
+# RECEIVED_AT_HEADER of taskhook.core.delivered. The timestamp property is the event's
+# createdAt, which says nothing of when it was held back unrouted.
 # On task events whose snapshot names its project: Livepeer webhooks are per project, so a consumer
 # serving several projects can route on it without parsing the body.
 PROJECT_ID_HEADER = "project-id"

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from taskhook.clock import now_ms
 from taskhook.consumers.consumer import Consumer, Running, TaskEvent
+from taskhook.consumers.delivery_info import current_deliveries, current_delivery
 from taskhook.settings import ConsumerSettings
 from taskhook.tasks.api import read_routes
 from taskhook.tasks.store import TaskStore
@@ -27,17 +28,20 @@ PRUNE_EVERY_S = 3600.0
 
 @asynccontextmanager
 async def open_tasks(settings: ConsumerSettings) -> AsyncIterator[Running[TaskEvent]]:
-    """Migrate the database, keep the inbox pruned, and record every event."""
+    """Migrate the database, keep the inbox and the event index pruned, and record (and index)
+    every event."""
     store = TaskStore.from_settings(settings)
     try:
         await store.migrate()
-        pruning = asyncio.create_task(_prune_inbox(store), name="tasks-inbox-pruning")
+        index_retention_ms = settings.archive_max_age_s * 1000
+        pruning = asyncio.create_task(_prune(store, index_retention_ms), name="tasks-inbox-pruning")
 
         async def record(event: TaskEvent) -> None:
-            await store.record(event)
+            await store.record(event, current_delivery().facts())
 
         async def record_batch(events: Sequence[TaskEvent]) -> None:
-            await store.record_many(events)  # one transaction: all or nothing
+            facts = [delivery.facts() for delivery in current_deliveries()]
+            await store.record_many(events, facts)  # one transaction: all or nothing
 
         try:
             yield Running(record, routes=read_routes(store), batch=record_batch)
@@ -49,11 +53,14 @@ async def open_tasks(settings: ConsumerSettings) -> AsyncIterator[Running[TaskEv
         await store.close()
 
 
-async def _prune_inbox(store: TaskStore) -> None:
+async def _prune(store: TaskStore, index_retention_ms: int) -> None:
+    """The inbox after its retention; the event index as the archive's age limit drops what
+    its rows point to (with the archive off too: the setting is then the index's own limit)."""
     while True:
         try:
             removed = await store.prune_inbox(now_ms() - INBOX_RETENTION_MS)
-            log.info("inbox pruned", extra={"removed": removed})
+            forgotten = await store.events.prune(now_ms() - index_retention_ms)
+            log.info("inbox pruned", extra={"removed": removed, "events_removed": forgotten})
         except Exception as e:  # the database may be away for a while; try again next time
             log.warning("inbox pruning failed", extra={"error": type(e).__name__})
         await asyncio.sleep(PRUNE_EVERY_S)

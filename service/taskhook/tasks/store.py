@@ -38,9 +38,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from taskhook import tracing
 from taskhook.clock import now_ms
+from taskhook.core.delivered import DeliveredAs, dedup_key
 from taskhook.core.message import PublishedTaskEvent
+from taskhook.history.index import EventIndex
+from taskhook.history.query import index_row
 from taskhook.settings import ConsumerSettings
 from taskhook.tasks.records import record_of
+from taskhook.tasks.tables import events as event_rows
 from taskhook.tasks.tables import inbox, tasks
 from taskhook.tasks.views import TaskQuery
 
@@ -105,6 +109,8 @@ class TaskStore:
         # database took to run it (about 1 ms of Python each, measured).
         self._claim = _claim_statement(INSERTS[dialect])
         self._upsert = _upsert_statement(INSERTS[dialect])
+        self.events = EventIndex(self._reading, self._writer, INSERTS[dialect])
+        """The event index, written here with each batch applied."""
 
     @classmethod
     def connect(cls, url: str) -> "TaskStore":
@@ -171,48 +177,59 @@ class TaskStore:
                         raise
                 await asyncio.sleep(0.05)
 
-    async def record(self, event: PublishedTaskEvent) -> bool:
+    async def record(self, event: PublishedTaskEvent, delivered: DeliveredAs | None = None) -> bool:
         """Apply ``event`` once: False if its message was handled before (nothing changed)."""
-        (applied,) = await self.record_many([event])
+        (applied,) = await self.record_many([event], [delivered])
         return applied
 
-    async def record_many(self, events: Sequence[PublishedTaskEvent]) -> list[bool]:
-        """Apply each event once, in order, all in one transaction: for each, whether it had an
-        effect (False for a message handled before, here or in an earlier call).
+    async def record_many(
+        self,
+        events: Sequence[PublishedTaskEvent],
+        delivered: Sequence[DeliveredAs | None] | None = None,
+    ) -> list[bool]:
+        """Apply each event once, in order, all in one transaction, and index it: for each,
+        whether it had an effect (False for a message handled before, here or in an earlier
+        call). ``delivered`` says how each arrived (the consumer's ``DeliveryInfo.facts()``):
+        what the index keeps beside the event.
 
-        The same as ``record`` for each in turn: the inbox claims each message id once, and the
-        upserts run one per claimed event in their order, so the newest snapshot wins however
-        the events were ordered or grouped.
+        The same as ``record`` for each in turn: the inbox claims each message once (by its
+        ``dedup_key``: a replayed copy is claimed once per replay run), and the upserts run one
+        per claimed event in their order, so the newest snapshot wins however the events were
+        ordered or grouped.
         """
         if not events:
             return []
         records = [record_of(each) for each in events]
-        first: dict[str, int] = {}  # each message id's first event here; the rest are copies
-        for index, each in enumerate(events):
-            first.setdefault(each.id, index)
+        facts = list(delivered) if delivered is not None else [None] * len(events)
+        keys = [dedup_key(each.id, fact) for each, fact in zip(events, facts, strict=True)]
+        first: dict[str, int] = {}  # each message's first event here; the rest are copies
+        for index, key in enumerate(keys):
+            first.setdefault(key, index)
         now = now_ms()
         # Rows are locked in one order (message ids, then task ids; each task's events keep
         # theirs), so two replicas writing overlapping batches wait for each other, not deadlock.
         claims = sorted(
             (
-                {"message_id": events[i].id, "task_id": records[i].id, "handled_at": now}
+                {"message_id": keys[i], "task_id": records[i].id, "handled_at": now}
                 for i in first.values()
             ),
             key=lambda claim: str(claim["message_id"]),
         )
         async with self._writer.begin() as connection:
             claimed = set((await connection.execute(self._claim, claims)).scalars())
+            applied = [i for i in first.values() if keys[i] in claimed]
             upserts = sorted(
-                (
-                    asdict(records[i]) | {"recorded_at": now}
-                    for i in first.values()
-                    if events[i].id in claimed
-                ),
+                (asdict(records[i]) | {"recorded_at": now} for i in applied),
                 key=lambda upsert: upsert["id"],  # stable: a task's own order stays
             )
             if upserts:  # the driver's executemany: one statement per event, in order
                 await connection.execute(self._upsert, upserts)
-        return [first[each.id] == i and each.id in claimed for i, each in enumerate(events)]
+                rows = sorted(
+                    (index_row(events[i], facts[i], indexed_at_ms=now) for i in applied),
+                    key=lambda row: str(row["id"]),
+                )
+                await connection.execute(self.events.insert, rows)
+        return [first[key] == i and key in claimed for i, key in enumerate(keys)]
 
     async def get(self, task_id: str) -> dict[str, Any] | None:
         """The stored row of one task, or None."""
@@ -257,10 +274,11 @@ class TaskStore:
             yield connection
         except DBAPIError:
             await connection.rollback()  # PostgreSQL refuses anything more in this one
-            if await connection.run_sync(lambda sync: inspect(sync).has_table(tasks.name)):
+            if await connection.run_sync(_has_schema):
                 raise
             raise SchemaMissing(
-                "the tasks table does not exist yet: start `taskhook consume tasks` once"
+                "the tasks consumer's tables do not exist yet (or predate the event index): "
+                "start `taskhook consume tasks` once"
             ) from None
         finally:
             await connection.close()
@@ -275,15 +293,20 @@ class TaskStore:
 
 
 def _named_by(search: str) -> Any:
-    """Tasks ``search`` names: their id, an asset id, or an event about them (the inbox keeps
-    every event handled until it is pruned, and the task row its latest)."""
+    """Tasks ``search`` names: their id, an asset id, or an event about them (the event index
+    keeps every event the archive keeps, and the task row its latest)."""
     return or_(
         tasks.c.id == search,
         tasks.c.input_asset_id == search,
         tasks.c.output_asset_id == search,
         tasks.c.event_id == search,
-        tasks.c.id.in_(select(inbox.c.task_id).where(inbox.c.message_id == search)),
+        tasks.c.id.in_(select(event_rows.c.task_id).where(event_rows.c.id == search)),
     )
+
+
+def _has_schema(connection: Connection) -> bool:
+    inspector = inspect(connection)
+    return all(inspector.has_table(table.name) for table in (tasks, event_rows))
 
 
 def _missing_sqlite_file(url: URL) -> str | None:

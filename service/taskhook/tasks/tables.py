@@ -50,3 +50,26 @@ inbox = Table(
     Column("handled_at", BigInteger, nullable=False),
     Index("ix_inbox_handled_at", "handled_at"),
 )
+
+# The event index (taskhook.history): one row per event, for `taskhook history` and the console.
+# Found by task (the lookup that must stay fast at a million rows), by event id (the key), and
+# by when taskhook received it (windows, and pruning as the archive's retention goes by).
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(128), primary_key=True),  # the Livepeer event id, also the message_id
+    Column("event", String(64), nullable=False),
+    Column("task_id", String(128)),
+    Column("task_type", String(32)),
+    Column("phase", String(16)),
+    Column("rank", Integer, nullable=False),  # orders equal updatedAt (history.query)
+    Column("progress", Float),
+    Column("updated_at", BigInteger, nullable=False),  # status.updatedAt: the timeline's order
+    Column("received_at", BigInteger, nullable=False),
+    Column("routing_key", String(255), nullable=False),
+    Column("reconciled", String(255)),
+    Column("replayed", String(64)),
+    Column("indexed_at", BigInteger, nullable=False),
+    Index("ix_events_task_id_updated_at", "task_id", "updated_at"),
+    Index("ix_events_received_at", "received_at"),
+)

@@ -157,7 +157,7 @@ async def replay_held(
         keep = limit or held_back
         taken = _take_all(source, held_back, keep=keep, only=_about(queue, wanted))
         async for incoming, message in taken:
-            step = await _replay_one(copies, incoming, message, queue, redaction, dry_run)
+            step = await _replay_one(copies, incoming, message, topology, queue, redaction, dry_run)
             done.steps.append(step)
             if step.action == "stays":
                 done.stayed += 1
@@ -175,6 +175,7 @@ async def _replay_one(
     copies: AmqpConnection,
     incoming: AbstractIncomingMessage,
     message: ReceivedMessage,
+    topology: Topology,
     queue: HeldQueue,
     redaction: Redaction,
     dry_run: bool,
@@ -184,7 +185,7 @@ async def _replay_one(
         return Step("stays", message, plan.reason)
     if dry_run:
         return Step("would replay", message, f"-> {plan.destination}")
-    await _publish(copies, plan)
+    await _publish(copies, plan, topology)
     await incoming.ack()
     return Step("replayed", message, f"-> {plan.destination}")
 
@@ -257,9 +258,11 @@ def _about(queue: HeldQueue, wanted: str | None) -> Callable[[ReceivedMessage], 
     return None if wanted is None else lambda message: is_about(message, queue, wanted)
 
 
-async def _publish(connection: AmqpConnection, plan: Replay) -> None:
+async def _publish(connection: AmqpConnection, plan: Replay, topology: Topology) -> None:
+    # To the events exchange through the archive's front, as every event is published.
+    exchange = topology.publish_exchange if plan.exchange == topology.exchange else plan.exchange
     try:
-        await confirm_or_fail(connection, plan.exchange, plan.message)
+        await confirm_or_fail(connection, exchange, plan.message)
     except PublishFailed as e:
         if e.cause == "publish-unroutable":  # only the default exchange returns: no such queue
             raise ToolFailed(f"{plan.destination} does not exist: nothing removed") from None

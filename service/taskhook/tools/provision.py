@@ -32,6 +32,10 @@ def describe(declarations: Declarations) -> list[str]:
     rows += [
         ("binding", b.exchange, b.routing_key or "", f"-> {b.queue}") for b in declarations.bindings
     ]
+    rows += [
+        ("binding", b.source, b.routing_key, f"-> exchange {b.destination}")
+        for b in declarations.exchange_bindings
+    ]
     return columns(rows)
 
 
