@@ -2,6 +2,7 @@
 and who may see and do what."""
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
@@ -12,6 +13,7 @@ from playwright.async_api import BrowserContext, Page, expect
 
 from taskhook.clock import now_ms
 from taskhook.http.access import TOKEN_COOKIE
+from taskhook.tasks.consumer import tasks
 from taskhook.tasks.views import TaskQuery
 from taskhook.tools.send import sample_life
 from tests.browser.conftest import TOKEN, Stack, screenshot
@@ -70,11 +72,23 @@ async def test_a_tasks_whole_life_sent_through_the_ingest_shows_live_in_order_th
     await expect(page.locator("table.tasks tbody tr")).to_have_count(1)
     await page.get_by_role("link", name=task_id).click()
     await expect(page.locator("h1")).to_contain_text(task_id)
-    await expect(page.locator(".phase")).to_have_text("completed")
+    await expect(page.locator(".cards .phase")).to_have_text("completed")
     assert row["output_asset_id"] in await page.locator(".cards").inner_text()
     await expect(page.locator("table.outputs")).to_contain_text("tracks.0.codec")
     await expect(page.locator(".cards")).to_contain_text(life[-1]["id"])  # the latest event
+    timeline = page.locator("table.timeline tbody tr")
+    await expect(timeline).to_have_count(len(life))
+    cells = [await row.locator("td").all_inner_texts() for row in await timeline.all()]
+    assert [row[6] for row in cells] == [document["id"] for document in life]  # in order
+    assert [row[2] for row in cells] == [document["event"] for document in life]
+    assert [row[5].strip() for row in cells] == ["live"] * len(life)
     await screenshot(page, "task")
+
+    await page.get_by_role("link", name=life[-1]["id"]).click()
+    await expect(page.locator("h1")).to_contain_text(life[-1]["id"])
+    body = await page.locator("pre").inner_text()
+    assert orjson.loads(body)["id"] == life[-1]["id"]  # the body as published
+    await screenshot(page, "event")
 
 
 async def test_the_live_view_pauses_and_resumes(stack: Stack, page: Page) -> None:
@@ -138,6 +152,37 @@ async def test_a_rejected_delivery_replayed_from_the_page_reaches_the_exchange_a
     assert await ready_in(rejected) == 0
 
 
+async def test_a_window_replayed_from_the_form_is_counted_first_and_reaches_the_consumer(
+    stack: Stack, page: Page
+) -> None:
+    failed = list(sample_life("transcode-file", "task.failed", 3))
+    for document in failed:
+        assert await stack.deliver(document) == 202
+    await recorded(stack, failed[0]["payload"]["task"]["id"], "failed")
+    handled_before = await stack.consumer.count("handled")
+    now = datetime.now(UTC)
+    minute = "%Y-%m-%dT%H:%M"
+    await page.goto(stack.console + "/replay")
+    await page.get_by_label("Consumer").select_option(tasks.name)
+    await page.get_by_label("Received since (UTC)").fill(
+        (now - timedelta(minutes=5)).strftime(minute)
+    )
+    await page.get_by_label("until (UTC)").fill((now + timedelta(minutes=5)).strftime(minute))
+    await page.get_by_label("Binding key").fill("task.*.transcode-file")
+    await page.get_by_role("button", name="Count").click()
+    await expect(page.locator(".outcome")).to_have_text(
+        f"{len(failed)} archived events would be replayed to {tasks.name}."
+    )
+    await screenshot(page, "replay-window")
+    await page.get_by_role("button", name=f"Replay {len(failed)}").click()
+    await expect(page.locator(".outcome")).to_contain_text(
+        f"{len(failed)} archived events replayed"
+    )
+    async with asyncio.timeout(RECORDED_TIMEOUT_S):
+        while await stack.consumer.count("handled") < handled_before + len(failed):
+            await asyncio.sleep(0.05)
+
+
 async def test_a_request_without_the_token_is_refused_and_the_form_takes_it(
     stack: Stack, context: BrowserContext, page: Page
 ) -> None:
@@ -183,10 +228,11 @@ async def test_no_secret_appears_in_any_page(stack: Stack, page: Page) -> None:
     rejected = stack.topology.rejected_queue
     await held.keep_rejected(rejected, orjson.dumps(document), received_at_ms=now_ms())
     secrets = [TOKEN, SECRET, "guest:guest", *CREDENTIAL_PARTS]  # the test broker's password
-    pages = ["/tasks", "/held", f"/held/{rejected}", "/consumers", "/live", "/login"]
+    pages = ["/tasks", "/held", f"/held/{rejected}", "/consumers", "/live", "/login", "/replay"]
     pages += [f"/held/{rejected}/replay?message=all"]
     rows = await stack.store.find(TaskQuery())
     pages += [f"/tasks/{row['id']}" for row in rows[:3]]
+    pages += [f"/events/{row['event_id']}" for row in rows[:3]]
     for path in pages:
         await page.goto(stack.console + path)
         html = await page.content()

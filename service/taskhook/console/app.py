@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from prometheus_client import CollectorRegistry
 
-from taskhook.console import held_pages, login, tasks_pages, watch_pages
+from taskhook.console import held_pages, history_pages, login, tasks_pages, watch_pages
 from taskhook.console.broker import BrokerView
 from taskhook.console.csrf import csrf_protection
 from taskhook.console.login import CONSOLE_TOKEN, LOGIN_PATH, send_browsers_to_login
@@ -72,6 +72,9 @@ def create_console_app(
             web.get("/consumers", watch_pages.consumers_page),
             web.get("/live", watch_pages.live_page),
             web.get("/live/events", watch_pages.live_events),
+            web.get("/events/{event_id}", history_pages.event_body),
+            web.get("/replay", history_pages.replay_window_form),
+            web.post("/replay", history_pages.replay_window),
         ]
     )
     app.on_cleanup.append(lambda _: store.close())

@@ -11,10 +11,15 @@ from dataclasses import dataclass
 from aio_pika.abc import AbstractIncomingMessage
 
 from taskhook.broker.topology import ConsumerTopology, Topology
+from taskhook.core.errors import PublishFailed
 from taskhook.core.held import HeldQueue
 from taskhook.core.redaction import Redaction
+from taskhook.history.archive import ArchiveMissing, ArchiveReader
+from taskhook.history.query import IndexedEvent
+from taskhook.history.replay import ReplayWindow, matching, replay_window
+from taskhook.history.show import archive_missing
 from taskhook.tools import held, tail
-from taskhook.tools.broker import QueueState, connect, queue_state
+from taskhook.tools.broker import QueueState, ToolFailed, connect, publishing, queue_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +113,42 @@ class BrokerView:
                     )
                 )
         return states
+
+    async def body_of(self, event: IndexedEvent) -> bytes | None:
+        """The body ``event`` was published with (redacted as it was published), read from the
+        archive; None once the archive's retention dropped it."""
+        async with await connect(self.amqp_url) as connection:
+            reader = ArchiveReader(await connection.channel(), self.topology)
+            try:
+                return await reader.body_of(event)
+            except ArchiveMissing as e:
+                raise ToolFailed(archive_missing(str(e))) from None
+
+    async def count_window(self, window: ReplayWindow) -> int:
+        """How many archived messages a replay of ``window`` would copy: the dry run."""
+        async with await connect(self.amqp_url) as connection:
+            reader = ArchiveReader(await connection.channel(), self.topology)
+            try:
+                return len([archived async for archived in matching(reader, window)])
+            except ArchiveMissing as e:
+                raise ToolFailed(archive_missing(str(e))) from None
+
+    async def replay_window(self, window: ReplayWindow) -> int:
+        """``taskhook replay --archive``: copy ``window`` to its consumer's queue alone, each
+        copy confirmed; how many."""
+        async with (
+            await connect(self.amqp_url) as connection,
+            publishing(self.amqp_url, timeout_s=held.PUBLISH_TIMEOUT_S) as copies,
+        ):
+            reader = ArchiveReader(await connection.channel(), self.topology)
+            try:
+                return await replay_window(reader, copies, window)
+            except ArchiveMissing as e:
+                raise ToolFailed(archive_missing(str(e))) from None
+            except PublishFailed as e:
+                raise ToolFailed(
+                    f"{e.detail} for {window.queue}: replay the window again"
+                ) from None
 
     def watching(
         self, patterns: Sequence[str]

@@ -6,6 +6,7 @@ from aiohttp import web
 from multidict import MultiMapping
 from pydantic import ValidationError
 
+from taskhook.console.history_pages import timeline
 from taskhook.console.render import render
 from taskhook.console.state import STORE
 from taskhook.console.times import utc_minute_ms
@@ -62,6 +63,7 @@ async def task_page(request: web.Request) -> web.StreamResponse:
         "times": [(name.removesuffix("Iso"), view.get(name)) for name in TIME_FIELDS],
         "assets": {"input": view.get("inputAssetId"), "output": view.get("outputAssetId")},
         "outputs": _flat(view.get("output") or {}),
+        "timeline": await timeline(request, task_id),
     }
     return render("task.html", request, context)
 
