@@ -59,9 +59,11 @@ typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
 # Everything that needs no broker: the unit and deploy tiers (the alert tests need promtool).
+# A -m here replaces pyproject's (the last one wins), so it repeats the long runs' exclusion;
+# tests/deploy/test_tiers.py checks what it selects.
 unit: $(VENV)/.installed
 	scripts/ensure-promtool $(BIN)
-	$(BIN)/pytest -m 'not broker and not image'
+	$(BIN)/pytest -m 'not broker and not image and not chaos and not soak and not cluster'
 
 integration: $(VENV)/.installed
 	scripts/ensure-rabbitmq $(AMQP_URL) $(INSTALL_BROKER)

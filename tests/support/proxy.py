@@ -16,6 +16,8 @@ class TcpProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._flowing = asyncio.Event()
         self._flowing.set()
+        self._answering = asyncio.Event()  # the broker's side only
+        self._answering.set()
         self.port = 0
 
     async def start(self) -> None:
@@ -38,8 +40,14 @@ class TcpProxy:
         """Hold every byte in both directions: the connection stays up but nothing answers."""
         self._flowing.clear()
 
+    def hold_answers(self) -> None:
+        """Hold what the broker sends, and pass what the client sends: the broker acts, and
+        its answers come late."""
+        self._answering.clear()
+
     def resume(self) -> None:
         self._flowing.set()
+        self._answering.set()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -48,15 +56,21 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._writers |= {writer, upstream_writer}
-        for source, sink in ((reader, upstream_writer), (upstream_reader, writer)):
-            pump = asyncio.create_task(self._pump(source, sink))
+        for source, sink, gate in (
+            (reader, upstream_writer, self._flowing),
+            (upstream_reader, writer, self._answering),
+        ):
+            pump = asyncio.create_task(self._pump(source, sink, gate))
             self._pumps.add(pump)
             pump.add_done_callback(self._pumps.discard)
 
-    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+    async def _pump(
+        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, gate: asyncio.Event
+    ) -> None:
         try:
             while chunk := await source.read(65536):
                 await self._flowing.wait()
+                await gate.wait()
                 sink.write(chunk)
                 await sink.drain()
         except (ConnectionError, OSError):

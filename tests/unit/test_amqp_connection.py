@@ -29,11 +29,14 @@ from taskhook.core.message import OutgoingMessage
 
 
 class Transport:
-    """What the connection writes, frame by frame."""
+    """What the connection writes, frame by frame; once closed, it tells ``protocol`` (if
+    given) as asyncio does, on the loop's next turn."""
 
-    def __init__(self) -> None:
+    def __init__(self, protocol: AmqpConnection | None = None) -> None:
         self.writes: list[bytes] = []
         self.closed = False
+        self.aborted = False  # closed without flushing what was written
+        self.protocol = protocol
 
     def write(self, data: bytes) -> None:
         self.writes.append(data)
@@ -42,9 +45,12 @@ class Transport:
         return self.closed
 
     def abort(self) -> None:
-        self.closed = True
+        self.close()
+        self.aborted = True
 
     def close(self) -> None:
+        if not self.closed and self.protocol is not None:
+            asyncio.get_running_loop().call_soon(self.protocol.connection_lost, None)
         self.closed = True
 
     def frames(self) -> list[Any]:
@@ -58,9 +64,9 @@ class Transport:
 
 async def opened(timeout_s: float = 5.0) -> tuple[AmqpConnection, Transport]:
     connection = AmqpConnection(asyncio.get_running_loop(), publish_timeout_s=timeout_s)
-    transport = Transport()
+    transport = Transport(connection)
     connection.connection_made(transport)  # type: ignore[arg-type]
-    connection._reply = None  # as after the handshake
+    connection._calls.clear()  # as after the handshake: Connection.Start is not awaited
     return connection, transport
 
 
@@ -221,7 +227,8 @@ async def test_the_broker_closing_fails_every_waiting_publish_with_its_reason(
         assert isinstance(error, ConnectionLost)
         assert error.refused is not None
         assert error.refused[0] == refused
-    assert isinstance(transport.frames()[-1], answer)
+    assert answer in [type(frame) for frame in transport.frames()]
+    connection.data_received(codec.marshal(spec.Connection.CloseOk(), 0))  # if we closed too
     assert transport.closed
     assert connection.is_closed
     assert [reason.refused[0] for reason in reasons if reason.refused] == [refused]
@@ -305,10 +312,10 @@ async def test_every_failure_reaches_the_caller_as_its_publish_cause(
 
 @pytest.mark.parametrize(
     ("ours", "brokers", "agreed"),
-    [(10, 60, 10), (10, 0, 10), (0, 60, 60), (0, 0, 0), (30, 5, 5)],
+    [(10, 60, 10), (10, 0, 10), (None, 60, 60), (0, 60, 0), (30, 5, 5)],
 )
 async def test_the_handshake_agrees_a_heartbeat_and_ends_in_confirm_mode(
-    ours: int, brokers: int, agreed: int
+    ours: int | None, brokers: int, agreed: int
 ) -> None:
     connection = AmqpConnection(asyncio.get_running_loop(), publish_timeout_s=5)
     transport = Transport()
@@ -414,7 +421,9 @@ async def test_content_out_of_place_is_a_protocol_failure(frames: list[Any]) -> 
     receive(connection, *frames)
 
     assert connection.is_closed
-    assert transport.closed
+    close = transport.frames()[-1]
+    assert isinstance(close, spec.Connection.Close)
+    assert close.reply_code == 505  # UNEXPECTED_FRAME
 
 
 async def test_a_delivery_whose_properties_cannot_be_read_is_refused_alone() -> None:
@@ -445,7 +454,7 @@ async def test_a_call_the_broker_does_not_answer_drops_the_connection_in_time() 
     )
     transport = Transport()
     connection.connection_made(transport)  # type: ignore[arg-type]
-    connection._reply = None
+    connection._calls.clear()
 
     with pytest.raises(ConnectionLost, match="Qos"):
         await asyncio.wait_for(connection.qos(10), 1)

@@ -71,6 +71,16 @@ def caused_by(cause: BaseException) -> AMQPConnectionError:
             "ConnectionClosed",
         ),
         (
+            ConnectionLost("the broker proposed a frame_max of 512 bytes, below AMQP's minimum"),
+            "cannot use the broker at broker.example:5673 (vhost 'prod'): the broker proposed a "
+            "frame_max of 512 bytes, below AMQP's minimum",
+        ),
+        (
+            OpeningRefused("refused", (0, "it offers no EXTERNAL authentication, only PLAIN")),
+            "the broker at broker.example:5673 (vhost 'prod') refused: it offers no EXTERNAL "
+            "authentication, only PLAIN",
+        ),
+        (
             OpeningRefused("closed", (403, "ACCESS_REFUSED - Login was refused")),
             "the broker at broker.example:5673 (vhost 'prod') refused the credentials of user "
             "'app'",

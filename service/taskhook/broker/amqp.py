@@ -21,11 +21,14 @@ without a task or a queue in between, and acknowledged by frames that leave with
 The contract: ``publish`` returns a future that resolves once the broker confirmed the message,
 or fails with ``Returned`` (mandatory and unroutable), ``Nacked``, ``TimeoutError`` (no confirm
 within the connection's publish timeout), or ``ConnectionLost`` (the connection or its channel
-ended first; ``refused`` says when the broker closed it, and why). Nothing resolves twice, and
-no future is left waiting once the connection is gone.
+ended first; ``refused`` says when the broker closed it, and why); it raises ``WriteBlocked``
+at once while the socket takes no more writes. Nothing resolves twice, and no future is left
+waiting once the connection is gone. What of AMQP 0-9-1 it implements, and what it deliberately
+does not: docs/amqp.md.
 """
 
 import asyncio
+import base64
 import ssl
 import struct
 from collections import deque
@@ -38,12 +41,14 @@ from pamqp.base import Frame
 from pamqp.body import ContentBody
 from pamqp.common import FieldTable
 from pamqp.constants import FRAME_END, FRAME_END_CHAR, FRAME_HEADER_SIZE
-from pamqp.exceptions import PAMQPException
 from pamqp.header import ContentHeader, ProtocolHeader
 from pamqp.heartbeat import Heartbeat
 from yarl import URL
 
 CHANNEL: Final = 1  # the one channel this connection opens
+# The largest frame we take or send (RabbitMQ's default), and the smallest AMQP allows.
+FRAME_MAX: Final = 131072
+FRAME_MIN_SIZE: Final = 4096
 _FRAME: Final = struct.Struct(">BHI")  # type, channel, size
 _ACK_ARGS: Final = struct.Struct(">QB")  # delivery tag, multiple
 _ACK_PREFIX: Final = bytes((1, 0, CHANNEL, 0, 0, 0, 13, 0, 60, 0, 80))  # a method frame: Basic.Ack
@@ -53,12 +58,26 @@ _NACK_METHOD: Final = bytes((0, 60, 0, 120))  # Basic.Nack (bits: multiple 1, re
 _SETTLE_FRAME_HEAD: Final = bytes((1, 0, CHANNEL, 0, 0, 0, 13))  # a method frame of 13 bytes
 _METHOD, _HEADER, _BODY = 1, 2, 3
 _HEARTBEAT_FRAME: Final = Heartbeat().marshal()
+# After we sent Connection.Close, only these matter: the broker's Close-Ok, or its own Close.
+_CLOSE_OK_FRAME: Final = bytes((1, 0, 0, 0, 0, 0, 4, 0, 10, 0, 51, FRAME_END))
+_CLOSE_METHOD: Final = bytes((0, 10, 0, 50))
+_DELIVER_METHOD: Final = (60, 60)
 _DEFAULT_PORTS: Final = {"amqp": 5672, "amqps": 5671}
 # How often the connection looks at its clock: confirms that waited too long, heartbeats due.
 TICK_S: Final = 0.05
 # The longest a synchronous method (a declaration, qos, consume, cancel) waits for its answer.
 CALL_TIMEOUT_S: Final = 5.0
 REPLY_SUCCESS: Final = 200
+# The spec's codes for what we close a connection with when the broker breaks the protocol.
+FRAME_ERROR, SYNTAX_ERROR, CHANNEL_ERROR, UNEXPECTED_FRAME = 501, 502, 504, 505
+# How long a Connection.Close of ours waits for the broker's Close-Ok before the socket goes.
+CLOSE_WAIT_S: Final = 1.0
+# Publishes that timed out are kept until their confirm arrives, so that a late Return marks
+# them and not the next publish to the same place; past this many, the oldest are forgotten.
+MAX_EXPIRED_KEPT: Final = 4096
+# What each synchronous method may be answered with, where pamqp does not say.
+_ANSWERS: Final = {"Connection.StartOk": ("Connection.Tune",)}
+MECHANISMS: Final = ("PLAIN", "EXTERNAL")
 # Prepared Basic.Publish frames kept, one per exchange and routing key: far more than the event
 # names and task types make, but a bound, since a signed sender chooses the event name.
 MAX_PREPARED_FRAMES: Final = 1024
@@ -75,7 +94,12 @@ class ConnectionLost(ConnectionError):
 
 class OpeningRefused(ConnectionLost):
     """The broker closed the connection while it was being opened: with 403 the credentials,
-    with 530 the virtual host."""
+    with 530 the virtual host; code 0 when the broker does not offer the URL's mechanism."""
+
+
+class WriteBlocked(Exception):
+    """The socket takes no more writes (the broker, or the network, is not reading): a publish
+    now would only grow the buffer."""
 
 
 class Returned(Exception):
@@ -123,6 +147,22 @@ class Delivered:
         self._connection.settle(_NACK_METHOD, self.delivery_tag, 2 if requeue else 0)
 
 
+class _Call:
+    """A synchronous method sent, waiting for its answer: the broker answers in order, so the
+    oldest call takes the next answer. A call whose caller gave up (its future cancelled)
+    still takes it, and drops it."""
+
+    __slots__ = ("answers", "channel", "future", "name")
+
+    def __init__(
+        self, name: str, answers: tuple[str, ...], channel: int, future: "asyncio.Future[Frame]"
+    ) -> None:
+        self.name = name
+        self.answers = answers
+        self.channel = channel
+        self.future = future
+
+
 class _Pending:
     """A publish waiting for its confirm; ``key`` is where it went and its id, which is how a
     returned message is told apart."""
@@ -161,12 +201,14 @@ class AmqpConnection(asyncio.Protocol):
         self._outgoing: list[bytes] = []
         self._flush_scheduled = False
         self._pending: deque[_Pending] = deque()
+        self._expired = 0  # how many of the oldest pending publishes timed out already
         self._last_tag = 0
         self._publish_frames: dict[tuple[str, str, bool], bytes] = {}
-        self._frame_max = 131072
+        self._frame_max = FRAME_MAX
         self._heartbeat_s = 0.0
         self._last_read = self._last_write = loop.time()
-        self._reply: asyncio.Future[Frame] | None = None
+        self._calls: deque[_Call] = deque()
+        self._started: asyncio.Future[Frame] | None = None  # Connection.Start, which comes unasked
         # A message's content arriving frame by frame: what it follows, its header, its body.
         self._content_for: spec.Basic.Deliver | spec.Basic.Return | None = None
         self._content_header: ContentHeader | None = None
@@ -174,13 +216,18 @@ class AmqpConnection(asyncio.Protocol):
         self._content_left = 0
         self._on_delivery: Callable[[Delivered], None] | None = None
         self._skipping = 0  # body bytes still to come of a delivery refused unread
+        self._skip_header = False  # the header of a delivery refused unread is next
         self.on_unreadable: list[Callable[[int], None]] = []
         """Called with the delivery tag of a message refused because it could not be read."""
         self._ticker: asyncio.TimerHandle | None = None
+        self._linger: asyncio.TimerHandle | None = None
         self._blocked = False
-        self._closing = False
+        self._write_paused = False
+        self._closing = False  # our Connection.Close is sent: nothing more is
+        self._close_wait_s = CLOSE_WAIT_S
         self._lost: ConnectionLost | None = None
         self._ended = asyncio.Event()
+        self._socket_closed = asyncio.Event()
         self.on_lost: list[Callable[[ConnectionLost], None]] = []
         """Called once the connection is gone, for whatever reason, with that reason."""
 
@@ -210,7 +257,9 @@ class AmqpConnection(asyncio.Protocol):
         mandatory: bool = True,
     ) -> "asyncio.Future[None]":
         """Send a message; the future resolves when the broker confirms it (see the module)."""
-        if self._lost is not None or self._closing:
+        if self._lost is not None or self._closing or self._write_paused:
+            if self._write_paused and self._lost is None and not self._closing:
+                raise WriteBlocked()
             raise self._gone()
         key = (exchange, routing_key, mandatory)
         method = self._publish_frames.get(key)
@@ -225,7 +274,7 @@ class AmqpConnection(asyncio.Protocol):
         outgoing = self._outgoing
         outgoing.append(method)
         outgoing.append(_FRAME.pack(_HEADER, CHANNEL, len(header)) + header + FRAME_END_CHAR)
-        room = self._frame_max - FRAME_HEADER_SIZE - 1
+        room = self._frame_max - FRAME_HEADER_SIZE - 1  # the frame_max agreed counts all of it
         for start in range(0, len(body), room):
             chunk = body[start : start + room]
             outgoing.append(_FRAME.pack(_BODY, CHANNEL, len(chunk)) + chunk + FRAME_END_CHAR)
@@ -241,27 +290,31 @@ class AmqpConnection(asyncio.Protocol):
 
     async def call(self, method: Frame, channel: int = CHANNEL) -> Frame:
         """Send a synchronous method (a declaration, qos, consume, cancel) and return the broker's
-        reply; one at a time.
+        reply, which is checked to be one the method may have; one at a time.
 
         Raises ``ConnectionLost`` if the broker refuses it (it closes the channel, and with it
-        this connection), or does not answer within the call timeout: a silent broker must not
-        hold whoever waits, so the connection is dropped and the next session starts afresh.
+        this connection), answers with another method (a protocol error: the connection is
+        closed), or does not answer within the call timeout: a silent broker must not hold
+        whoever waits, so the connection is dropped and the next session starts afresh. A call
+        cancelled meanwhile leaves its answer to be dropped, never taken by the next call.
         """
-        if self._lost is not None:
+        if self._lost is not None or self._closing:
             raise self._gone()
-        if self._reply is not None:
+        if any(not waiting.future.done() for waiting in self._calls):
             raise RuntimeError("one call at a time")
-        self._reply = reply = self._loop.create_future()
+        reply: asyncio.Future[Frame] = self._loop.create_future()
+        answers = _ANSWERS.get(method.name) or tuple(method.valid_responses)
+        self._calls.append(_Call(method.name, answers, channel, reply))
         self._send(method, channel)
         try:
             async with asyncio.timeout(self._call_timeout_s):
-                return cast(Frame, await reply)
+                return await reply
         except TimeoutError:
+            if self._lost is not None:  # it ended as the time ran out: say why it ended
+                raise self._gone() from None
             waited = f"{self._call_timeout_s:g} s"
-            self._lose(ConnectionLost(f"no answer to {type(method).__name__} within {waited}"))
+            self._lose(ConnectionLost(f"no answer to {method.name} within {waited}"))
             raise self._gone() from None
-        finally:
-            self._reply = None
 
     async def qos(self, prefetch_count: int) -> None:
         """Deliver at most ``prefetch_count`` messages not yet settled."""
@@ -286,8 +339,10 @@ class AmqpConnection(asyncio.Protocol):
         await self.call(spec.Basic.Cancel(consumer_tag=consumer_tag))
 
     def settle(self, method: bytes, delivery_tag: int, bits: int) -> None:
-        """Ack or nack a delivery: the frame leaves with the next write."""
-        if self._lost is not None:
+        """Ack or nack a delivery: the frame leaves with the next write. Raises
+        ``ConnectionLost`` once the connection is closing or gone: the broker delivers it
+        again."""
+        if self._lost is not None or self._closing:
             raise self._gone()
         self._outgoing.append(
             _SETTLE_FRAME_HEAD + method + _ACK_ARGS.pack(delivery_tag, bits) + FRAME_END_CHAR
@@ -297,80 +352,109 @@ class AmqpConnection(asyncio.Protocol):
             self._loop.call_soon(self._flush)
 
     async def close(self, timeout_s: float) -> None:
-        """Close politely (the broker's close-ok awaited at most ``timeout_s``), then the socket.
-        Publishes still waiting fail with ``ConnectionLost``."""
-        if self._lost is not None or self._transport is None:
+        """Close politely (the broker's close-ok awaited), then the socket; returns once the
+        socket is closed (a TLS close exchanged too), after ``timeout_s`` at most. Publishes
+        still waiting fail with ``ConnectionLost``."""
+        transport = self._transport
+        if transport is None:
             return
-        if not self._closing:
+        if self._lost is None and not self._closing:
             self._closing = True
             self._send(spec.Connection.Close(REPLY_SUCCESS, "closing", class_id=0, method_id=0), 0)
         try:
             async with asyncio.timeout(timeout_s):
                 await self._ended.wait()
+                await self._socket_closed.wait()
         except TimeoutError:
             pass  # a silent broker: the socket goes all the same
         finally:  # answered, unanswered or cancelled: nothing of this connection is left
-            self._closing = False  # so that _lose aborts rather than drains to a silent peer
-            self._lose(ConnectionLost("the broker did not answer the close"))
+            self._lose(ConnectionLost("the broker did not answer the close"), then="abort")
+            if not self._socket_closed.is_set():
+                transport.abort()
 
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A stream transport (uvloop's is not a subclass of asyncio's, so no isinstance).
         self._transport = transport = cast(asyncio.Transport, transport)
-        self._reply = self._loop.create_future()  # for Connection.Start, which comes unasked
+        self._started = self._loop.create_future()
+        self._calls.append(_Call("the protocol header", ("Connection.Start",), 0, self._started))
         transport.write(ProtocolHeader().marshal())
         self._ticker = self._loop.call_later(TICK_S, self._tick)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._socket_closed.set()
+        if self._linger is not None:
+            self._linger.cancel()
         self._lose(ConnectionLost("the connection was closed" if exc is None else f"{exc!r}"))
 
     def data_received(self, data: bytes) -> None:
+        if self._lost is not None:  # our Close is out: only the broker's answer matters
+            self._answered_close(data)
+            return
         self._last_read = self._loop.time()
         received = self._received
         received += data
         start, end = 0, len(received)
         while end - start >= FRAME_HEADER_SIZE + 1:
-            _, channel, size = _FRAME.unpack_from(received, start)
+            kind, channel, size = _FRAME.unpack_from(received, start)
+            if size > self._frame_max - FRAME_HEADER_SIZE - 1:  # refused before it is buffered
+                self._fail_protocol(FRAME_ERROR, self._oversized(received, start, size))
+                return
             stop = start + FRAME_HEADER_SIZE + size + 1
             if stop > end:
                 break
             if received[stop - 1] != FRAME_END:
-                self._fail_protocol("a frame without its end marker")
+                self._fail_protocol(FRAME_ERROR, "a frame without its end marker")
                 return
             if size == 13 and received.startswith(_ACK_PREFIX, start):
                 tag, bits = _ACK_ARGS.unpack_from(received, start + 11)
                 self._confirmed(tag, bool(bits & 1), None)
-            else:
-                try:
-                    _, _, frame = codec.unmarshal(bytes(received[start:stop]))
-                except (PAMQPException, ValueError, OverflowError, OSError):
-                    if not self._unreadable(received, start):
-                        self._fail_protocol("a frame pamqp cannot read")
-                        return
-                    start = stop
-                    continue
-                self._dispatch(channel, frame)
-                if self._lost is not None:
-                    return
+            elif not self._frame_arrived(kind, channel, received, start, stop):
+                return
             start = stop
         del received[:start]
 
+    def _frame_arrived(
+        self, kind: int, channel: int, received: bytearray, start: int, stop: int
+    ) -> bool:
+        """Read one whole frame other than an ack and act on it; False once that ended the
+        connection."""
+        if channel > CHANNEL:
+            self._fail_protocol(CHANNEL_ERROR, f"a frame on channel {channel}, never opened")
+            return False
+        if kind == _HEADER and self._skip_header and stop - start > FRAME_HEADER_SIZE + 12:
+            self._skip_header = False  # the header of a delivery refused unread: its body size
+            self._skipping = struct.unpack_from(">Q", received, start + FRAME_HEADER_SIZE + 4)[0]
+            return True
+        try:
+            _, _, frame = codec.unmarshal(bytes(received[start:stop]))
+        except Exception:  # pamqp's errors are not all its own (struct, unicode, ...)
+            if self._refuse_unreadable(received, start, stop):
+                return True
+            self._fail_protocol(SYNTAX_ERROR, f"a frame of type {kind} pamqp cannot read")
+            return False
+        if not self._closing or isinstance(frame, spec.Connection.Close | spec.Connection.CloseOk):
+            self._dispatch(channel, frame)  # after our Close, the spec has us discard all else
+        return self._lost is None
+
     def pause_writing(self) -> None:
-        # Publishes are bounded by the publisher's in-flight limit, so the buffer is too.
-        pass
+        """The socket's buffer is past its high-water mark: publishes are refused
+        (``WriteBlocked``) until it drains, so the buffer stays bounded."""
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
 
     # -- frames from the broker ----------------------------------------------------------------
 
     def _dispatch(self, channel: int, frame: object) -> None:
         if isinstance(frame, spec.Basic.Deliver | spec.Basic.Return):
-            self._content_for, self._content_header = frame, None
+            self._content_begins(frame)
         elif isinstance(frame, ContentHeader | ContentBody):
             self._content_arrived(frame)
         elif isinstance(frame, spec.Basic.Nack):
             self._confirmed(frame.delivery_tag, frame.multiple, Nacked())
-        elif isinstance(frame, Heartbeat):
-            pass  # a read is all a heartbeat is for
         elif isinstance(
             frame,
             spec.Connection.Close
@@ -379,12 +463,32 @@ class AmqpConnection(asyncio.Protocol):
             | spec.Basic.Cancel,
         ):
             self._closed(channel, frame)
+        elif isinstance(frame, Heartbeat):
+            pass  # a read is all a heartbeat is for
         elif isinstance(frame, spec.Connection.Blocked | spec.Connection.Unblocked):
             self._blocked = isinstance(frame, spec.Connection.Blocked)
-        elif isinstance(frame, Frame) and self._reply is not None and not self._reply.done():
-            self._reply.set_result(frame)
+        elif isinstance(frame, Frame) and self._calls:
+            self._answer(channel, frame)
         else:
-            self._fail_protocol(f"an unexpected {type(frame).__name__}")
+            self._fail_protocol(UNEXPECTED_FRAME, f"{_name(frame)}, which nothing asked for")
+
+    def _content_begins(self, frame: spec.Basic.Deliver | spec.Basic.Return) -> None:
+        if self._content_for is not None or self._skip_header or self._skipping:
+            self._fail_protocol(UNEXPECTED_FRAME, f"a {frame.name} inside another's content")
+        else:
+            self._content_for, self._content_header = frame, None
+
+    def _answer(self, channel: int, frame: Frame) -> None:
+        """The next call's answer, if it is one it may have: dropped if its caller gave up."""
+        waiting = self._calls[0]
+        if frame.name not in waiting.answers or channel != waiting.channel:
+            self._fail_protocol(  # which fails the call with it
+                UNEXPECTED_FRAME, f"{frame.name} on channel {channel} in answer to {waiting.name}"
+            )
+            return
+        self._calls.popleft()
+        if not waiting.future.done():
+            waiting.future.set_result(frame)
 
     def _closed(
         self,
@@ -395,36 +499,53 @@ class AmqpConnection(asyncio.Protocol):
         | spec.Basic.Cancel,
     ) -> None:
         if isinstance(frame, spec.Connection.CloseOk):  # the answer to our own close
-            self._lose(ConnectionLost("the connection was closed"))
+            self._lose(ConnectionLost("the connection was closed"), then="close")
             return
         if isinstance(frame, spec.Basic.Cancel):  # the queue is gone: a new session declares it
-            self._lose(ConnectionLost("the broker cancelled the consumer"))
+            self._close_with(REPLY_SUCCESS, ConnectionLost("the broker cancelled the consumer"))
             return
         refused = (frame.reply_code or 0, frame.reply_text)
         if isinstance(frame, spec.Channel.Close):
             self._send(spec.Channel.CloseOk(), channel)
-            self._lose(ConnectionLost("the broker closed the channel", refused))
-        else:
+            self._close_with(
+                REPLY_SUCCESS, ConnectionLost("the broker closed the channel", refused)
+            )
+        else:  # the Close-Ok is flushed before the socket closes: the broker waits for it
             self._send(spec.Connection.CloseOk(), 0)
-            self._lose(ConnectionLost("the broker closed the connection", refused))
+            self._lose(ConnectionLost("the broker closed the connection", refused), then="close")
 
-    def _unreadable(self, received: bytearray, start: int) -> bool:
-        """A delivery whose properties cannot be read (a timestamp past year 9999, say): refuse
-        it alone, so it is dead-lettered, and skip its body. False for any other frame.
+    def _refuse_unreadable(self, received: bytearray, start: int, stop: int) -> bool:
+        """A delivery pamqp cannot read (a timestamp past year 9999 in its properties, a routing
+        key that is not UTF-8): refuse it alone, so it is dead-lettered, and skip the rest of
+        it. False for any other frame.
 
         Dropping the connection instead would return every message prefetched with it, each
         return counting toward the queue's delivery limit, again and again.
         """
         deliver = self._content_for
-        if received[start] != _HEADER or not isinstance(deliver, spec.Basic.Deliver):
+        payload = start + FRAME_HEADER_SIZE
+        if received[start] == _HEADER and isinstance(deliver, spec.Basic.Deliver):
+            if stop - payload < 13:
+                return False
+            self._content_for = self._content_header = None
+            self._skipping = struct.unpack_from(">Q", received, payload + 4)[0]
+            self._refuse(deliver.delivery_tag or 0)
+            return True
+        if received[start] != _METHOD or stop - payload < 5 or self._content_for is not None:
             return False
-        body_size = struct.unpack_from(">Q", received, start + FRAME_HEADER_SIZE + 4)[0]
-        self._content_for = self._content_header = None
-        self._skipping = body_size
-        self.settle(_NACK_METHOD, deliver.delivery_tag or 0, 0)
-        for callback in self.on_unreadable:
-            callback(deliver.delivery_tag or 0)
+        if struct.unpack_from(">HH", received, payload) != _DELIVER_METHOD:
+            return False
+        tag_at = payload + 5 + received[payload + 4]  # past the consumer tag (a short string)
+        if tag_at + 8 > stop - 1:
+            return False
+        self._skip_header = True
+        self._refuse(struct.unpack_from(">Q", received, tag_at)[0])
         return True
+
+    def _refuse(self, delivery_tag: int) -> None:
+        self.settle(_NACK_METHOD, delivery_tag, 0)
+        for callback in self.on_unreadable:
+            callback(delivery_tag)
 
     def _content_arrived(self, frame: ContentHeader | ContentBody) -> None:
         """Put a message together: its header, then body frames up to the header's size."""
@@ -434,7 +555,7 @@ class AmqpConnection(asyncio.Protocol):
         if self._content_for is None or (
             isinstance(frame, ContentBody) == (self._content_header is None)
         ):
-            self._fail_protocol(f"a {type(frame).__name__} out of place")
+            self._fail_protocol(UNEXPECTED_FRAME, f"a {type(frame).__name__} out of place")
             return
         if isinstance(frame, ContentHeader):
             self._content_header, self._content, self._content_left = frame, [], frame.body_size
@@ -468,12 +589,17 @@ class AmqpConnection(asyncio.Protocol):
         if multiple:
             while pending and pending[0].tag <= tag:
                 self._settle(pending.popleft(), error)
+                if self._expired:  # the oldest are the expired ones
+                    self._expired -= 1
         elif pending and pending[0].tag == tag:
             self._settle(pending.popleft(), error)
+            if self._expired:
+                self._expired -= 1
         else:  # out of order (messages for several queues): rare, so a walk is fine
-            for waiting in pending:
+            for index, waiting in enumerate(pending):
                 if waiting.tag == tag:
-                    pending.remove(waiting)
+                    del pending[index]
+                    self._expired -= index < self._expired
                     self._settle(waiting, error)
                     break
 
@@ -497,6 +623,32 @@ class AmqpConnection(asyncio.Protocol):
             self._transport.write(codec.marshal(method, channel))
             self._last_write = self._loop.time()
 
+    def _close_with(self, code: int, reason: ConnectionLost) -> None:
+        """End the connection with a Connection.Close of ours: the socket goes once the broker
+        answers, or after ``CLOSE_WAIT_S``; nothing else is sent meanwhile."""
+        if self._lost is not None:
+            return
+        if not self._closing:  # else our Close is out already: one is all the spec allows
+            self._closing = True
+            text = f"{reason}".encode()[:255].decode(errors="ignore")
+            self._send(spec.Connection.Close(code, text, 0, 0), 0)
+        self._lose(reason, then="linger")
+
+    def _oversized(self, received: bytearray, start: int, size: int) -> str:
+        if start == 0 and received.startswith(b"AMQP"):  # a server's answer to a version it lacks
+            version = ".".join(str(part) for part in received[5:8])
+            return f"a protocol header for AMQP {version}: it does not speak AMQP 0-9-1"
+        return f"a frame of {size} bytes, over the frame_max of {self._frame_max}"
+
+    def _answered_close(self, data: bytes) -> None:
+        """Bytes after our Close: the socket closes on the broker's Close-Ok (or its own
+        Close, crossing ours)."""
+        if _CLOSE_OK_FRAME in data or _CLOSE_METHOD in data:
+            if self._linger is not None:
+                self._linger.cancel()
+            if self._transport is not None:
+                self._transport.close()
+
     def _flush(self) -> None:
         self._flush_scheduled = False
         if not self._outgoing:
@@ -509,11 +661,7 @@ class AmqpConnection(asyncio.Protocol):
     def _tick(self) -> None:
         """Expire confirms that waited too long; keep the heartbeat, and notice its absence."""
         now = self._loop.time()
-        pending = self._pending
-        while pending and pending[0].deadline <= now:
-            future = pending.popleft().future
-            if not future.done():
-                future.set_exception(TimeoutError())
+        self._expire(now)
         heartbeat = self._heartbeat_s
         if heartbeat and now - self._last_read > 2 * heartbeat:
             # A half-open connection (a relay that stopped forwarding) is noticed only this way.
@@ -521,10 +669,25 @@ class AmqpConnection(asyncio.Protocol):
             return
         transport = self._transport
         if heartbeat and now - self._last_write >= heartbeat / 2 and transport is not None:
-            if not transport.is_closing():
+            if not transport.is_closing() and not self._closing:
                 transport.write(_HEARTBEAT_FRAME)
             self._last_write = now
         self._ticker = self._loop.call_later(TICK_S, self._tick)
+
+    def _expire(self, now: float) -> None:
+        """Fail the publishes past their deadline (the oldest, since all wait as long), but keep
+        them until their confirm: a Return that comes late must mark them, not a newer one."""
+        pending = self._pending
+        expired = self._expired
+        while expired < len(pending) and pending[expired].deadline <= now:
+            future = pending[expired].future
+            if not future.done():
+                future.set_exception(TimeoutError())
+            expired += 1
+        while expired > MAX_EXPIRED_KEPT:
+            pending.popleft()
+            expired -= 1
+        self._expired = expired
 
     # -- the end -------------------------------------------------------------------------------
 
@@ -535,38 +698,58 @@ class AmqpConnection(asyncio.Protocol):
             return ConnectionLost("the connection is closing")
         return ConnectionLost(str(lost), lost.refused)
 
-    def _fail_protocol(self, what: str) -> None:
-        self._lose(ConnectionLost(f"the broker sent {what}"))
+    def _fail_protocol(self, code: int, what: str) -> None:
+        """The broker broke the protocol: close with the spec's code for it, naming what."""
+        self._outgoing.clear()  # nothing after our Close
+        self._close_with(code, ConnectionLost(f"the broker sent {what}"))
 
-    def _lose(self, reason: ConnectionLost) -> None:
-        """Fail everything still waiting, drop the socket, tell whoever watches. Once."""
+    def _lose(self, reason: ConnectionLost, *, then: str = "abort") -> None:
+        """Fail everything still waiting, end the socket, tell whoever watches. Once.
+
+        ``then`` is how the socket ends: ``abort`` at once (the broker is silent or gone),
+        ``close`` once what is written is flushed (a Close-Ok owed to the broker), ``linger``
+        until the broker answers our Close (see ``_close_with``).
+        """
         if self._lost is not None:
             return
         self._lost = reason
         if self._ticker is not None:
             self._ticker.cancel()
-        if self._transport is not None:
-            self._transport.abort() if not self._closing else self._transport.close()
+        self._end_socket(then)
         pending, self._pending = self._pending, deque()
         for waiting in pending:
             if not waiting.future.done():
                 waiting.future.set_exception(reason)
-        if self._reply is not None and not self._reply.done():
-            self._reply.set_exception(reason)
+        calls, self._calls = self._calls, deque()
+        for call in calls:
+            if not call.future.done():
+                call.future.set_exception(reason)
         self._ended.set()
         for callback in self.on_lost:
             callback(reason)
 
+    def _end_socket(self, then: str) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if then == "linger":
+            self._linger = self._loop.call_later(self._close_wait_s, transport.abort)
+        elif then == "close":
+            transport.close()
+        else:
+            transport.abort()
+
     # -- opening -------------------------------------------------------------------------------
 
-    async def _handshake(self, url: URL, name: str, heartbeat_s: int) -> None:
+    async def _handshake(self, url: URL, name: str, heartbeat_s: int | None) -> None:
         """Connection.Start to Confirm.SelectOk, in order; raises ``ConnectionLost`` if the
-        broker refuses (credentials, virtual host)."""
-        assert self._reply is not None
-        try:
-            await self._reply  # Connection.Start, the broker's answer to the protocol header
-        finally:
-            self._reply = None
+        broker refuses (credentials, virtual host, a mechanism it does not offer).
+
+        ``heartbeat_s`` is ours: None takes the broker's, 0 turns heartbeats off.
+        """
+        assert self._started is not None
+        start = await self._started  # the broker's answer to the protocol header
+        mechanism, response = _credentials(url, cast(spec.Connection.Start, start))
         properties: FieldTable = {
             "product": "taskhook",
             "connection_name": name,
@@ -580,19 +763,23 @@ class AmqpConnection(asyncio.Protocol):
                 "basic.nack": True,
             },
         }
-        credentials = f"\0{url.user or 'guest'}\0{url.password or 'guest'}"
-        tune = await self.call(
-            spec.Connection.StartOk(
-                client_properties=properties, mechanism="PLAIN", response=credentials
+        tune = cast(
+            spec.Connection.Tune,
+            await self.call(
+                spec.Connection.StartOk(
+                    client_properties=properties, mechanism=mechanism, response=response
+                ),
+                0,
             ),
-            0,
         )
-        if not isinstance(tune, spec.Connection.Tune):
-            raise ConnectionLost(f"the broker answered {type(tune).__name__} to Connection.StartOk")
-        self._frame_max = tune.frame_max or self._frame_max
-        # Either side's 0 means "no preference" (the spec): the other's value holds.
-        proposed = [value for value in (heartbeat_s, tune.heartbeat or 0) if value > 0]
-        agreed = min(proposed, default=0)
+        offered = tune.frame_max or 0  # 0: no limit of the broker's, so ours
+        if 0 < offered < FRAME_MIN_SIZE:
+            raise ConnectionLost(
+                f"the broker proposed a frame_max of {offered} bytes, "
+                f"below AMQP's minimum of {FRAME_MIN_SIZE}"
+            )
+        self._frame_max = min(offered or FRAME_MAX, FRAME_MAX)
+        agreed = _heartbeat(heartbeat_s, tune.heartbeat or 0)
         self._heartbeat_s = float(agreed)
         self._send(
             spec.Connection.TuneOk(
@@ -611,16 +798,19 @@ async def open_amqp(
     """A connection to the broker at ``url`` (one node), named ``name``, ready to publish.
 
     ``url`` is an ``amqp://`` or ``amqps://`` URL (system CA certificates for the latter) whose
-    ``heartbeat`` query parameter, if any, is proposed to the broker. Raises ``TimeoutError``
-    past ``connect_timeout_s``, the ``OSError`` of a connect that failed, or ``ConnectionLost``
-    (with the broker's reason) if the broker refused.
+    ``heartbeat`` query parameter, if any, is proposed to the broker (0 turns heartbeats off),
+    and whose ``auth=external`` authenticates with the TLS client certificate. Raises
+    ``TimeoutError`` past ``connect_timeout_s``, the ``OSError`` of a connect that failed (an
+    ``ssl.SSLError`` for a certificate not trusted), or ``ConnectionLost`` (``OpeningRefused``,
+    with the broker's reason, if the broker refused).
     """
     parsed = URL(url)
     loop = asyncio.get_running_loop()
     secure = tls_context(parsed) if parsed.scheme == "amqps" else None
     port = parsed.explicit_port or _DEFAULT_PORTS.get(parsed.scheme, 5672)
     try:
-        heartbeat_s = int(parsed.query.get("heartbeat", "0"))
+        heartbeat = parsed.query.get("heartbeat")
+        heartbeat_s = None if heartbeat is None else int(heartbeat)
     except ValueError:
         raise ConnectionLost("the URL's heartbeat is not a whole number of seconds") from None
     async with asyncio.timeout(connect_timeout_s):
@@ -646,13 +836,48 @@ async def open_amqp(
     return connection
 
 
+def _name(frame: object) -> str:
+    return str(getattr(frame, "name", type(frame).__name__))
+
+
+def _heartbeat(ours: int | None, brokers: int) -> int:
+    """The heartbeat agreed: ours of None takes the broker's; either side's 0 means it wants
+    none (the spec's Tune and TuneOk), so ours of 0 turns it off, and the broker's of 0 leaves
+    ours; else the shorter."""
+    if ours is None or ours == 0:
+        return brokers if ours is None else 0
+    return min(ours, brokers) if brokers else ours
+
+
+def _credentials(url: URL, start: spec.Connection.Start) -> tuple[str, str]:
+    """The mechanism and response for Connection.StartOk: PLAIN with the URL's user and
+    password, or EXTERNAL (``auth=external``: the TLS client certificate names the user)."""
+    mechanism = url.query.get("auth", "plain").upper()
+    if mechanism not in MECHANISMS:
+        raise ConnectionLost(
+            f"the URL's auth={mechanism.lower()} is not one taskhook speaks (plain, external)"
+        )
+    offered = (start.mechanisms or "").split()
+    if mechanism not in offered:
+        text = f"it offers no {mechanism} authentication, only {' '.join(offered) or 'none'}"
+        raise OpeningRefused(f"the broker refused: {text}", (0, text))
+    if mechanism == "EXTERNAL":
+        return mechanism, ""
+    return mechanism, f"\0{url.user or 'guest'}\0{url.password or 'guest'}"
+
+
 def tls_context(url: URL) -> ssl.SSLContext:
     """The TLS context an ``amqps://`` URL asks for, with the query parameters aio-pika reads
-    (``cafile``, ``capath``, ``certfile``, ``keyfile``, ``no_verify_ssl=1``), so that one
-    ``TASKHOOK_AMQP_URL`` serves the ingest, the consumers and the tools alike."""
+    (``cafile``, ``capath``, ``cadata`` (base64 of DER certificates), ``certfile``, ``keyfile``,
+    ``no_verify_ssl=1``), so that one ``TASKHOOK_AMQP_URL`` serves the ingest, the consumers and
+    the tools alike."""
     query = url.query
+    cadata = query.get("cadata")
     context = ssl.create_default_context(
-        ssl.Purpose.SERVER_AUTH, cafile=query.get("cafile"), capath=query.get("capath")
+        ssl.Purpose.SERVER_AUTH,
+        cafile=query.get("cafile"),
+        capath=query.get("capath"),
+        cadata=base64.b64decode(cadata) if cadata else None,
     )
     if query.get("certfile"):
         context.load_cert_chain(query["certfile"], query.get("keyfile"))

@@ -13,7 +13,7 @@ from typing import cast
 from pamqp import commands as spec
 from pamqp.common import FieldTable
 
-from taskhook.broker.amqp import AmqpConnection, ConnectionLost, Nacked, Returned
+from taskhook.broker.amqp import AmqpConnection, ConnectionLost, Nacked, Returned, WriteBlocked
 from taskhook.core.errors import PublishCause, PublishFailed
 from taskhook.core.message import PERSISTENT, OutgoingMessage
 
@@ -37,6 +37,8 @@ async def confirm_or_fail(
         cause, detail = "publish-unroutable", "the broker returned the message as unroutable"
     except Nacked:
         cause, detail = "publish-nacked", "the broker refused the message"
+    except WriteBlocked:  # the broker stopped reading us: as good as an alarm, for the sender
+        cause, detail = "broker-blocked", "the broker is not reading what taskhook sends"
     except ConnectionLost as e:
         if e.refused is None:  # a heartbeat missed, a socket closed: nobody said no
             cause, detail = "publish-interrupted", "the broker connection closed before the confirm"

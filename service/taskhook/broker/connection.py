@@ -13,6 +13,7 @@ import errno
 import itertools
 import logging
 import socket
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from functools import partial
@@ -93,6 +94,25 @@ def connection_failure(error: BaseException, url: str) -> str:
     if refused is not None:
         return refused
     cause = error.__cause__ if isinstance(error.__cause__, OSError) else error
+    not_reached = _not_reached(cause, parsed, at)
+    if not_reached is not None:
+        return not_reached
+    return _broken(error, at)
+
+
+def _broken(error: BaseException, at: str) -> str:
+    """The connection was made, and went wrong."""
+    if isinstance(error, ConnectionLost):  # taskhook's own words: never the URL
+        return f"cannot use the broker at {at}: {error}"
+    if isinstance(error, ConnectionClosed | ConnectionError):
+        return f"the broker at {at} closed the connection: {type(error).__name__}"
+    return f"cannot use the broker at {at}: {type(error).__name__}"
+
+
+def _not_reached(cause: BaseException, parsed: URL, at: str) -> str | None:
+    """Why the connection never reached the broker (the network, TLS), if that is why."""
+    if isinstance(cause, ssl.SSLError):
+        return _tls_failure(cause, at)
     if isinstance(cause, socket.gaierror):
         return f"cannot reach the broker at {at}: no host named {parsed.host or '?'!r} can be found"
     if isinstance(cause, ConnectionRefusedError):
@@ -101,9 +121,16 @@ def connection_failure(error: BaseException, url: str) -> str:
         return f"cannot reach the broker at {at}: no answer within {CONNECT_TIMEOUT_S:g} s"
     if isinstance(cause, OSError) and cause.errno in UNREACHABLE:
         return f"cannot reach the broker at {at}: the host is unreachable"
-    if isinstance(error, ConnectionClosed | ConnectionError):
-        return f"the broker at {at} closed the connection: {type(error).__name__}"
-    return f"cannot use the broker at {at}: {type(error).__name__}"
+    return None
+
+
+def _tls_failure(error: ssl.SSLError, at: str) -> str:
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return (
+            f"cannot trust the broker at {at}: {error.verify_message} (the URL's cafile or "
+            "cadata must name the CA that signed the broker's certificate)"
+        )
+    return f"TLS with the broker at {at} failed: {error.reason or type(error).__name__}"
 
 
 def _first_node(url: str) -> URL:
@@ -118,6 +145,8 @@ def _refused_by_the_broker(error: BaseException, parsed: URL, at: str) -> str | 
     own connection, something else it names)."""
     # Only a refusal of the opening itself: a 403 on a declaration is a missing permission.
     code = error.refused[0] if isinstance(error, OpeningRefused) and error.refused else None
+    if code == ACCESS_REFUSED and parsed.query.get("auth", "").lower() == "external":
+        return f"the broker at {at} refused the client certificate (auth=external)"
     if code == ACCESS_REFUSED or isinstance(error, ProbableAuthenticationError):
         return f"the broker at {at} refused the credentials of user {parsed.user!r}"
     # RabbitMQ closes the connection instead of opening it (aiormq then reads the close frame
@@ -255,6 +284,7 @@ class Supervisor:
         self._urls = broker_urls(url)
         self._opening = _amqp_opener(publish_timeout_s)
         self._first = 0  # the node to try first on the next connect
+        self._node = 0  # the node of the session in progress
         self._name = name
         self._fields = dict(fields)
         self._retry_on = retry_on
@@ -271,7 +301,7 @@ class Supervisor:
                 continue
             # Once this connection is gone, the next node is tried first: the one just lost
             # is the likeliest to be down.
-            self._first = (node + 1) % len(self._urls)
+            self._first, self._node = (node + 1) % len(self._urls), node
             failure: Exception | None = None
             began = time.monotonic()
             try:
@@ -289,6 +319,13 @@ class Supervisor:
             if failure is not None:  # closed first: nothing is held open while waiting
                 url = self._urls[node]
                 await self._pause(stop, next(delays), "broker session failed", failure, url)
+
+    async def open_beside(self, purpose: str) -> AmqpConnection:
+        """Another connection to the node of the session in progress, named ``<name>.<purpose>``;
+        whoever opens it closes it. For publishing beside consuming: during a memory or disk
+        alarm RabbitMQ stops reading every connection that publishes, and the acks that
+        connection carries with it."""
+        return await self._opening(self._urls[self._node], f"{self._name}.{purpose}")
 
     async def _connect(self) -> tuple[AmqpConnection, int]:
         """Each node in turn from ``_first``; the connection and its node's index."""

@@ -62,12 +62,26 @@ class Handling:
         self._metrics = metrics
         self._tracer = tracing.tracer()
 
-    async def one(self, channel: AmqpConnection, message: Delivered) -> None:
-        """Handle ``message`` alone and settle it."""
-        started = time.perf_counter()
-        await self._settle(channel, message, await self._run_handler(message), started)
+    async def one(self, forwarding: AmqpConnection, message: Delivered) -> None:
+        """Handle ``message`` alone and settle it; a copy to another queue goes on
+        ``forwarding``, never the connection ``message`` came on."""
+        outcome = await self.run(message)
+        await self.settle(forwarding, message, outcome)
 
-    async def batch_of(self, channel: AmqpConnection, messages: Sequence[Delivered]) -> None:
+    async def run(self, message: Delivered) -> tuple[Failure | None, float]:
+        """Run the handler on ``message``: how it failed, if it did, and when it started (for
+        ``settle``)."""
+        started = time.perf_counter()
+        return await self._run_handler(message), started
+
+    async def settle(
+        self, forwarding: AmqpConnection, message: Delivered, outcome: tuple[Failure | None, float]
+    ) -> None:
+        """Settle ``message`` as ``run`` found it: the handler's slot is not needed for this,
+        and a forward may wait for a broker that blocks publishing."""
+        await self._settle(forwarding, message, *outcome)
+
+    async def batch_of(self, forwarding: AmqpConnection, messages: Sequence[Delivered]) -> None:
         """Handle ``messages`` (in delivery order, nothing else unsettled before the last) and
         settle every one of them."""
         assert self.batch is not None
@@ -78,7 +92,7 @@ class Handling:
                 valid.append(message)
             except ValidationError as e:
                 invalid = Failure("invalid", "ValidationError", _problems(e))
-                await self._settle(channel, message, invalid, time.perf_counter())
+                await self._settle(forwarding, message, invalid, time.perf_counter())
         if not valid:
             return
         started = time.perf_counter()
@@ -95,7 +109,7 @@ class Handling:
                 },
             )
             for message in valid:
-                await self.one(channel, message)
+                await self.one(forwarding, message)
             return
         await self._acked_together(valid, time.perf_counter() - started)
 
@@ -116,7 +130,7 @@ class Handling:
 
     async def _settle(
         self,
-        channel: AmqpConnection,
+        forwarding: AmqpConnection,
         message: Delivered,
         failure: Failure | None,
         started: float,
@@ -152,7 +166,7 @@ class Handling:
         else:
             queue, outcome = self._topology.dead_queue, "dead-lettered"
             fields["dead_reason"] = verdict.reason
-        if await forward(channel, message, queue, verdict.headers):
+        if await forward(forwarding, message, queue, verdict.headers):
             self._count(outcome)
             log.warning(f"message {outcome}", extra=fields)
 

@@ -8,6 +8,11 @@ only once its handler is done.
 A crash or outage before the ack leaves the message unacked, and the broker delivers it again:
 nothing is lost, and a handler must be idempotent. Acks are sent only on the channel the message
 came from, so a message from before a reconnect is never acked twice.
+
+Copies to the retry and dead queues are published on a second connection of the session's own,
+never on the one that consumes: during a memory or disk alarm RabbitMQ stops reading a
+connection once it publishes, acks included, and a consumer that forwarded one failure would
+stand still at its prefetch for as long as the alarm lasts.
 """
 
 import asyncio
@@ -17,6 +22,7 @@ from typing import Any
 
 from taskhook.broker.amqp import AmqpConnection, Delivered
 from taskhook.broker.connection import (
+    CONNECT_TIMEOUT_S,
     Supervisor,
     wait_for_either,
 )
@@ -94,10 +100,25 @@ class ConsumerRunner:
     async def _consume(
         self, connection: AmqpConnection, lost: asyncio.Event, stop: asyncio.Event
     ) -> None:
+        forwarding = await self._supervisor.open_beside("forward")
+        forwarding.on_lost.append(lambda _: lost.set())  # one session: both go, both come back
+        try:
+            await self._consume_on(connection, forwarding, lost, stop)
+        finally:
+            await forwarding.close(CONNECT_TIMEOUT_S)
+
+    async def _consume_on(
+        self,
+        connection: AmqpConnection,
+        forwarding: AmqpConnection,
+        lost: asyncio.Event,
+        stop: asyncio.Event,
+    ) -> None:
+        """Consume on ``connection``; copies to other queues go on ``forwarding``."""
         await connection.qos(self._prefetch_for_batches or self._prefetch)
         await declare_on(connection, self.topology.declarations())
-        batches = self._batches(connection, broken=lost.set)
-        intake = _Intake(self, connection, batches)
+        batches = self._batches(forwarding, broken=lost.set)
+        intake = _Intake(self, forwarding, batches)
         connection.on_unreadable.append(self._unreadable)
         queue = self.topology.queue
         try:
@@ -135,20 +156,20 @@ class ConsumerRunner:
             )
 
     def _batches(
-        self, channel: AmqpConnection, *, broken: Callable[[], object]
+        self, forwarding: AmqpConnection, *, broken: Callable[[], object]
     ) -> Batches[Delivered] | None:
         if not self._prefetch_for_batches:
             return None
 
         async def handle(batch: list[Delivered]) -> None:
             try:
-                await self._handling.batch_of(channel, batch)
+                await self._handling.batch_of(forwarding, batch)
             finally:
                 self._track(-len(batch))
 
         return Batches(handle, size=self._batch_size, wait_s=self._batch_wait_s, broken=broken)
 
-    async def _on_message(self, channel: AmqpConnection, message: Delivered) -> None:
+    async def _on_message(self, forwarding: AmqpConnection, message: Delivered) -> None:
         self._track(+1)
         try:
             if self._stopping:  # not waiting for a slot only to give it back
@@ -158,7 +179,9 @@ class ConsumerRunner:
                 if self._stopping:  # prefetched, not started: another replica can take it now
                     await give_back(message)
                     return
-                await self._handling.one(channel, message)
+                outcome = await self._handling.run(message)
+            # Outside the slot: a forward waiting out an alarm must not stop other handlers.
+            await self._handling.settle(forwarding, message, outcome)
         finally:
             self._track(-1)
 
@@ -187,16 +210,16 @@ class ConsumerRunner:
 class _Intake:
     """Where one session's deliveries go: into the batcher, or each into a task of its own (one
     by one, or given back: stopping, or the batcher broken); nowhere once the session is over,
-    since they come back when its connection closes."""
+    since they come back when its connection closes. ``forwarding`` is where copies go."""
 
     def __init__(
         self,
         runner: ConsumerRunner,
-        connection: AmqpConnection,
+        forwarding: AmqpConnection,
         batches: Batches[Delivered] | None,
     ) -> None:
         self._runner = runner
-        self._connection = connection
+        self._forwarding = forwarding
         self._batches = batches
         self._tasks: set[asyncio.Task[None]] = set()
         self._over = False
@@ -212,7 +235,7 @@ class _Intake:
         if batches is not None or runner._stopping:
             work = give_back(message)
         else:
-            work = runner._on_message(self._connection, message)
+            work = runner._on_message(self._forwarding, message)
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

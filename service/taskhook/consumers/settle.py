@@ -18,15 +18,17 @@ DEFAULT_EXCHANGE = ""  # routes by queue name
 
 
 async def forward(
-    channel: AmqpConnection,
+    forwarding: AmqpConnection,
     message: Delivered,
     queue: str,
     headers: dict[str, str | int],
 ) -> bool:
-    """Publish a copy of ``message`` to ``queue``, confirmed, and only then ack the original.
+    """Publish a copy of ``message`` to ``queue`` on ``forwarding``, confirmed, and only then ack
+    the original (on the connection it came on).
 
-    ``channel`` is the connection ``message`` came on (its publishes time out after
-    ``FORWARD_TIMEOUT_S``). False if the copy could not be published: the original is then given
+    ``forwarding`` is a connection that only publishes (its publishes time out after
+    ``FORWARD_TIMEOUT_S``): never the one ``message`` came on, which an alarm would then stop
+    reading, acks and all. False if the copy could not be published: the original is then given
     back to its queue.
     """
     original = received(message)
@@ -36,7 +38,7 @@ async def forward(
     if copy.timestamp_ms is None:  # a copy says when it was made, if not when it was first sent
         copy = replace(copy, timestamp_ms=now_ms())
     try:
-        await confirm_or_fail(channel, DEFAULT_EXCHANGE, copy)
+        await confirm_or_fail(forwarding, DEFAULT_EXCHANGE, copy)
     except PublishFailed as e:
         log.warning(
             "could not forward a failed message; giving it back to its queue",
