@@ -12,7 +12,7 @@ REDIS_URL ?= $(or $(TASKHOOK_TEST_REDIS_URL),redis://127.0.0.1:6379/0)
 TEST_ENV := TASKHOOK_TEST_AMQP_URL=$(AMQP_URL) TASKHOOK_TEST_POSTGRES_URL=$(POSTGRES_URL) \
 	TASKHOOK_TEST_REDIS_URL=$(REDIS_URL)
 
-.PHONY: run test check lint typecheck deploy-check unit integration chaos soak cluster cluster-stop cluster-test format schema asyncapi-check bench bench-index broker lock clean
+.PHONY: run test check lint typecheck deploy-check unit integration chaos soak cluster cluster-stop cluster-test format schema asyncapi-check bench bench-index bench-console broker lock clean
 
 run: $(VENV)/.installed broker
 	scripts/run-dev $(BIN)
@@ -21,6 +21,7 @@ test: $(VENV)/.installed
 	scripts/ensure-rabbitmq $(AMQP_URL) --install
 	scripts/ensure-postgres --install
 	scripts/ensure-redis --install
+	scripts/ensure-chromium --install
 	scripts/ensure-promtool $(BIN)
 	$(MAKE) --no-print-directory check
 	$(TEST_ENV) $(BIN)/pytest
@@ -116,6 +117,11 @@ bench: $(VENV)/.installed broker
 bench-index: $(VENV)/.installed
 	scripts/ensure-postgres $(INSTALL_BROKER)
 	$(TEST_ENV) $(BIN)/python -m tests.bench.index_lookup $(BENCH_ARGS)
+
+# The console's task page (its row, outputs and timeline) with that million-event index.
+bench-console: $(VENV)/.installed
+	scripts/ensure-postgres $(INSTALL_BROKER)
+	$(TEST_ENV) $(BIN)/python -m tests.bench.console_task_page $(BENCH_ARGS)
 
 broker:
 	scripts/ensure-rabbitmq $(AMQP_URL) $(INSTALL_BROKER)

@@ -31,7 +31,7 @@ from tests.support.proxy import TcpProxy
 
 READY_TIMEOUT_S = 15.0
 # Every test in these tiers talks to the real RabbitMQ (and some to PostgreSQL) on this machine.
-BROKER_TIERS = frozenset({"integration", "faults"})
+BROKER_TIERS = frozenset({"integration", "faults", "browser"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

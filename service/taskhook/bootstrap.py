@@ -17,6 +17,7 @@ from taskhook.core.redaction import Redaction
 from taskhook.settings import (
     ENV_PREFIX,
     CommonSettings,
+    ConsoleSettings,
     ConsumerSettings,
     DevSettings,
     Settings,
@@ -161,3 +162,19 @@ def task_store(settings: ConsumerSettings) -> "TaskStore":
     from taskhook.tasks.store import TaskStore
 
     return TaskStore.from_settings(settings)
+
+
+def console_app(settings: ConsoleSettings) -> "web.Application":
+    """The console over the tasks store and the broker, with every registered consumer's queues;
+    nothing connects until a page asks."""
+    from taskhook.console.app import create_console_app
+    from taskhook.console.broker import BrokerView
+    from taskhook.consumers import registry
+
+    broker = BrokerView(
+        settings.amqp_url.get_secret_value(),
+        topology(settings),
+        tuple(consumer_topology(c, settings) for c in registry.registered().values()),
+        redaction(settings),
+    )
+    return create_console_app(settings, task_store(settings), broker)

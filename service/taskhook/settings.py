@@ -262,3 +262,24 @@ class ReconcileSettings(CommonSettings):
         if not usable:
             raise ValueError("must be an http:// or https:// URL, like " + DEFAULT_STUDIO_URL)
         return value
+
+
+class ConsoleSettings(ConsumerSettings):
+    """What ``taskhook console`` reads: the tasks database and the consumers' queues as the
+    consumers have them (the same variables), and where the console itself listens."""
+
+    # It shows task bodies and the raw rejected deliveries: this machine only, unless a token
+    # guards it (exposure.py).
+    console_host: str = LOOPBACK_HOST
+    console_port: int = Field(default=8082, ge=0, le=65535)
+    console_token: SecretStr | None = Field(default=None, min_length=16)
+
+    @model_validator(mode="after")
+    def _console_exposed_only_with_a_token(self) -> Self:
+        check_exposure(
+            self.console_host,
+            self.console_token,
+            f"{ENV_PREFIX}CONSOLE_HOST",
+            f"{ENV_PREFIX}CONSOLE_TOKEN",
+        )
+        return self

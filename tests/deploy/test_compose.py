@@ -7,7 +7,7 @@ import pytest
 from pydantic_settings import BaseSettings
 
 from taskhook.http import probes
-from taskhook.settings import ConsumerSettings, Settings
+from taskhook.settings import ConsoleSettings, ConsumerSettings, Settings
 from tests.deploy.dockerfile import stages
 from tests.deploy.manifests import (
     Document,
@@ -95,3 +95,17 @@ def test_compose_starts_each_service_once_what_it_needs_is_healthy() -> None:
             needed = services[dependency]
             assert "healthcheck" in needed or ("build" in needed and image_has_healthcheck)
     assert set(services["ingest"]["depends_on"]) == {"rabbitmq", "tasks"}
+
+
+def test_compose_console_is_optional_reads_its_settings_and_listens_where_published(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    console = service("console")
+    assert console["profiles"] == ["console"]
+    assert parse_command(console["command"]).command == "console"
+    settings = read_settings("console", ConsoleSettings, monkeypatch)
+    assert published_container_port("console") == settings["console_port"]
+    assert service("console")["ports"][0].startswith("127.0.0.1:")
+    # It reads the file the tasks consumer writes, on the same volume.
+    tasks_file = literal_environment("tasks")["TASKHOOK_DATABASE_URL"]
+    assert settings["database_url"].get_secret_value() == tasks_file

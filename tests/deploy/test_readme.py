@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from taskhook.metrics import ConsumerMetrics, Metrics
-from taskhook.settings import ConsumerSettings, ReconcileSettings, Settings
+from taskhook.settings import ConsoleSettings, ConsumerSettings, ReconcileSettings, Settings
 from tests.deploy.dockerfile import ROOT
 from tests.deploy.manifests import env_names, parse_command
 
@@ -90,7 +90,12 @@ def variables_read_elsewhere() -> set[str]:
 
 
 def every_setting() -> set[str]:
-    return env_names(Settings) | env_names(ConsumerSettings) | env_names(ReconcileSettings)
+    return (
+        env_names(Settings)
+        | env_names(ConsumerSettings)
+        | env_names(ReconcileSettings)
+        | env_names(ConsoleSettings)
+    )
 
 
 def test_every_variable_the_docs_name_is_read_somewhere() -> None:

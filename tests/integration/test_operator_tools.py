@@ -12,21 +12,18 @@ import pytest
 from aio_pika.abc import AbstractChannel
 
 from taskhook.bootstrap import consumer_topology
-from taskhook.broker.confirmed import confirm_or_fail
-from taskhook.broker.connection import connect_amqp
 from taskhook.broker.declare import declare
 from taskhook.broker.topology import Topology
 from taskhook.consumers import PermanentError, TaskEvent, consumer
 from taskhook.core.delivery import validate_delivery
-from taskhook.core.errors import BodyNotJson, DeliveryInvalid, FieldProblem
 from taskhook.core.events import TaskEventName as EventName
 from taskhook.core.held import REPLAYED_HEADER
-from taskhook.core.message import OutgoingMessage, event_message, rejected_message
+from taskhook.core.message import OutgoingMessage, event_message
 from taskhook.settings import ConsumerSettings
 from taskhook.tools.samples import SampleTask, SampleType, Step, delivery
 from tests.conftest import ConsumerFactory, StartService
-from tests.support import consumers
-from tests.support.broker import AMQP_URL, bind_queue, body_of, take
+from tests.support import consumers, held
+from tests.support.broker import bind_queue, body_of, take
 from tests.support.deliveries import SECRET
 from tests.support.processes import START_TIMEOUT_S, clean_environment, free_port, kill_all, run
 from tests.support.tool_consumers import PROBE
@@ -65,17 +62,6 @@ def published_sample(task_id: str) -> OutgoingMessage:
     return event_message(validate_delivery(sample(task_id)))
 
 
-async def put(channel: AbstractChannel, exchange: str, *messages: OutgoingMessage) -> None:
-    """Publish ``messages`` as taskhook does (all their properties, its connection), in order,
-    each confirmed."""
-    connection = await connect_amqp(AMQP_URL, "taskhook-test", publish_timeout_s=10)
-    try:
-        for message in messages:
-            await confirm_or_fail(connection, exchange, message)
-    finally:
-        await connection.close(5)
-
-
 async def publish_events(
     channel: AbstractChannel, exchange: str, documents: list[dict[str, Any]]
 ) -> Topology:
@@ -83,22 +69,13 @@ async def publish_events(
     topology = Topology(exchange)
     await declare(channel, topology.declarations())
     messages = [event_message(validate_delivery(document)) for document in documents]
-    await put(channel, exchange, *messages)
+    await held.put(exchange, *messages)
     return topology
 
 
 async def keep_rejected(channel: AbstractChannel, queue: str, body: bytes) -> None:
     """``body`` in the rejected queue, as taskhook keeps a delivery it refused."""
-    refusal: BodyNotJson | DeliveryInvalid
-    try:
-        document = orjson.loads(body)
-        refusal = DeliveryInvalid(
-            (FieldProblem("/payload", "refused by an older model"),),
-            context={"event_id": document["id"], "event": document["event"]},
-        )
-    except orjson.JSONDecodeError:
-        refusal = BodyNotJson("the body is not valid JSON")
-    await put(channel, "", rejected_message(body, refusal, queue=queue, received_at_ms=AT_MS))
+    await held.keep_rejected(queue, body, received_at_ms=AT_MS)
 
 
 async def drain(channel: AbstractChannel, name: str) -> list[str]:
@@ -339,7 +316,7 @@ async def test_replay_hands_a_dead_message_back_to_its_consumer_only(
 
     running = await start_consumer(flaky)
     other = await bind_queue(channel, exchange, "task.#")  # another consumer, already served
-    await put(channel, exchange, published_sample("t-dead"))
+    await held.put(exchange, published_sample("t-dead"))
     assert (await take(other)).message_id == "e-t-dead"
     async with asyncio.timeout(10):
         while await ready(channel, running.topology.dead_queue) < 1:
@@ -364,7 +341,7 @@ async def test_replay_removes_nothing_when_the_consumer_queue_is_gone(
     dead = f"taskhook.{exchange}.{consumer_name}.dead"
     await channel.declare_queue(dead, durable=True, arguments={"x-queue-type": "quorum"})
     try:
-        await put(channel, "", replace(published_sample("t-orphan"), routing_key=dead))
+        await held.put("", replace(published_sample("t-orphan"), routing_key=dead))
 
         replayed = await tool(exchange, "replay", dead)
 
@@ -432,7 +409,7 @@ async def test_topology_declares_everything_once_and_prints_it(
         ["binding", exchange],
     ):
         assert expected in words
-    await put(channel, exchange, published_sample("t-probe"))
+    await held.put(exchange, published_sample("t-probe"))
     async with asyncio.timeout(5):
         while await ready(channel, f"taskhook.{exchange}.{PROBE.name}") < 1:
             await asyncio.sleep(0.05)

@@ -15,9 +15,10 @@ from taskhook.broker.declare import declare
 from taskhook.broker.topology import ConsumerTopology, Topology
 from taskhook.settings import ConsumerSettings
 from taskhook.tasks.consumer import tasks
-from tests.integration.test_operator_tools import Finished, published_sample, put, tool
+from tests.integration.test_operator_tools import Finished, published_sample, tool
 from tests.support import consumers
 from tests.support.broker import AMQP_URL
+from tests.support.held import put
 
 DELAYS = {"TASKHOOK_CONSUMER_RETRY_DELAYS_S": "0.2,1"}
 
@@ -126,7 +127,7 @@ async def test_retire_removes_the_consumers_queues_and_bindings_and_nothing_else
     assert retired.code == 0, retired.error
     assert [await exists(name) for name in names(declared)] == [False] * 4
     # The events exchange and its held-back queues stay; what it publishes is unrouted now.
-    await put(channel, exchange, published_sample("t-after"))
+    await put(exchange, published_sample("t-after"))
     unrouted = await channel.get_queue(Topology(exchange).unrouted_queue, ensure=True)
     async with asyncio.timeout(5):
         while (message := await unrouted.get(fail=False)) is None:
@@ -143,7 +144,7 @@ async def test_retire_refuses_while_a_queue_holds_messages_unless_forced(
     exchange: str, declared: ConsumerTopology, channel: AbstractChannel
 ) -> None:
     parked = replace(published_sample("t-parked"), routing_key=declared.dead_queue)
-    await put(channel, "", parked)
+    await put("", parked)
 
     refused = await retire(exchange, declared.name)
 

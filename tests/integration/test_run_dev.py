@@ -1,5 +1,6 @@
-"""``scripts/run-dev`` (what ``make run`` runs): both halves stop together, and Ctrl-C is a stop
-as asked, not a failure. Run with stand-ins for ``taskhook`` that behave like it on signals."""
+"""``scripts/run-dev`` (what ``make run`` runs): the ingest, the consumer and the console stop
+together, and Ctrl-C is a stop as asked, not a failure. Run with stand-ins for ``taskhook``
+that behave like it on signals."""
 
 import asyncio
 import os
@@ -48,10 +49,10 @@ async def ctrl_c(process: asyncio.subprocess.Process) -> tuple[int, str]:
     return process.returncode, stderr.decode()
 
 
-async def test_ctrl_c_stops_both_and_exits_0(stand_in: Path) -> None:
+async def test_ctrl_c_stops_all_three_and_exits_0(stand_in: Path) -> None:
     status, said = await ctrl_c(await run_dev(stand_in))
     assert status == 0
-    assert sorted(said.split("\n")[:2]) == ["consume stopped", "serve stopped"]
+    assert sorted(said.split("\n")[:3]) == ["console stopped", "consume stopped", "serve stopped"]
 
 
 async def test_ctrl_c_reports_a_half_that_did_not_stop_cleanly(stand_in: Path) -> None:
@@ -59,7 +60,7 @@ async def test_ctrl_c_reports_a_half_that_did_not_stop_cleanly(stand_in: Path) -
     assert status == 3
 
 
-async def test_a_half_that_exits_stops_the_other_and_its_status_is_returned(
+async def test_a_part_that_exits_stops_the_others_and_its_status_is_returned(
     stand_in: Path,
 ) -> None:
     process = await run_dev(stand_in, EXIT_AT_ONCE="2")
@@ -95,3 +96,4 @@ def test_make_run_stopped_with_ctrl_c_at_a_terminal_exits_0(stand_in: Path, tmp_
     assert "Interrupt" not in text
     assert "serve stopped" in text
     assert "consume stopped" in text
+    assert "console stopped" in text

@@ -118,6 +118,33 @@ async def test_find_filters_by_phase_and_type_newest_first(store: TaskStore) -> 
     assert len(await store.find(TaskQuery(limit=1, offset=2))) == 1
 
 
+async def test_find_names_a_task_by_its_id_an_asset_id_or_any_event_about_it(
+    store: TaskStore,
+) -> None:
+    life = task_life("export")
+    life[-1]["task"]["inputAssetId"] = "asset-in-1"
+    other = task_life("upload")
+    await record_all(store, [*life, other[-1]])
+    task_id = life[0]["task"]["id"]
+
+    for search in (task_id, "asset-in-1", life[0]["id"], life[-1]["id"]):
+        found = await store.find(TaskQuery(search=search))
+        assert [task["id"] for task in found] == [task_id], search
+    assert await store.find(TaskQuery(search="no-such-id")) == []
+
+
+async def test_find_keeps_tasks_updated_since_a_moment(store: TaskStore) -> None:
+    upload, clip = task_life("upload"), failed_life("clip")
+    await record_all(store, [upload[-1], clip[-1]])
+    completed_at = upload[-1]["task"]["status"]["updatedAt"]
+    failed_at = clip[-1]["task"]["status"]["updatedAt"]
+    assert failed_at < completed_at
+
+    found = await store.find(TaskQuery(updated_since=completed_at))
+    assert [task["id"] for task in found] == [upload[0]["task"]["id"]]
+    assert len(await store.find(TaskQuery(updated_since=failed_at))) == 2
+
+
 async def test_the_migrations_create_exactly_the_declared_tables(store: TaskStore) -> None:
     def differences(connection: Any) -> list[Any]:
         return list(compare_metadata(MigrationContext.configure(connection), metadata))

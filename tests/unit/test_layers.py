@@ -28,6 +28,7 @@ LAYERS = {
     "tools": 4,
     "consumers": 4,
     "tasks": 5,
+    "console": 5,
     "history": 5,  # the event index lives in the tasks database, beside the tasks table
     "bootstrap": 6,
     "cli": 7,

@@ -19,6 +19,7 @@ from taskhook.core.redaction import (
     REDACTED,
     Redaction,
     mask_credentials,
+    redact_delivery,
     redact_url,
 )
 from tests.support.deliveries import load_sample
@@ -155,6 +156,37 @@ def test_paths_an_operator_adds_never_undo_the_default_redaction(
     redaction = Redaction.configured(extra_paths=extra)
     body = event_message(validate_delivery(document), redaction=redaction).body.decode()
     assert [secret for secret in secrets if secret in body] == []
+
+
+def in_snapshot(params: dict[str, Any]) -> dict[str, Any]:
+    """A delivery as Livepeer sends it, its task snapshot holding ``params``."""
+    return {"id": "e-1", "payload": {"task": {"id": "t-1", "snapshot": {"params": params}}}}
+
+
+HEADERS = {"export": {"custom": {"headers": {"Authorization": "Bearer k"}}}}
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        # A rule's path, where a delivery carries the task: a value rule replaces every string.
+        (in_snapshot(HEADERS),
+         in_snapshot({"export": {"custom": {"headers": {"Authorization": REDACTED}}}})),
+        (in_snapshot({"upload": {"url": "https://h/p?s=1"}}),
+         in_snapshot({"upload": {"url": "https://h/p?REDACTED"}})),
+        # A URL where no rule looks (the delivery was refused: its shape may be anything).
+        ({"payload": {"stray": ["https://u:p@host/x?sig=1", "plain"]}},
+         {"payload": {"stray": ["https://***:***@host/x?REDACTED", "plain"]}}),
+        # Nothing secret: unchanged.
+        (in_snapshot({"upload": {"url": "https://h/p"}}), in_snapshot({"upload": {"url": "https://h/p"}})),
+        # Not an object at all (refused as such): URLs in it still lose their credentials.
+        (["https://u:p@host/"], ["https://***:***@host/"]),
+    ],
+)  # fmt: skip
+def test_a_refused_delivery_is_shown_without_the_credentials_it_may_carry(
+    document: Any, expected: Any
+) -> None:
+    assert redact_delivery(document) == expected
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from importlib.metadata import version
 
 from taskhook.bootstrap import BadConfiguration
-from taskhook.cli import consume, history, operate, reconcile, serve, tasks
+from taskhook.cli import console, consume, history, operate, reconcile, serve, tasks
 from taskhook.cli.options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, tool_failure
 
 
@@ -26,7 +26,7 @@ def parser() -> argparse.ArgumentParser:
     # An operator tool (tool=True) that cannot use the broker ends in one line, exit 1.
     root.set_defaults(tool=False)
     commands = root.add_subparsers(dest="command", required=True)
-    for group in (serve, consume, tasks, history, operate, reconcile):
+    for group in (serve, consume, tasks, history, operate, reconcile, console):
         group.add_commands(commands)
     _describe_commands(root)
     return root

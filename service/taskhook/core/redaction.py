@@ -187,3 +187,34 @@ def _redact_leaf(value: Any, url: bool) -> Any | None:
             return None
         return [old if new is None else new for old, new in zip(value, items, strict=True)]
     return None
+
+
+# A delivery as Livepeer sends it carries the task snapshot here; published, it is ``task``.
+RAW_SNAPSHOT_PATH = ("payload", "task", "snapshot")
+
+
+def redact_delivery(document: Any, redaction: Redaction = DEFAULT_REDACTION) -> Any:
+    """A raw delivery as a person may see it: ``redaction``'s rules applied where the snapshot
+    sits in a delivery, and every other URL anywhere without credentials or query.
+
+    For showing a refused delivery, whose shape is by definition not the model's: a credential
+    may sit where no rule looks, and a URL is where one usually hides.
+    """
+    if isinstance(document, dict):
+        raw = Redaction(tuple(Rule(_raw_path(rule.path), rule.url) for rule in redaction.rules))
+        document, _ = raw.apply(document)
+    return _without_url_secrets(document)
+
+
+def _raw_path(path: tuple[str, ...]) -> tuple[str, ...]:
+    return (*RAW_SNAPSHOT_PATH, *path[1:]) if path[0] == "task" else path
+
+
+def _without_url_secrets(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_url(value) if "://" in value else value
+    if isinstance(value, dict):
+        return {key: _without_url_secrets(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_url_secrets(item) for item in value]
+    return value

@@ -54,6 +54,7 @@ PROBLEMS: dict[str, ProblemKind] = {
     "not-ready": ProblemKind(503, "Not ready"),
     "not-found": ProblemKind(404, "Not found"),
     "token-required": ProblemKind(401, "A valid token is required"),
+    "csrf-failed": ProblemKind(403, "The form's token is missing or does not match"),
     "invalid-query": ProblemKind(400, "Query parameters are not valid"),
     "method-not-allowed": ProblemKind(405, "Method not allowed"),
     "internal-error": ProblemKind(500, "Internal error"),

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Connection,
     event,
     inspect,
+    or_,
     select,
     text,
 )
@@ -258,6 +259,10 @@ class TaskStore:
             statement = statement.where(tasks.c.phase.in_(query.phase))
         if query.type:
             statement = statement.where(tasks.c.type.in_(query.type))
+        if query.updated_since is not None:
+            statement = statement.where(tasks.c.updated_at >= query.updated_since)
+        if query.search is not None:
+            statement = statement.where(_named_by(query.search))
         statement = statement.limit(query.limit).offset(query.offset)
         async with self._reading() as connection:
             rows = (await connection.execute(statement)).all()
@@ -319,6 +324,18 @@ class TaskStore:
                 inbox.delete().where(inbox.c.handled_at < older_than_ms)
             )
         return int(result.rowcount)
+
+
+def _named_by(search: str) -> Any:
+    """Tasks ``search`` names: their id, an asset id, or an event about them (the event index
+    keeps every event the archive keeps, and the task row its latest)."""
+    return or_(
+        tasks.c.id == search,
+        tasks.c.input_asset_id == search,
+        tasks.c.output_asset_id == search,
+        tasks.c.event_id == search,
+        tasks.c.id.in_(select(event_rows.c.task_id).where(event_rows.c.id == search)),
+    )
 
 
 def _has_schema(connection: Connection) -> bool:

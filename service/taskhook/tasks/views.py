@@ -30,12 +30,16 @@ HIDDEN = frozenset({"phase_rank"})
 
 
 class TaskQuery(BaseModel):
-    """Which tasks to list: any of ``phase`` and any of ``type``, newest first."""
+    """Which tasks to list: any of ``phase`` and any of ``type``, updated at or after
+    ``updated_since`` (Unix ms), and with ``search`` as their task id, input or output asset id,
+    or the id of an event about them; newest first."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     phase: tuple[TaskPhase, ...] = ()
     type: tuple[TaskType, ...] = ()
+    updated_since: int | None = Field(default=None, ge=0)
+    search: str | None = Field(default=None, min_length=1, max_length=128)
     limit: int = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     offset: int = Field(default=0, ge=0)
 

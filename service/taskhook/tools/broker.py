@@ -2,8 +2,10 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from aio_pika.abc import AbstractConnection
+from aio_pika.exceptions import ChannelNotFoundEntity
 
 from taskhook.broker import connection
 from taskhook.broker.amqp import AmqpConnection
@@ -39,3 +41,24 @@ async def publishing(url: str, *, timeout_s: float) -> AsyncIterator[AmqpConnect
         yield opened
     finally:
         await opened.close(connection.CONNECT_TIMEOUT_S)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueState:
+    """A queue as the broker has it now: messages ready, and consumers attached."""
+
+    name: str
+    messages: int
+    consumers: int
+
+
+async def queue_state(connection: AbstractConnection, name: str) -> QueueState | None:
+    """What the broker says of queue ``name``, or None when there is no such queue."""
+    # A channel of its own: the broker closes a channel whose passive declaration fails.
+    async with connection.channel() as channel:
+        try:
+            queue = await channel.declare_queue(name, passive=True)
+        except ChannelNotFoundEntity:
+            return None
+        result = queue.declaration_result
+        return QueueState(name, result.message_count or 0, result.consumer_count or 0)

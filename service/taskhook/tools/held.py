@@ -13,6 +13,7 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 import orjson
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
@@ -43,15 +44,51 @@ PUBLISH_TIMEOUT_S = 10.0
 GET_TIMEOUT_S = 10.0
 
 
-async def inspect(
-    url: str, queue: HeldQueue, *, limit: int, as_json_lines: bool, wanted: str | None = None
-) -> int:
-    """Print up to ``limit`` messages from the head of ``queue`` (only those ``wanted`` names,
-    by message id or task id, when given); remove nothing."""
+@dataclass(frozen=True, slots=True)
+class Look:
+    """The head of a held-back queue: how many it holds ready, and the first messages."""
+
+    held_back: int
+    messages: list[ReceivedMessage]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What a replay did, or would do, with one message: ``replayed``, ``would replay`` or
+    ``stays``, and where to or why."""
+
+    action: str
+    message: ReceivedMessage
+    detail: str
+
+
+@dataclass
+class Replayed:
+    """What a replay did: how many moved and stayed, each step, and how many an unrouted queue
+    holds again afterwards (no queue bound for them yet)."""
+
+    moved: int = 0
+    stayed: int = 0
+    back: int = 0
+    steps: list[Step] = field(default_factory=list)
+
+
+async def look(url: str, queue: HeldQueue, *, limit: int, wanted: str | None = None) -> Look:
+    """Up to ``limit`` messages from the head of ``queue`` (only those ``wanted`` names, by
+    message id or task id, when given); removes nothing."""
     async with _borrowed(url, queue.name) as (_, source, held_back):
         taken = _take_all(source, held_back, keep=limit, only=_about(queue, wanted))
         messages = [message async for _, message in taken]
-    print(f"{queue.name}: {held_back} held back, showing {len(messages)}", file=sys.stderr)
+    return Look(held_back, messages)
+
+
+async def inspect(
+    url: str, queue: HeldQueue, *, limit: int, as_json_lines: bool, wanted: str | None = None
+) -> int:
+    """Print what ``look`` finds; remove nothing."""
+    seen = await look(url, queue, limit=limit, wanted=wanted)
+    messages = seen.messages
+    print(f"{queue.name}: {seen.held_back} held back, showing {len(messages)}", file=sys.stderr)
     if as_json_lines:
         for message in messages:
             print(orjson.dumps(as_json(message)).decode())
@@ -72,13 +109,43 @@ async def replay(
     redaction: Redaction = DEFAULT_REDACTION,
     wanted: str | None = None,
 ) -> int:
+    """``taskhook replay``: ``replay_held``, each step printed as it happens."""
+    done = await replay_held(
+        url,
+        topology,
+        queue,
+        limit=limit,
+        dry_run=dry_run,
+        redaction=redaction,
+        wanted=wanted,
+        on_step=_say,
+    )
+    if done.back:
+        print(f"{queue.name} holds {done.back} again: no queue is bound for those yet")
+    what = "would replay" if dry_run else "replayed"
+    print(f"{what} {done.moved}, left {done.stayed} in {queue.name}")
+    return 0
+
+
+async def replay_held(
+    url: str,
+    topology: Topology,
+    queue: HeldQueue,
+    *,
+    limit: int | None,
+    dry_run: bool,
+    redaction: Redaction = DEFAULT_REDACTION,
+    wanted: str | None = None,
+    on_step: Callable[[Step], None] | None = None,
+) -> Replayed:
     """Publish held-back messages again, oldest first, each removed once its copy is confirmed;
     only those ``wanted`` names (by message id or task id) when given.
 
-    Those that must stay are left where they were. Stops at the first publish that fails. A
-    rejected delivery that now passes is published with ``redaction``, as the ingest would.
+    Those that must stay are left where they were. Stops at the first publish that fails
+    (``ToolFailed``). A rejected delivery that now passes is published with ``redaction``, as
+    the ingest would. ``on_step`` hears each message's step as it happens.
     """
-    moved = stayed = 0
+    done = Replayed()
     async with (
         _borrowed(url, queue.name) as (channel, source, held_back),
         publishing(url, timeout_s=PUBLISH_TIMEOUT_S) as copies,
@@ -90,24 +157,37 @@ async def replay(
         keep = limit or held_back
         taken = _take_all(source, held_back, keep=keep, only=_about(queue, wanted))
         async for incoming, message in taken:
-            plan = plan_replay(message, queue, redaction)
-            if isinstance(plan, Stay):
-                stayed += 1
-                _say("stays", message, plan.reason)
-                continue
-            moved += 1
-            if dry_run:
-                _say("would replay", message, f"-> {plan.destination}")
-                continue
-            await _publish(copies, plan, topology)
-            await incoming.ack()
-            _say("replayed", message, f"-> {plan.destination}")
-        if queue.kind == "unrouted" and moved and not dry_run:
+            step = await _replay_one(copies, incoming, message, topology, queue, redaction, dry_run)
+            done.steps.append(step)
+            if step.action == "stays":
+                done.stayed += 1
+            else:
+                done.moved += 1
+            if on_step is not None:
+                on_step(step)
+        if queue.kind == "unrouted" and done.moved and not dry_run:
             again = await channel.declare_queue(queue.name, passive=True)
-            if back := again.declaration_result.message_count:
-                print(f"{queue.name} holds {back} again: no queue is bound for those yet")
-    print(f"{'would replay' if dry_run else 'replayed'} {moved}, left {stayed} in {queue.name}")
-    return 0
+            done.back = again.declaration_result.message_count or 0
+    return done
+
+
+async def _replay_one(
+    copies: AmqpConnection,
+    incoming: AbstractIncomingMessage,
+    message: ReceivedMessage,
+    topology: Topology,
+    queue: HeldQueue,
+    redaction: Redaction,
+    dry_run: bool,
+) -> Step:
+    plan = plan_replay(message, queue, redaction)
+    if isinstance(plan, Stay):
+        return Step("stays", message, plan.reason)
+    if dry_run:
+        return Step("would replay", message, f"-> {plan.destination}")
+    await _publish(copies, plan, topology)
+    await incoming.ack()
+    return Step("replayed", message, f"-> {plan.destination}")
 
 
 @asynccontextmanager
@@ -189,10 +269,11 @@ async def _publish(connection: AmqpConnection, plan: Replay, topology: Topology)
         raise ToolFailed(f"{e.detail} for {plan.destination}: nothing removed") from None
 
 
-def _say(what: str, message: ReceivedMessage, detail: str) -> None:
+def _say(step: Step) -> None:
     # Said as it happens: an operator watching a long replay sees where it is.
+    message = step.message
     event = message.type or "-"
-    print(f"{what:<12}  {message.message_id or '-'}  {event:<14}  {detail}", flush=True)
+    print(f"{step.action:<12}  {message.message_id or '-'}  {event:<14}  {step.detail}", flush=True)
 
 
 def _warn_if_looked_at_often(messages: list[ReceivedMessage]) -> None:

@@ -13,10 +13,9 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from aio_pika.abc import AbstractConnection
-from aio_pika.exceptions import ChannelNotFoundEntity
 
 from taskhook.broker.topology import BindingSpec, ConsumerTopology
-from taskhook.tools.broker import ToolFailed, connect
+from taskhook.tools.broker import ToolFailed, connect, queue_state
 from taskhook.tools.columns import columns
 
 
@@ -104,14 +103,8 @@ def _in_use(name: str, found: list[Found]) -> Iterator[str]:
 
 
 async def _look(connection: AbstractConnection, name: str) -> Found | None:
-    # A channel of its own: the broker closes a channel whose passive declaration fails.
-    async with connection.channel() as channel:
-        try:
-            queue = await channel.declare_queue(name, passive=True)
-        except ChannelNotFoundEntity:
-            return None
-        result = queue.declaration_result
-        return Found(name, result.message_count or 0, result.consumer_count or 0)
+    state = await queue_state(connection, name)
+    return Found(state.name, state.messages, state.consumers) if state is not None else None
 
 
 async def _remove(
