@@ -94,4 +94,5 @@ def test_each_documented_variation_makes_a_delivery_taskhook_accepts(argv: list[
         Variation.removal(p) for p in args.unset
     ]
     (document,) = varied(sample_life(args.type, args.event, args.count), variations)
-    validate_delivery(document)  # raises if the ingest would refuse it
+    delivery = validate_delivery(document)  # raises if the ingest would refuse it
+    assert delivery.envelope.id == document["id"]
