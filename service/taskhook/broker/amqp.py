@@ -33,7 +33,7 @@ import ssl
 import struct
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Final, cast
+from typing import Final, Protocol, cast
 
 from pamqp import commands as spec
 from pamqp import frame as codec
@@ -183,6 +183,15 @@ class _Pending:
         self.returned = False
 
 
+class PublishProperties(Protocol):
+    """What ``publish`` needs of a message's properties; pamqp's ``Basic.Properties`` is one."""
+
+    @property
+    def message_id(self) -> str | None: ...
+
+    def marshal(self) -> bytes: ...
+
+
 class AmqpConnection(asyncio.Protocol):
     """One AMQP 0-9-1 connection with one channel in confirm mode. Made by ``open_amqp``."""
 
@@ -251,7 +260,7 @@ class AmqpConnection(asyncio.Protocol):
         self,
         exchange: str,
         routing_key: str,
-        properties: spec.Basic.Properties,
+        properties: PublishProperties,
         body: bytes,
         *,
         mandatory: bool = True,

@@ -4,7 +4,7 @@ The ingest, the consumers' retry and dead-letter forwarding, ``taskhook replay``
 reconcile`` all publish with ``confirm_or_fail``, on taskhook's own connection
 (``taskhook.broker.amqp``), so a message is either confirmed or reported as ``PublishFailed``
 with a cause the HTTP layer and the tools know how to word, and its AMQP properties come from
-``amqp_properties`` alone.
+``amqp_properties`` alone (written by ``MessageProperties``, the same bytes in one step).
 """
 
 import struct
@@ -30,7 +30,7 @@ async def confirm_or_fail(
     """
     cause: PublishCause
     try:
-        properties = amqp_properties(message)
+        properties = MessageProperties(message)
         await connection.publish(exchange, message.routing_key, properties, message.body)
         return
     except TimeoutError:
@@ -51,7 +51,8 @@ async def confirm_or_fail(
 
 
 def amqp_properties(message: OutgoingMessage) -> spec.Basic.Properties:
-    """Every AMQP property of ``message``: persistent, and nothing left to the client library."""
+    """Every AMQP property of ``message``: persistent, and nothing left to the client library.
+    What a publish writes (``MessageProperties``) is these, marshalled."""
     timestamp = (
         datetime.fromtimestamp(message.timestamp_ms / 1000, tz=UTC)
         if message.timestamp_ms is not None
@@ -131,3 +132,58 @@ def _head(key: str) -> bytes | None:
     if len(_HEADS) < _MAX_HEADS:
         _HEADS[key] = head
     return head
+
+
+# The flags of the properties an OutgoingMessage can carry, and the ones it always has.
+_FLAG = {name: _PROPERTIES.flags[name] for name in _PROPERTIES.__slots__}
+_HEADERS_AND_PERSISTENT = _FLAG["headers"] | _FLAG["delivery_mode"]
+_PERSISTENT_BYTE = bytes((PERSISTENT,))
+_SECONDS = struct.Struct(">Q")
+_MAX_SHORT_BYTES = 255
+
+
+class MessageProperties:
+    """The AMQP properties of one ``OutgoingMessage``, marshalled straight from it.
+
+    The bytes are those of ``amqp_properties(message).marshal()`` (a unit test holds them equal
+    for every kind of message taskhook publishes), without building pamqp's object and a
+    ``datetime`` for it first and then visiting fourteen properties to write seven: half the
+    cost, on every publish.
+    """
+
+    __slots__ = ("_message", "message_id")
+
+    def __init__(self, message: OutgoingMessage) -> None:
+        self._message = message
+        self.message_id: str | None = message.message_id
+
+    def marshal(self) -> bytes:
+        message = self._message
+        flags = _HEADERS_AND_PERSISTENT
+        head = b""
+        if message.content_type:
+            flags |= _FLAG["content_type"]
+            head = _short(message.content_type)
+        parts = [head, _text_table(cast(FieldTable, dict(message.headers))), _PERSISTENT_BYTE]
+        if message.message_id:
+            flags |= _FLAG["message_id"]
+            parts.append(_short(message.message_id))
+        if message.timestamp_ms is not None:
+            flags |= _FLAG["timestamp"]
+            parts.append(_SECONDS.pack(int(message.timestamp_ms / 1000)))
+        if message.type:
+            flags |= _FLAG["message_type"]
+            parts.append(_short(message.type))
+        if message.app_id:
+            flags |= _FLAG["app_id"]
+            parts.append(_short(message.app_id))
+        return _FLAGS.pack(flags) + b"".join(parts)
+
+
+def _short(text: str) -> bytes:
+    """A short string as pamqp writes it (one byte of length); a longer one is pamqp's to
+    refuse as it would."""
+    data = text.encode()
+    if len(data) > _MAX_SHORT_BYTES:
+        return encode.short_string(text)
+    return _KEY_LENGTH.pack(len(data)) + data
