@@ -27,20 +27,30 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aio_pika
 from aio_pika.abc import AbstractChannel
 
-from tests.bench.archive_cost import archive_cost
 from tests.bench.deliveries import write_signed
 from tests.bench.drain import drain_all
 from tests.bench.report import write_report
-from tests.bench.stats import cpu_split, process_rss_kib, wait_for
+from tests.bench.stats import (
+    cpu_seconds,
+    cpu_split,
+    listening_pid,
+    process_rss_kib,
+    settle,
+    wait_for,
+)
 
 HERE = Path(__file__).parent
 SECRET = b"bench-secret"
 AMQP_URL = os.environ.get("TASKHOOK_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-HTTP_PORT, TASKHOOK_PORT, PEER_PORT = 18091, 18092, 18093
+HTTP_PORT, TASKHOOK_PORT, PEER_PORT, NO_ARCHIVE_PORT = 18091, 18092, 18093, 18096
+# The servers compared: the handler, taskhook as shipped (its archive on), and taskhook with
+# TASKHOOK_ARCHIVE_ENABLED=false, which is what the archive costs beside everything else.
+PEER, TASKHOOK, NO_ARCHIVE = "peer", "taskhook", "taskhook-no-archive"
 # More unique deliveries than taskhook can take in a run, so none is sent twice.
 MAX_RATE_PER_S = 8000
 
@@ -48,7 +58,9 @@ MAX_RATE_PER_S = 8000
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--concurrency", default="16,64", help="comma-separated levels")
-    parser.add_argument("--pairs", type=int, default=3, help="alternating pairs per level")
+    parser.add_argument(
+        "--pairs", type=int, default=3, help="rounds per level (each server once, in turn first)"
+    )
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per measurement")
     parser.add_argument("--share", type=float, default=0.7, help="open-loop rate / peer's rate")
     parser.add_argument("--open-loops", type=int, default=3, help="open-loop runs of each server")
@@ -56,9 +68,6 @@ def main() -> None:
     parser.add_argument("--workers", action="store_true", help="also taskhook with 1 and 2 workers")
     parser.add_argument(
         "--drain", type=int, default=20_000, help="events the consumers drain (0: skip them)"
-    )
-    parser.add_argument(
-        "--no-archive-cost", action="store_true", help="skip the with/without archive runs"
     )
     parser.add_argument("--out", type=Path, default=Path("docs/bench"))
     args = parser.parse_args()
@@ -78,6 +87,10 @@ class Bench:
         self.duration_s = duration_s
         self.exchange = f"bench.{uuid.uuid4().hex[:8]}"
         self.queue = f"{self.exchange}.all"
+        self.probe_queue = f"{self.exchange}.probe"
+        # A server's messages cost the broker too, and on this machine the broker shares the
+        # cores with the servers: its CPU per request is part of what each server asks for.
+        self.broker_pid = listening_pid(urlsplit(AMQP_URL).port or 5672)
 
     async def measure(self, levels: list[int], args: argparse.Namespace) -> dict[str, Any]:
         connection = await aio_pika.connect(AMQP_URL)
@@ -86,8 +99,6 @@ class Bench:
         try:
             results: dict[str, Any] = {"machine": machine(), "duration_s": self.duration_s}
             results |= await self.compare(channel, levels, args.pairs, args.share, args.open_loops)
-            if not args.no_archive_cost:
-                results["archive"] = await archive_cost(self, channel, levels, args.pairs)
             if args.drain:
                 results["drain"] = await drain_all(AMQP_URL, args.drain)
             if args.ceilings:
@@ -102,7 +113,7 @@ class Bench:
 
     async def remove(self, channel: AbstractChannel) -> None:
         """Delete everything the run declared, the services' topology included."""
-        queues = ("all", "unrouted", "rejected", "archive")
+        queues = ("all", "unrouted", "rejected", "archive", "probe")
         for name in (self.queue, *(f"{self.exchange}.{kind}" for kind in queues[1:])):
             await channel.queue_delete(name)
         for name in (self.exchange, f"{self.exchange}.unrouted", f"{self.exchange}.archive"):
@@ -116,33 +127,47 @@ class Bench:
         share: float,
         open_loops_wanted: int = 3,
     ) -> dict[str, Any]:
-        """taskhook and the peer at each level, alternating; then both in the open loop, as many
-        times, each time the other going first."""
+        """The handler, taskhook as shipped and taskhook without its archive at each level, in
+        rounds that rotate which goes first; then all three in the open loop, as many times,
+        each round another going first."""
         started = time.perf_counter()
         with running(self.serve_command(), TASKHOOK_PORT, "/readyz", self.exchange) as own:
             ready_s = time.perf_counter() - started
             time.sleep(1)
             idle_rss = process_rss_kib(own.pid, "VmRSS")
-            with running(self.peer_command(), PEER_PORT, "/readyz", self.exchange) as peer:
-                servers = {"peer": (peer.pid, PEER_PORT), "taskhook": (own.pid, TASKHOOK_PORT)}
+            with (
+                running(self.peer_command(), PEER_PORT, "/readyz", self.exchange) as peer,
+                running(
+                    self.serve_command(), NO_ARCHIVE_PORT, "/readyz", self.exchange, "false"
+                ) as without_archive,
+            ):
+                servers = {
+                    PEER: (peer.pid, PEER_PORT),
+                    TASKHOOK: (own.pid, TASKHOOK_PORT),
+                    NO_ARCHIVE: (without_archive.pid, NO_ARCHIVE_PORT),
+                }
                 runs = []
                 for level in levels:
                     for pair in range(pairs):
-                        for name in alternating(list(servers), pair):
+                        for name in rotated(list(servers), pair):
                             pid, port = servers[name]
+                            settled_s = settle()
                             figures = self.costed(pid, port, level, self.deliveries())
                             figures |= await self.accounted(channel, figures)
-                            runs.append(figures | {"server": name, "pair": pair})
+                            runs.append(
+                                figures | {"server": name, "pair": pair, "settled_s": settled_s}
+                            )
                 peer_rate = median(
                     run["per_s"]
                     for run in runs
-                    if run["server"] == "peer" and run["concurrency"] == levels[0]
+                    if run["server"] == PEER and run["concurrency"] == levels[0]
                 )
                 rate = round(peer_rate * share, 1)
                 open_loops: list[dict[str, Any]] = []
                 for turn in range(open_loops_wanted):
                     open_loop = {}
-                    for name in alternating(list(servers), turn):
+                    for name in rotated(list(servers), turn):
+                        settle()
                         figures = self.open_loop(servers[name][1], "--rate", str(rate))
                         open_loop[name] = figures | await self.accounted(channel, figures)
                     open_loops.append(open_loop)
@@ -168,6 +193,12 @@ class Bench:
             self.queue, durable=True, arguments={"x-queue-type": "quorum"}
         )
         await queue.bind(exchange, "#")
+        # Only the latest probes are kept: nobody reads them, and the queue must stay small.
+        await channel.declare_queue(
+            self.probe_queue,
+            durable=True,
+            arguments={"x-queue-type": "quorum", "x-max-length": 1000},
+        )
 
     def deliveries(self) -> Path:
         """A file of deliveries signed now (the signature's tolerance is minutes)."""
@@ -222,15 +253,46 @@ class Bench:
     def costed(self, pid: int, port: int, level: int, deliveries: Path) -> dict[str, Any]:
         """A wrk run, and the CPU that the server ``pid`` spent per request during it."""
         user_before, system_before = cpu_split(pid)
-        figures = self.wrk(port, level, deliveries)
+        broker_before = cpu_seconds(self.broker_pid) if self.broker_pid else 0.0
+        with self.probing() as probe:
+            figures = self.wrk(port, level, deliveries)
         user, system = cpu_split(pid)
         count = max(figures["count"], 1)
-        return figures | {
+        figures |= {
             "cpu_us_per_request": round(
                 (user - user_before + system - system_before) / count * 1e6
             ),
             "system_us_per_request": round((system - system_before) / count * 1e6),
         }
+        if self.broker_pid:
+            broker = cpu_seconds(self.broker_pid) - broker_before
+            figures["broker_cpu_us_per_request"] = round(broker / count * 1e6)
+        return figures | {"probe": probe}
+
+    @contextmanager
+    def probing(self) -> Any:
+        """While inside, ``tests.bench.broker_probe`` times a confirmed publish every 10 ms; the
+        dict yielded gets its figures on the way out."""
+        command = [
+            sys.executable,
+            "-m",
+            "tests.bench.broker_probe",
+            "--url",
+            AMQP_URL,
+            "--queue",
+            self.probe_queue,
+        ]
+        figures: dict[str, Any] = {}
+        probe = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        try:
+            assert probe.stdout is not None
+            if probe.stdout.readline().strip() != "ready":
+                raise RuntimeError("the broker probe did not start")
+            yield figures
+        finally:
+            probe.terminate()
+            output, _ = probe.communicate(timeout=30)
+        figures |= json.loads(output.strip().splitlines()[-1])
 
     def wrk(self, port: int, level: int, deliveries: Path) -> dict[str, Any]:
         command = [
@@ -295,9 +357,12 @@ class Bench:
         return count
 
 
-def alternating(names: list[str], pair: int) -> list[str]:
-    """``names`` in order for even pairs, reversed for odd ones: each goes first as often."""
-    return names if pair % 2 == 0 else names[::-1]
+def rotated(names: list[str], turn: int) -> list[str]:
+    """``names`` rotated by ``turn``: over as many turns as there are names, each goes first
+    once (for two, they alternate); the machine is settled before each run, so what one left
+    behind does not fall on the next."""
+    shift = turn % len(names)
+    return names[shift:] + names[:shift]
 
 
 def median(values: Iterable[float]) -> float:

@@ -1,8 +1,10 @@
 """Figures every measurement reports the same way, and the processes they are read from."""
 
 import os
+import re
 import resource
 import statistics
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -62,3 +64,38 @@ def cpu_split(pid: int) -> tuple[float, float]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")
     return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def listening_pid(port: int) -> int | None:
+    """The process listening on TCP ``port`` on this machine (the broker, when it runs here),
+    or None where it is elsewhere or ``ss`` may not name it."""
+    try:
+        listing = subprocess.run(
+            ["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, check=False
+        ).stdout
+    except OSError:
+        return None
+    found = re.search(r"pid=(\d+)", listing)
+    return int(found.group(1)) if found else None
+
+
+def settle(*, quiet_below: float = 0.15, window_s: float = 0.25, longest_s: float = 10.0) -> float:
+    """Wait until the machine is quiet: its CPUs less than ``quiet_below`` busy over a window
+    (a run leaves the broker writing and compacting what it was sent, and that work would fall
+    on the next run). Gives up after ``longest_s``; returns the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < longest_s:
+        busy_before, total_before = _cpu_ticks()
+        time.sleep(window_s)
+        busy, total = _cpu_ticks()
+        if (busy - busy_before) < quiet_below * max(total - total_before, 1):
+            break
+    return round(time.monotonic() - started, 2)
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """The machine's busy and total CPU ticks so far (all cores; idle and iowait are not busy)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    total = sum(fields[:8])  # guest time is already counted in user
+    return total - idle, total
