@@ -56,7 +56,7 @@ def add_commands(commands: Any) -> None:
 def run_held(args: argparse.Namespace) -> int:
     import uvloop
 
-    from taskhook.tools import held
+    from taskhook.tools import held, held_replay
 
     if getattr(args, "archive", False):
         return history.run_archive_replay(args)
@@ -90,7 +90,7 @@ def run_held(args: argparse.Namespace) -> int:
             return EXIT_USAGE
         confirm = (lambda _: True) if args.yes else _asked
         return uvloop.run(held.discard(url, queue, args.id, confirm=confirm))
-    replaying = held.replay(
+    replaying = held_replay.replay(
         url,
         topology,
         queue,

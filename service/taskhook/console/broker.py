@@ -18,7 +18,7 @@ from taskhook.history.archive import ArchiveMissing, ArchiveReader
 from taskhook.history.query import IndexedEvent
 from taskhook.history.replay import ReplayWindow, matching, replay_window
 from taskhook.history.show import archive_missing
-from taskhook.tools import held, tail
+from taskhook.tools import held, held_replay, tail
 from taskhook.tools.broker import QueueState, ToolFailed, connect, publishing, queue_state
 
 
@@ -78,10 +78,12 @@ class BrokerView:
         """The head of ``queue``, as ``taskhook inspect`` sees it; removes nothing."""
         return await held.look(self.amqp_url, queue, limit=limit)
 
-    async def replay(self, queue: HeldQueue, *, only: str | None, dry_run: bool) -> held.Replayed:
+    async def replay(
+        self, queue: HeldQueue, *, only: str | None, dry_run: bool
+    ) -> held_replay.Replayed:
         """``taskhook replay`` of the whole queue, or of the messages ``only`` names (by message
         id, as the page links them)."""
-        return await held.replay_held(
+        return await held_replay.replay_held(
             self.amqp_url,
             self.topology,
             queue,
@@ -138,7 +140,7 @@ class BrokerView:
         copy confirmed; how many."""
         async with (
             await connect(self.amqp_url) as connection,
-            publishing(self.amqp_url, timeout_s=held.PUBLISH_TIMEOUT_S) as copies,
+            publishing(self.amqp_url, timeout_s=held_replay.PUBLISH_TIMEOUT_S) as copies,
         ):
             reader = ArchiveReader(await connection.channel(), self.topology)
             try:

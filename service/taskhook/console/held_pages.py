@@ -16,7 +16,8 @@ from taskhook.core.held import HeldQueue, as_json, summarize
 from taskhook.core.message import ReceivedMessage
 from taskhook.core.redaction import redact_delivery
 
-# At most this many shown of a queue; a look takes them all and gives them back (tools/held.py).
+# At most this many shown of a queue; a look takes them all and gives them back
+# (tools/borrowed.py).
 SHOWN = 100
 ALL = "all"
 

@@ -15,11 +15,11 @@ from typing import Any, Protocol
 
 from taskhook.core.contract_families import (
     FAMILY_CHANNELS,
-    HEADER_TEXT,
     family_channels,
     family_messages,
     family_operations,
 )
+from taskhook.core.contract_headers import HEADER_TEXT
 from taskhook.core.errors import BodyNotJson, DeliveryInvalid
 from taskhook.core.message import (
     APP_ID,
