@@ -1,8 +1,9 @@
 """Fixtures for tests that run the real service against the real RabbitMQ on this machine."""
 
 import asyncio
+import signal
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,13 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
-from taskhook.bootstrap import ingest_app
-from taskhook.broker.topology import Topology
+from taskhook.bootstrap import consumer_topology, ingest_app
 from taskhook.consumers.consumer import Consumer
 from taskhook.core.delivery import WEBHOOK_PATH
 from taskhook.metrics import Metrics
 from taskhook.settings import ConsumerSettings, Settings
 from tests.faults import harness
-from tests.support import consumers
+from tests.support import consumers, owned, processes
 from tests.support.broker import AMQP_URL
 from tests.support.consumers import RunningConsumer
 from tests.support.databases import fresh_postgres_database
@@ -34,11 +34,42 @@ READY_TIMEOUT_S = 15.0
 BROKER_TIERS = frozenset({"integration", "faults", "browser"})
 
 
+def pytest_configure() -> None:
+    """Let the processes the tests start hear Ctrl-C. Started as a background job of a shell
+    without job control, pytest ignores SIGINT, every child inherits that, and the tests that
+    stop ``make run`` or ``taskhook`` with Ctrl-C would wait on children that never stop. A
+    handler, unlike "ignored", is not inherited: each child starts with the default."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the broker tiers ``broker``, so ``-m "not broker"`` runs without one."""
     for item in items:
         if BROKER_TIERS & set(item.path.relative_to(item.config.rootpath).parts):
             item.add_marker(pytest.mark.broker)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_on_the_broker() -> Iterator[None]:
+    """After the last test, fail in one line if the broker still holds anything this run
+    declared (``tests.support.owned``): the shared broker is not a place to leave things."""
+    yield
+    left = asyncio.run(owned.left_behind())
+    if left:
+        pytest.fail(
+            f"after the run the broker still holds {len(left)} object(s) it declared: "
+            f"{', '.join(left)}",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_running() -> Iterator[None]:
+    """Kill whatever a test started in a session of its own and left running, failed or not
+    (``tests.support.processes.track``)."""
+    yield
+    processes.kill_started()
 
 
 @dataclass
@@ -67,42 +98,38 @@ StartService = Callable[..., Awaitable[harness.ServiceProcess]]
 
 
 @pytest.fixture
-def exchange() -> str:
-    """A private exchange name per test, so tests never see each other's messages."""
-    return f"taskhook-test.{uuid.uuid4().hex[:12]}"
+async def exchange(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A private exchange name per test, so tests never see each other's messages; everything
+    declared on it is removed after the test (``tests.support.owned``). The test runs with the
+    archive only if it is marked ``archive``."""
+    archive = request.node.get_closest_marker("archive") is not None
+    name = owned.new_exchange(request.node.nodeid, archive=archive)
+    yield name
+    await owned.remove(name)
 
 
 @pytest.fixture
-async def channel(exchange: str) -> AsyncIterator[AbstractChannel]:
-    """A channel of the test's own, to inspect the broker; removes the test's topology after."""
+async def channel() -> AsyncIterator[AbstractChannel]:
+    """A channel of the test's own, to inspect the broker."""
     connection = await aio_pika.connect(AMQP_URL)
     async with connection:
         yield await connection.channel()
-    await delete_topology(exchange)
-
-
-async def delete_topology(exchange: str) -> None:
-    """Remove what the services declared on ``exchange``, over a connection of its own (a test
-    may have cut every other one)."""
-    connection = await aio_pika.connect(AMQP_URL)
-    async with connection:
-        channel = await connection.channel()
-        topology = Topology(exchange)
-        for queue in (topology.rejected_queue, topology.unrouted_queue, topology.archive_queue):
-            await channel.queue_delete(queue)
-        names = (topology.exchange, topology.unrouted_exchange, topology.archive_queue)
-        for name in names:
-            await channel.exchange_delete(name)
 
 
 @pytest.fixture
-async def start_service(exchange: str, channel: AbstractChannel) -> AsyncIterator[ServiceFactory]:
+async def start_service(exchange: str) -> AsyncIterator[ServiceFactory]:
     """Start services on the test's exchange; ``amqp_url`` and settings can be overridden."""
     running: list[TestClient[Any, Any]] = []
 
     async def start(*, amqp_url: str = AMQP_URL, **overrides: Any) -> Service:
         settings = Settings(
-            **{"amqp_url": amqp_url, "exchange": exchange, "webhook_secrets": SECRET, **overrides}
+            **{
+                "amqp_url": amqp_url,
+                "exchange": exchange,
+                "webhook_secrets": SECRET,
+                **owned.archive_settings(exchange),
+                **overrides,
+            }
         )
         metrics = Metrics.create()
         client: TestClient[Any, Any] = TestClient(TestServer(ingest_app(settings, metrics=metrics)))
@@ -133,10 +160,9 @@ def consumer_name() -> str:
 
 
 @pytest.fixture
-async def start_consumer(
-    exchange: str, channel: AbstractChannel, tmp_path: Path
-) -> AsyncIterator[ConsumerFactory]:
-    """Run consumers on the test's exchange with quick retries; removes their queues after."""
+async def start_consumer(exchange: str, tmp_path: Path) -> AsyncIterator[ConsumerFactory]:
+    """Run consumers on the test's exchange with quick retries; their queues are removed with
+    the exchange."""
     running: list[RunningConsumer] = []
 
     async def start(consumer: Consumer[Any], **overrides: Any) -> RunningConsumer:
@@ -150,9 +176,11 @@ async def start_consumer(
                 "consumer_retry_delays_s": (0.2,),
                 "consumer_max_attempts": 3,
                 "consumer_shutdown_grace_s": 5.0,
+                **owned.archive_settings(exchange),
                 **overrides,
             }
         )
+        owned.own_consumer(consumer_topology(consumer, settings))
         started = await consumers.start(consumer, settings)
         running.append(started)
         return started
@@ -161,7 +189,6 @@ async def start_consumer(
     for started in running:
         if not started.task.done():
             await started.stop()
-        await consumers.delete_queues(channel, started.topology)
 
 
 @pytest.fixture
@@ -187,7 +214,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 @pytest.fixture
 async def serve(exchange: str, tmp_path: Path) -> AsyncIterator[StartService]:
     """Start ``taskhook serve`` as a real process on the test's exchange, its log in
-    ``tmp_path``; whatever is left is killed after, and the topology it declared removed."""
+    ``tmp_path``; whatever is left is killed after (the exchange removes what it declared)."""
     started: list[harness.ServiceProcess] = []
 
     async def start(**extra: str) -> harness.ServiceProcess:
@@ -198,5 +225,3 @@ async def serve(exchange: str, tmp_path: Path) -> AsyncIterator[StartService]:
     yield start
     for service in started:
         await harness.stop_service(service)
-    if started:
-        await delete_topology(exchange)

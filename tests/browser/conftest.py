@@ -6,14 +6,12 @@ tests take. Each test gets a fresh browser context (no cookies carried over).
 """
 
 import os
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import aiohttp
 import pytest
 import pytest_asyncio
@@ -22,16 +20,15 @@ from aiohttp.typedefs import Handler
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from pydantic import SecretStr
 
-from taskhook.bootstrap import ingest_app, redaction
-from taskhook.broker.topology import ConsumerTopology, Topology
+from taskhook.bootstrap import consumer_topology, ingest_app, redaction
+from taskhook.broker.topology import Topology
 from taskhook.console.app import create_console_app
 from taskhook.console.broker import BrokerView
 from taskhook.core.delivery import WEBHOOK_PATH
 from taskhook.settings import ConsoleSettings, ConsumerSettings, Settings
 from taskhook.tasks.consumer import tasks
 from taskhook.tasks.store import TaskStore
-from tests.conftest import delete_topology
-from tests.support import consumers
+from tests.support import consumers, owned
 from tests.support.broker import AMQP_URL
 from tests.support.consumers import RunningConsumer
 from tests.support.deliveries import SECRET, signed
@@ -86,25 +83,27 @@ class Stack:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    exchange = f"taskhook-test.{uuid.uuid4().hex[:12]}"
+async def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    """The ingest, the tasks consumer and the console, with the archive as shipped: the console
+    shows the archive's bodies and replays its windows."""
+    exchange = owned.new_exchange(request.node.nodeid, archive=True)
     database = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('console') / 'tasks.sqlite3'}"
     async with AsyncExitStack() as running:
-        running.push_async_callback(delete_topology, exchange)
+        running.push_async_callback(owned.remove, exchange)
         ingest_settings = Settings(amqp_url=AMQP_URL, exchange=exchange, webhook_secrets=SECRET)
         ingest_port = await serve(running, ingest_app(ingest_settings))
-        consumer = await consumers.start(
-            tasks,
-            ConsumerSettings(
-                amqp_url=AMQP_URL,
-                exchange=exchange,
-                database_url=database,
-                consumer_port=free_port(),
-                consumer_retry_delays_s=(0.2,),
-                consumer_batch_size=1,
-            ),
+        consumer_settings = ConsumerSettings(
+            amqp_url=AMQP_URL,
+            exchange=exchange,
+            database_url=database,
+            consumer_port=free_port(),
+            consumer_retry_delays_s=(0.2,),
+            consumer_batch_size=1,
         )
-        running.push_async_callback(delete_queues, consumer.topology)
+        owned.own_consumer(consumer_topology(tasks, consumer_settings))
+        consumer = await consumers.start(tasks, consumer_settings)
         running.push_async_callback(consumer.stop)
         settings = ConsoleSettings(
             amqp_url=AMQP_URL,
@@ -138,12 +137,6 @@ async def serve(running: AsyncExitStack, app: web.Application) -> int:
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return port
-
-
-async def delete_queues(topology: ConsumerTopology) -> None:
-    connection = await aio_pika.connect(AMQP_URL)
-    async with connection:
-        await consumers.delete_queues(await connection.channel(), topology)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

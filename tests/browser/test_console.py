@@ -21,7 +21,8 @@ from tests.support import held
 from tests.support.broker import AMQP_URL, bind_queue, take
 from tests.support.deliveries import SECRET
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+# The console shows the archive's bodies and replays its windows: the archive as shipped.
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.archive]
 RECORDED_TIMEOUT_S = 10.0
 # Credentials as a delivery may carry them in a URL (docs/publishing.md): never shown unasked.
 CREDENTIAL_URL = (

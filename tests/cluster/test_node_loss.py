@@ -45,6 +45,7 @@ MAX_LATENCY_S = 10.0
 CONNECTION = re.compile(r"-> [\d.]+:(\d+)\t.*\{\"connection_name\",\"([^\"]+)\"\}")
 
 
+@pytest.mark.archive  # what it proves includes "a 2xx is in the archive", on a cluster
 async def test_losing_the_node_each_process_uses_loses_no_accepted_delivery(
     nodes: list[cluster.Node], cluster_counted: CountingQueue, exchange: str, tmp_path: Path
 ) -> None:

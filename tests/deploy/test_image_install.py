@@ -18,7 +18,14 @@ import pytest
 
 from tests.deploy.dockerfile import ROOT, Stage, stages
 from tests.support.broker import AMQP_URL
-from tests.support.processes import START_TIMEOUT_S, Running, environment, free_port
+from tests.support.processes import (
+    START_TIMEOUT_S,
+    Running,
+    environment,
+    free_port,
+    kill_all,
+    track,
+)
 
 INSTALL_TIMEOUT_S = 300
 pytestmark = [pytest.mark.image, pytest.mark.timeout(INSTALL_TIMEOUT_S + 120)]
@@ -89,15 +96,19 @@ def test_the_installed_cli_runs_from_outside_the_source_tree(venv: Path, tmp_pat
 
 
 @pytest.mark.broker
-@pytest.mark.usefixtures("channel")  # removes the exchange the process declares
 async def test_the_image_command_serves_passes_its_healthcheck_and_stops_on_sigterm(
     venv: Path, exchange: str, tmp_path: Path
 ) -> None:
     port = free_port()
     env = runtime_environment(venv, **environment(exchange, port, TASKHOOK_AMQP_URL=AMQP_URL))
     process = await asyncio.create_subprocess_exec(
-        *image_command(venv), cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE
+        *image_command(venv),
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        start_new_session=True,  # killed whole after the test, whatever the test did
     )
+    track(process.pid)
     try:
         async with aiohttp.ClientSession() as http:
             await Running(process, f"http://127.0.0.1:{port}", http).wait_ready()
@@ -107,9 +118,7 @@ async def test_the_image_command_serves_passes_its_healthcheck_and_stops_on_sigt
         await asyncio.wait_for(process.communicate(), START_TIMEOUT_S)
         assert process.returncode == 0
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        await kill_all(process)
 
 
 async def healthcheck(env: dict[str, str]) -> int:

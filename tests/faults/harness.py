@@ -15,7 +15,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.support.loadgen import Answer, read_answers
-from tests.support.processes import START_TIMEOUT_S, environment, free_port, kill_all
+from tests.support.processes import START_TIMEOUT_S, environment, free_port, kill_all, track
 
 # Short, so a broker that blocks shows up as 503s within the scenario.
 PUBLISH_TIMEOUT_S = 2.0
@@ -97,6 +97,7 @@ async def start_service_on(
             stderr=log,
             start_new_session=True,  # so that kill_all reaches whatever it started
         )
+    track(process.pid)
     service = ServiceProcess(process, f"http://127.0.0.1:{port}", log_path)
     await service.wait_ready()
     return service
@@ -131,7 +132,9 @@ class Stream:
             str(timeout_s),
             "--out",
             str(out),
+            start_new_session=True,  # killed whole after the test, whatever the test did
         )
+        track(process.pid)
         return cls(process, out)
 
     async def finish(self, timeout_s: float = 60.0) -> list[Answer]:

@@ -13,6 +13,8 @@ from tests.support.archive import archived, read_archive
 from tests.support.broker import AMQP_URL, bind_queue, declared_queue, take
 from tests.support.deliveries import load_sample
 
+pytestmark = pytest.mark.archive  # what this module checks is the archive, as shipped
+
 
 def deliveries(count: int) -> list[dict[str, object]]:
     """``count`` valid deliveries of distinct events."""

@@ -15,6 +15,8 @@ from tests.support.processes import START_TIMEOUT_S, clean_environment, kill_all
 
 from .test_operator_tools import Finished, tool
 
+pytestmark = pytest.mark.archive  # replay --archive reads the archive
+
 
 def lives(count: int) -> list[dict[str, Any]]:
     """``count`` whole task lives as deliveries (spawned, 5 updates, completed: 7 each),

@@ -4,6 +4,7 @@ import asyncio
 import time
 from typing import Any
 
+import pytest
 from aio_pika.abc import AbstractChannel
 
 from taskhook.clock import now_ms
@@ -129,9 +130,9 @@ async def test_a_refused_delivery_that_cannot_be_kept_gives_503_not_4xx(
 async def test_a_channel_closed_by_the_broker_gives_503_and_the_topology_is_declared_again(
     start_service: ServiceFactory, channel: AbstractChannel, exchange: str
 ) -> None:
-    # Without the archive: with it, the publish goes to the archive's front, which still exists
-    # (the next test).
-    service = await start_service(archive_enabled=False)
+    # Without the archive (as every test not marked archive): with it, the publish goes to the
+    # archive's front, which still exists (the next test).
+    service = await start_service()
     await service.wait_until(ready=True)
     await channel.exchange_delete(exchange)  # an operator's mistake; the broker closes our channel
     first = load_sample("task.spawned.upload.json")
@@ -144,6 +145,7 @@ async def test_a_channel_closed_by_the_broker_gives_503_and_the_topology_is_decl
     assert (await take(queue)).message_id == first["id"]
 
 
+@pytest.mark.archive
 async def test_with_the_events_exchange_deleted_an_event_is_still_kept_in_the_archive(
     service: Service, channel: AbstractChannel, exchange: str
 ) -> None:

@@ -64,7 +64,6 @@ def busy_port() -> Iterator[int]:
 # --- serve and consume: where they listen ---------------------------------------------------
 
 
-@pytest.mark.usefixtures("channel")  # removes the exchange the process declares
 async def test_serve_on_a_port_in_use_says_so_and_exits_1(exchange: str, busy_port: int) -> None:
     done = await ended(await run("serve", env=environment(exchange, busy_port)))
     assert done.code == 1
@@ -74,7 +73,6 @@ async def test_serve_on_a_port_in_use_says_so_and_exits_1(exchange: str, busy_po
     ]
 
 
-@pytest.mark.usefixtures("channel")
 async def test_serve_on_a_host_that_is_no_address_names_the_setting_and_exits_2(
     exchange: str,
 ) -> None:
@@ -179,7 +177,6 @@ async def test_send_stopped_with_ctrl_c_exits_130_without_a_traceback(busy_port:
     assert done.said == []
 
 
-@pytest.mark.usefixtures("channel")
 async def test_serve_stopped_with_ctrl_c_drains_and_exits_0(
     exchange: str, channel: AbstractChannel
 ) -> None:

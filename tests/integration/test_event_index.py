@@ -19,6 +19,8 @@ from tests.conftest import ConsumerFactory
 from tests.support.consumers import renamed
 from tests.support.lifecycle import as_event, failed_life, task_life
 
+pytestmark = pytest.mark.archive  # the index of what the archive keeps: timelines as shipped
+
 TYPES = ("upload", "export", "export-data", "transcode-file", "clip")
 RECEIVED = 1_764_930_000_000
 

@@ -16,6 +16,8 @@ from tests.support.archive import live_messages, publish_archived
 
 from .test_operator_tools import Finished, tool
 
+pytestmark = pytest.mark.archive  # history --body reads the archive
+
 
 def as_handled(message: OutgoingMessage) -> tuple[PublishedTaskEvent, DeliveredAs]:
     """The event as the tasks consumer handles ``message``, and how it arrived."""

@@ -8,11 +8,12 @@ nothing is a 5xx.
 
 import asyncio
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.core import NOT_SET
 
-from taskhook.broker.topology import Topology
 from taskhook.clock import now_ms
 from taskhook.core.signature import sign
-from tests.support.accounting import CountingQueue
+from tests.support import owned
 from tests.support.deliveries import SECRET
 from tests.support.processes import environment, free_port
 
@@ -36,9 +36,11 @@ WELL_FORMED = re.compile(r"^t=[0-9]+(,v1=[0-9a-fA-F]{64})+$")
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def base_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """One real service for every generated case, on an exchange of its own."""
-    exchange = f"taskhook-test.{uuid.uuid4().hex[:12]}"
+    exchange = owned.new_exchange(request.node.nodeid, archive=False)
     port = free_port()
     log = (tmp_path_factory.mktemp("openapi") / "serve.log").open("wb")
     process = subprocess.Popen(  # our own interpreter and module
@@ -46,6 +48,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         env=environment(exchange, port),
         stdout=log,
         stderr=log,
+        start_new_session=True,  # so that the whole session is killed after, whatever it started
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -60,10 +63,10 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         log.close()
-        asyncio.run(CountingQueue(Topology(exchange).exchange).delete())
+        asyncio.run(owned.remove(exchange))
 
 
 def as_sent(value: Any) -> Any:

@@ -2,7 +2,6 @@
 `send`, `inspect`, `replay` and `topology`."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from taskhook.core.message import OutgoingMessage, event_message
 from taskhook.settings import ConsumerSettings
 from taskhook.tools.samples import SampleTask, SampleType, Step, delivery
 from tests.conftest import ConsumerFactory, StartService
-from tests.support import consumers, held
+from tests.support import held, owned
 from tests.support.broker import bind_queue, body_of, take
 from tests.support.deliveries import SECRET
 from tests.support.processes import START_TIMEOUT_S, clean_environment, free_port, kill_all, run
@@ -339,18 +338,16 @@ async def test_replay_removes_nothing_when_the_consumer_queue_is_gone(
     exchange: str, channel: AbstractChannel, consumer_name: str
 ) -> None:
     dead = f"taskhook.{exchange}.{consumer_name}.dead"
+    owned.own_queue(exchange, dead)
     await channel.declare_queue(dead, durable=True, arguments={"x-queue-type": "quorum"})
-    try:
-        await held.put("", replace(published_sample("t-orphan"), routing_key=dead))
+    await held.put("", replace(published_sample("t-orphan"), routing_key=dead))
 
-        replayed = await tool(exchange, "replay", dead)
+    replayed = await tool(exchange, "replay", dead)
 
-        assert replayed.code == 1
-        home = f"taskhook.{exchange}.{consumer_name}"
-        assert f"queue {home} does not exist: nothing removed" in replayed.error
-        assert await drain(channel, dead) == ["e-t-orphan"]
-    finally:
-        await channel.queue_delete(dead)
+    assert replayed.code == 1
+    home = f"taskhook.{exchange}.{consumer_name}"
+    assert f"queue {home} does not exist: nothing removed" in replayed.error
+    assert await drain(channel, dead) == ["e-t-orphan"]
 
 
 async def test_a_replay_killed_midway_loses_nothing(
@@ -382,12 +379,9 @@ async def test_a_replay_killed_midway_loses_nothing(
 
 
 @pytest.fixture
-async def probe_queues(exchange: str, channel: AbstractChannel) -> AsyncIterator[None]:
-    """Deletes the probe consumer's queues after the test."""
-    yield
-    await consumers.delete_queues(
-        channel, consumer_topology(PROBE, ConsumerSettings(exchange=exchange))
-    )
+def probe_queues(exchange: str) -> None:
+    """The probe consumer's queues, which ``taskhook topology`` declares, are the test's own."""
+    owned.own_consumer(consumer_topology(PROBE, ConsumerSettings(exchange=exchange)))
 
 
 async def test_topology_declares_everything_once_and_prints_it(

@@ -53,7 +53,6 @@ async def start(http: aiohttp.ClientSession) -> AsyncIterator[Start]:
         await kill_all(process)
 
 
-@pytest.mark.usefixtures("channel")  # removes the exchange the process declares
 async def test_sigterm_turns_readiness_off_drains_and_exits_0(
     http: aiohttp.ClientSession, start: Start, exchange: str
 ) -> None:
@@ -145,7 +144,6 @@ async def test_a_bad_configuration_stops_start_up_with_one_line_naming_it(
     assert stdout == b""
 
 
-@pytest.mark.usefixtures("channel")
 async def test_workers_share_the_port_and_all_drain_on_sigterm(
     http: aiohttp.ClientSession, start: Start, exchange: str, channel: AbstractChannel
 ) -> None:
@@ -176,7 +174,6 @@ async def test_workers_share_the_port_and_all_drain_on_sigterm(
     assert [line["message"] for line in lines].count("stopped") == 2
 
 
-@pytest.mark.usefixtures("channel")
 async def test_workers_stopped_as_soon_as_one_listens_exit_0(exchange: str) -> None:
     process = await run("serve", "--workers", "2", env=environment(exchange, free_port()))
     try:
@@ -189,7 +186,6 @@ async def test_workers_stopped_as_soon_as_one_listens_exit_0(exchange: str) -> N
         await kill_all(process)
 
 
-@pytest.mark.usefixtures("channel")  # removes the exchange the workers declare
 async def test_workers_exit_when_their_parent_is_killed_outright(
     start: Start, exchange: str
 ) -> None:

@@ -2,7 +2,6 @@
 
 import asyncio
 
-import pytest
 import uvloop
 
 from taskhook.broker.publisher import AmqpPublisher
@@ -11,7 +10,6 @@ from taskhook.metrics import Metrics
 from tests.support.broker import AMQP_URL
 
 
-@pytest.mark.usefixtures("channel")  # removes the exchange the publisher declares
 async def test_closing_at_any_point_of_connecting_returns_promptly(exchange: str) -> None:
     # SIGTERM can come while the publisher is still connecting. aio-pika may swallow a
     # cancellation that lands inside connect(), and close() must not wait on it forever.

@@ -4,7 +4,6 @@ import asyncio
 import time
 
 import orjson
-import pytest
 from yarl import URL
 
 from tests.conftest import Service, ServiceFactory, StartService
@@ -41,7 +40,6 @@ async def test_an_endless_chunked_body_gets_413_long_before_it_could_all_be_in_m
     assert sent < 16 * limit
 
 
-@pytest.mark.usefixtures("channel")  # removes the exchange the process declares
 async def test_a_sender_that_hangs_up_mid_body_is_counted_as_such_not_as_a_bug(
     serve: StartService,
 ) -> None:
@@ -78,7 +76,6 @@ async def test_a_body_that_never_finishes_gets_408_after_the_body_timeout(
     assert orjson.loads(body)["type"] == "urn:taskhook:problem:body-timeout"
 
 
-@pytest.mark.usefixtures("channel")  # removes the exchange the process declares
 async def test_headers_trickled_forever_are_cut_off_at_the_keepalive_timeout(
     serve: StartService,
 ) -> None:
@@ -106,7 +103,6 @@ UNPARSABLE = [
 ]
 
 
-@pytest.mark.usefixtures("channel")  # removes the exchange the process declares
 async def test_what_the_http_parser_refuses_gets_a_counted_400_problem(
     serve: StartService,
 ) -> None:

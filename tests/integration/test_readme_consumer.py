@@ -18,10 +18,11 @@ from aio_pika.abc import AbstractChannel
 
 from taskhook.broker.topology import ConsumerTopology, Topology
 from taskhook.core import retry
+from tests.support import owned
 from tests.support.broker import declared_queue, take
-from tests.support.consumers import delete_queues, publish
+from tests.support.consumers import publish
 from tests.support.lifecycle import published, snapshot
-from tests.support.processes import START_TIMEOUT_S, Running, clean_environment, free_port
+from tests.support.processes import START_TIMEOUT_S, Running, clean_environment, free_port, track
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "consumers.md"
 EXAMPLE_NAME = '"finished-uploads"'
@@ -62,6 +63,8 @@ async def test_the_documented_consumer_example_runs_as_written(
     (tmp_path / "my_consumers.py").write_text(code.replace(EXAMPLE_NAME, f'"{consumer_name}"'))
     port = free_port()
     taskhook = str(Path(sys.executable).parent / "taskhook")
+    topology = ConsumerTopology(Topology(exchange), consumer_name, (), (5000, 30000, 300000))
+    owned.own_consumer(topology)
     process = await asyncio.create_subprocess_exec(
         taskhook,
         *args,
@@ -73,8 +76,9 @@ async def test_the_documented_consumer_example_runs_as_written(
         ),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,  # killed whole after the test, whatever the test did
     )
-    topology = ConsumerTopology(Topology(exchange), consumer_name, (), (5000, 30000, 300000))
+    track(process.pid)
     try:
         await wait_ready(process, f"http://127.0.0.1:{port}")
         finished = snapshot("t-1", "upload", "completed", 2) | {"outputAssetId": "asset-1"}
@@ -88,7 +92,6 @@ async def test_the_documented_consumer_example_runs_as_written(
         if process.returncode is None:
             process.terminate()
         stdout, stderr = await asyncio.wait_for(process.communicate(), START_TIMEOUT_S)
-        await delete_queues(channel, topology)
 
     assert process.returncode == 0, stderr.decode()
     lines = [json.loads(line) for line in stdout.decode().splitlines()]

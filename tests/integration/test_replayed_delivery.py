@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aio_pika.abc import AbstractChannel
 
 from taskhook.consumers import TaskEvent, consumer
@@ -19,6 +20,8 @@ from tests.support.archive import archived, live_messages, publish_archived
 from tests.support.consumers import renamed
 
 from .test_operator_tools import tool
+
+pytestmark = pytest.mark.archive  # replay --archive reads the archive
 
 WAIT_S = 10.0
 

@@ -2,7 +2,6 @@
 nothing else, and refuses while they hold messages unless forced."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import aio_pika
@@ -16,7 +15,7 @@ from taskhook.broker.topology import ConsumerTopology, Topology
 from taskhook.settings import ConsumerSettings
 from taskhook.tasks.consumer import tasks
 from tests.integration.test_operator_tools import Finished, published_sample, tool
-from tests.support import consumers
+from tests.support import owned
 from tests.support.broker import AMQP_URL
 from tests.support.held import put
 
@@ -24,15 +23,13 @@ DELAYS = {"TASKHOOK_CONSUMER_RETRY_DELAYS_S": "0.2,1"}
 
 
 @pytest.fixture
-async def declared(
-    exchange: str, consumer_name: str, channel: AbstractChannel
-) -> AsyncIterator[ConsumerTopology]:
+async def declared(exchange: str, consumer_name: str, channel: AbstractChannel) -> ConsumerTopology:
     """The consumer's queues and bindings, declared as `taskhook consume` would; whatever is
-    left of them is removed after the test."""
+    left of them is removed with the test's exchange."""
     topology = ConsumerTopology(Topology(exchange), consumer_name, ("task.#",), (200, 1000))
+    owned.own_consumer(topology)
     await declare(channel, topology.declarations())
-    yield topology
-    await consumers.delete_queues(channel, topology)
+    return topology
 
 
 async def exists(name: str) -> bool:
@@ -71,6 +68,7 @@ async def test_a_dry_run_while_the_consumer_runs_lists_its_bindings_and_what_is_
     # A registered consumer (the tasks one, on the test's exchange): its bindings are known.
     settings = ConsumerSettings(exchange=exchange, consumer_retry_delays_s=(0.2, 1))
     topology = consumer_topology(tasks, settings)
+    owned.own_consumer(topology)
     await declare(channel, topology.declarations())
     reader = await channel.get_queue(topology.queue)
 
@@ -82,7 +80,6 @@ async def test_a_dry_run_while_the_consumer_runs_lists_its_bindings_and_what_is_
         dry = await retire(exchange, "tasks", "--dry-run")
     finally:
         await reader.cancel(tag)
-        await consumers.delete_queues(channel, topology)
 
     assert dry.code == 0, dry.error
     # The tasks consumer binds task.# and asset.#: one line each, then its queue.
@@ -103,6 +100,7 @@ async def test_retry_queues_of_former_delays_are_found_and_can_go_alone(
     # The consumer ran with 0.2,1 (declared) and now runs with 0.2,3: the 1 s queue is stale.
     now = {"TASKHOOK_CONSUMER_RETRY_DELAYS_S": "0.2,3"}
     current = replace(declared, retry_delays_ms=(200, 3000))
+    owned.own_consumer(current)
     await declare(channel, current.declarations())
     stale = declared.retry_queue(1000)
 
@@ -116,7 +114,6 @@ async def test_retry_queues_of_former_delays_are_found_and_can_go_alone(
     assert [line.split()[1] for line in gone.lines] == [stale]
     assert not await exists(stale)
     assert [await exists(name) for name in names(current)] == [True] * 4
-    await consumers.delete_queues(channel, current)
 
 
 async def test_retire_removes_the_consumers_queues_and_bindings_and_nothing_else(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.dockerfile import ROOT
+from tests.support.processes import track
 
 RUN_DEV = ROOT / "scripts" / "run-dev"
 # Drains on SIGINT or SIGTERM and exits with $STOP_STATUS (0: stopped cleanly), or on its own
@@ -32,13 +33,16 @@ def stand_in(tmp_path: Path) -> Path:
 
 
 async def run_dev(bin_dir: Path, **env: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
+    """``scripts/run-dev``, killed whole after the test (stand-ins too), whatever the test did."""
+    process = await asyncio.create_subprocess_exec(
         str(RUN_DEV),
         str(bin_dir),
         env={**os.environ, **env},
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,  # a process group of its own, as a terminal's job is
     )
+    track(process.pid)
+    return process
 
 
 async def ctrl_c(process: asyncio.subprocess.Process) -> tuple[int, str]:
@@ -75,8 +79,12 @@ def test_make_run_stopped_with_ctrl_c_at_a_terminal_exits_0(stand_in: Path, tmp_
     makefile = tmp_path / "Makefile"
     makefile.write_text(f"run:\n\t{RUN_DEV} {stand_in}\n")
     pid, terminal = pty.fork()
-    if pid == 0:  # the child: make, with the pty as its controlling terminal
+    if pid == 0:  # the child: make, with the pty as its controlling terminal, in a new session
+        # Nothing inherited beyond the terminal: a stand-in left running would otherwise hold
+        # whatever this process holds open (the machine lock's descriptor, under flock).
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
         os.execvp("make", ["make", "--no-print-directory", "-f", str(makefile), "run"])  # noqa: S606, S607
+    track(pid)  # its session: make, run-dev's own job (a group of its own) and the stand-ins
     time.sleep(1.5)  # both halves started and waiting
     os.write(terminal, b"\x03")  # Ctrl-C, typed
     said = b""

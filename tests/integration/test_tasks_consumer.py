@@ -10,10 +10,13 @@ import pytest
 from aio_pika.abc import AbstractChannel
 from sqlalchemy import func, select
 
+from taskhook.bootstrap import consumer_topology
+from taskhook.settings import ConsumerSettings
 from taskhook.tasks.consumer import tasks
 from taskhook.tasks.store import TaskStore
 from taskhook.tasks.tables import inbox
 from tests.conftest import ConsumerFactory
+from tests.support import owned
 from tests.support.consumers import publish, renamed
 from tests.support.lifecycle import EXPECTED_OUTPUTS, failed_life, task_life
 from tests.support.processes import (
@@ -101,6 +104,9 @@ async def test_a_consumer_killed_mid_handler_gets_the_message_again_and_the_effe
 ) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'tasks.sqlite3'}"
     marker, port = tmp_path / "hanging", free_port()
+    # The process's queues: the tasks consumer's under the test's name, one 0.2 s retry queue.
+    retrying = ConsumerSettings(exchange=exchange, consumer_retry_delays_s=(0.2,))
+    owned.own_consumer(consumer_topology(renamed(tasks, consumer_name), retrying))
     process = await run(
         "consume",
         "tests.support.hanging_tasks:consumer",

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aio_pika.abc import AbstractChannel
 
 from taskhook.bootstrap import consumer_topology
 from taskhook.settings import ConsumerSettings
 from taskhook.tasks.consumer import tasks
-from tests.support import consumers
+from tests.support import owned
 from tests.support.processes import (
     START_TIMEOUT_S,
     Running,
@@ -46,7 +45,7 @@ async def test_on_every_interface_without_a_token_it_refuses_to_start_in_one_lin
 
 
 async def test_on_every_interface_with_a_token_it_serves_this_machine_without_it(
-    exchange: str, channel: AbstractChannel, tmp_path: Path
+    exchange: str, tmp_path: Path
 ) -> None:
     """From this machine (a person on it, ``kubectl port-forward``) no token is needed. A request
     from elsewhere is refused without it: that half is tested on the guard itself
@@ -59,6 +58,8 @@ async def test_on_every_interface_with_a_token_it_serves_this_machine_without_it
         TASKHOOK_CONSUMER_TOKEN=TOKEN,
         TASKHOOK_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'tasks.sqlite3'}",
     )
+    settings = ConsumerSettings(exchange=exchange)  # the default delays, as the process
+    owned.own_consumer(consumer_topology(tasks, settings))
     process = await run("consume", "tasks", env=env)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -69,5 +70,3 @@ async def test_on_every_interface_with_a_token_it_serves_this_machine_without_it
                 assert (await served.json())["tasks"] == []  # a fresh database
     finally:
         await kill_all(process)
-        settings = ConsumerSettings(exchange=exchange)  # the default delays, as the process
-        await consumers.delete_queues(channel, consumer_topology(tasks, settings))

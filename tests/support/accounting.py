@@ -6,16 +6,15 @@ and a restarted node forgets transient queues.
 """
 
 import asyncio
-import contextlib
 from collections import Counter
 from dataclasses import dataclass
 
-import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
 from taskhook.broker.connection import connect
 from taskhook.broker.declare import declare
 from taskhook.broker.topology import Topology
+from tests.support import owned
 from tests.support.broker import AMQP_URL
 from tests.support.loadgen import Answer
 
@@ -29,6 +28,7 @@ class CountingQueue:
         self.exchange = exchange
         self.name = f"{exchange}.counted"
         self.url = url  # several, comma-separated, for a cluster: any node that answers
+        owned.own_queue(exchange, self.name)  # removed with the exchange after the test
 
     async def declare(self) -> None:
         """Declare the exchange (as the service will) and the queue, bound to every key."""
@@ -66,20 +66,6 @@ class CountingQueue:
                 except TimeoutError:
                     break
         return seen
-
-    async def delete(self) -> None:
-        """Remove the queue and everything the service declared for this exchange."""
-        connection = await connect(self.url, "taskhook-test-counting")
-        async with connection:
-            channel = await connection.channel()
-            topology = Topology(self.exchange)
-            held = (topology.rejected_queue, topology.unrouted_queue, topology.archive_queue)
-            for queue in (self.name, *held):
-                with contextlib.suppress(aio_pika.exceptions.AMQPError):
-                    await channel.queue_delete(queue)
-            for name in (topology.exchange, topology.unrouted_exchange, topology.archive_queue):
-                with contextlib.suppress(aio_pika.exceptions.AMQPError):
-                    await channel.exchange_delete(name)
 
 
 @dataclass(frozen=True)

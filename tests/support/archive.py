@@ -14,6 +14,7 @@ from taskhook.core.delivery import validate_delivery
 from taskhook.core.message import OutgoingMessage, event_message
 from taskhook.history.archive import ArchivedMessage, ArchiveReader
 from taskhook.settings import DEFAULT_ARCHIVE_MAX_AGE_S, DEFAULT_ARCHIVE_MAX_BYTES
+from tests.support import owned
 from tests.support.broker import AMQP_URL
 
 PUBLISHED_TOGETHER = 100
@@ -27,10 +28,12 @@ def archived(exchange: str) -> Topology:
 
 
 async def declare_consumers(channel: AbstractChannel, exchange: str, *names: str) -> list[str]:
-    """Consumers' queues bound to every task event (no retry queues); their names."""
+    """Consumers' queues bound to every task event (no retry queues), removed with the test's
+    exchange; their names."""
     queues = []
     for name in names:
         topology = ConsumerTopology(archived(exchange), name, ("task.#",), ())
+        owned.own_consumer(topology)
         await declare(channel, topology.declarations())
         queues.append(topology.queue)
     return queues

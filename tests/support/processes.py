@@ -1,4 +1,5 @@
-"""Running taskhook as a real process from a test: ports, environment, readiness, output."""
+"""Running taskhook as a real process from a test: ports, environment, readiness, output, and
+nothing left running after the test."""
 
 import asyncio
 import contextlib
@@ -8,9 +9,11 @@ import signal
 import socket
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 
+from tests.support import owned
 from tests.support.broker import AMQP_URL
 from tests.support.deliveries import SECRET
 
@@ -36,11 +39,14 @@ def environment(exchange: str, port: int, **extra: str) -> dict[str, str]:
 
 
 def clean_environment(**extra: str) -> dict[str, str]:
-    """This environment without TASKHOOK_ settings, plus the test broker and ``extra``."""
+    """This environment without TASKHOOK_ settings, plus the test broker and ``extra``; on a
+    test's own exchange, the archive as that test runs it (``owned.archive_environment``)."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("TASKHOOK_")}
+    exchange = extra.get("TASKHOOK_EXCHANGE")
     return {
         **inherited,
         "TASKHOOK_AMQP_URL": AMQP_URL,
+        **(owned.archive_environment(exchange) if exchange else {}),
         **extra,
     }
 
@@ -77,8 +83,9 @@ class Running:
 async def run(
     *args: str, env: dict[str, str], cwd: str | None = None
 ) -> asyncio.subprocess.Process:
-    """``taskhook <args>`` in a session of its own, so that `kill_all` reaches its children."""
-    return await asyncio.create_subprocess_exec(
+    """``taskhook <args>`` in a session of its own, so that `kill_all` reaches its children, and
+    killed after the test whatever the test did (``kill_started``)."""
+    process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "taskhook",
@@ -89,6 +96,8 @@ async def run(
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
     )
+    track(process.pid)
+    return process
 
 
 async def kill_all(process: asyncio.subprocess.Process, timeout_s: float = 10.0) -> None:
@@ -117,3 +126,64 @@ async def logged(
             assert raw, "the process closed its output"
             lines.append(json.loads(raw))
     return lines
+
+
+@dataclass(frozen=True)
+class Session:
+    """A process a test started in a session of its own (``start_new_session=True``), and when
+    it started: a pid the kernel has since given to another process is told apart by that."""
+
+    leader: int
+    started_at: str
+
+
+_STARTED: list[Session] = []
+
+
+def track(pid: int) -> Session | None:
+    """Kill the session ``pid`` leads after the current test (``kill_started``); the session,
+    or None if ``pid`` is gone already."""
+    stat = _stat(pid)
+    if stat is None:
+        return None
+    session = Session(pid, stat.started_at)
+    _STARTED.append(session)
+    return session
+
+
+def kill_started() -> None:
+    """SIGKILL every process still in a session a test started, its leader's descendants
+    included even where they made process groups of their own (``make run`` at a terminal
+    does): a child left running keeps every file descriptor it inherited, a lock's among them."""
+    for session in _STARTED:
+        for pid in members(session):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    _STARTED.clear()
+
+
+def members(session: Session) -> list[int]:
+    """The processes in ``session`` now; none if its leader's pid is another process's now."""
+    leader = _stat(session.leader)
+    if leader is not None and leader.started_at != session.started_at:
+        return []
+    pids = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    return [pid for pid in pids if (stat := _stat(pid)) and stat.session == session.leader]
+
+
+@dataclass(frozen=True)
+class _Stat:
+    session: int
+    started_at: str
+
+
+def _stat(pid: int) -> _Stat | None:
+    """Fields of ``/proc/<pid>/stat``; None once the process is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    # The command name, in parentheses, may hold spaces: the fields after it are counted from
+    # the last parenthesis (field 3, the state, comes first; 6 is the session, 22 the start).
+    fields = text[text.rindex(")") + 2 :].split()
+    return _Stat(session=int(fields[3]), started_at=fields[19])
