@@ -32,7 +32,7 @@ STAGE_NAMES = (
     "log line",
     "metrics (answered)",
     "answer (orjson + Response)",
-    "AMQP properties (built, marshalled)",
+    "AMQP properties (marshalled from the message)",
     "peer: signature",
     "peer: validate + Message",
     "peer: answer (json_response)",
@@ -43,7 +43,7 @@ def stages(lines: list[tuple[str, bytes]]) -> dict[str, Callable[[int], Any]]:
     """Each stage as a function of the index of the delivery to work on."""
     from taskhook import bootstrap
     from taskhook.application.dedup import PublishOnce
-    from taskhook.broker.confirmed import amqp_properties
+    from taskhook.broker.confirmed import MessageProperties
     from taskhook.core.delivery import check_signed_timestamp, parse_body, validate_delivery
     from taskhook.core.message import event_message
     from taskhook.core.redaction import DEFAULT_REDACTION
@@ -108,7 +108,9 @@ def stages(lines: list[tuple[str, bytes]]) -> dict[str, Callable[[int], Any]]:
             status=202,
             content_type="application/json",
         ),
-        "AMQP properties (built, marshalled)": lambda i: amqp_properties(messages[i]).marshal(),
+        "AMQP properties (marshalled from the message)": lambda i: MessageProperties(
+            messages[i]
+        ).marshal(),
         "peer: signature": lambda i: plain_handler.signature_ok(lines[i][0], lines[i][1], SECRET),
         "peer: validate + Message": peer_message,
         "peer: answer (json_response)": lambda i: web.json_response(
