@@ -25,11 +25,16 @@ ended first; ``refused`` says when the broker closed it, and why); it raises ``W
 at once while the socket takes no more writes. Nothing resolves twice, and no future is left
 waiting once the connection is gone. What of AMQP 0-9-1 it implements, and what it deliberately
 does not: docs/amqp.md.
+
+Where it lives: ``protocol`` (the connection, ``AmqpConnection``), ``opening`` (``open_amqp``: the
+handshake, credentials, frame size, heartbeat and TLS), ``values`` (its errors, a delivery, the
+waiters) and ``wire`` (the frame bytes it reads and writes in place). Import from here: these
+names are the package's interface.
 """
 
-from taskhook.broker.amqp.protocol import (
-    CHANNEL,
-    AmqpConnection,
+from taskhook.broker.amqp.opening import open_amqp, tls_context
+from taskhook.broker.amqp.protocol import AmqpConnection
+from taskhook.broker.amqp.values import (
     ConnectionLost,
     Delivered,
     Nacked,
@@ -37,9 +42,8 @@ from taskhook.broker.amqp.protocol import (
     PublishProperties,
     Returned,
     WriteBlocked,
-    open_amqp,
-    tls_context,
 )
+from taskhook.broker.amqp.wire import CHANNEL
 
 __all__ = [
     "CHANNEL",
