@@ -26,7 +26,7 @@ STAGES = {
     "signature": ("core/signature.py", "hmac.py", "signature_ok"),
     "validation": ("pydantic", "core/delivery.py", "model_validate"),
     "message": ("core/message.py", "broker/confirmed.py (amqp_properties)"),
-    "publish": ("aiormq", "aio_pika", "pamqp", "broker/amqp.py", "broker/confirmed.py"),
+    "publish": ("aiormq", "aio_pika", "pamqp", "broker/amqp/", "broker/confirmed.py"),
     "dedup": ("application/dedup.py",),
     "http": ("aiohttp",),
     "event loop": ("uvloop", "asyncio"),

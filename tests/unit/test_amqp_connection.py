@@ -23,6 +23,7 @@ from taskhook.broker.amqp import (
     Nacked,
     Returned,
 )
+from taskhook.broker.amqp.opening import handshake
 from taskhook.broker.confirmed import confirm_or_fail
 from taskhook.core.errors import PublishFailed
 from taskhook.core.message import OutgoingMessage
@@ -321,7 +322,7 @@ async def test_the_handshake_agrees_a_heartbeat_and_ends_in_confirm_mode(
     transport = Transport()
     connection.connection_made(transport)  # type: ignore[arg-type]
     url = URL("amqp://app:secret@broker/prod")
-    opening = asyncio.create_task(connection._handshake(url, "taskhook", ours))
+    opening = asyncio.create_task(handshake(connection, url, "taskhook", ours))
 
     answers = [
         (spec.Connection.Start(mechanisms="PLAIN", locales="en_US"), 0),

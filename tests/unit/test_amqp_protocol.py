@@ -24,6 +24,7 @@ from taskhook.broker.amqp import (
     Returned,
     WriteBlocked,
 )
+from taskhook.broker.amqp.opening import handshake as amqp_handshake
 from tests.unit.test_amqp_connection import (
     Transport,
     deliver,
@@ -121,7 +122,7 @@ async def handshake(url: str, answers: list[Any], heartbeat_s: int | None = 10) 
     connection = AmqpConnection(asyncio.get_running_loop(), publish_timeout_s=5)
     transport = Transport()
     connection.connection_made(transport)  # type: ignore[arg-type]
-    opening = asyncio.create_task(connection._handshake(URL(url), "taskhook", heartbeat_s))
+    opening = asyncio.create_task(amqp_handshake(connection, URL(url), "taskhook", heartbeat_s))
     for answer, channel in answers:
         await asyncio.sleep(0)
         if opening.done():

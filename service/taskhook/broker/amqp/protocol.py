@@ -1,75 +1,68 @@
-"""taskhook's own AMQP connection: one channel, publishes confirmed, deliveries acknowledged.
+"""The connection itself: an ``asyncio.Protocol`` that owns its bytes, one channel in confirm
+mode (what it promises, and why it is built this way: the package's docstring).
 
-The ingest publishes on it, and the consumers consume (and forward retries) on it; the operator
-tools, which run once, use aio-pika. Why not aiormq's channel, as aio-pika uses it: measured
-(docs/performance.md), aiormq spends about 100 µs of CPU on each confirmed publish, and more
-with more publishes waiting (a lock, a timeout scope and a queue hop to a writer task per
-publish; an ack handler that walks every pending confirm). At the ingest's rate that was a third
-of a request. This connection spends about 24 µs, the same at 16 or 64 in flight, because:
-
-- every publish made in one turn of the event loop leaves in one socket write;
-- the method frame is encoded once per exchange and routing key;
-- confirms wait in a queue in delivery-tag order: an ack pops from its front, one timer expires
-  what waited too long, and nothing per publish is armed or cancelled.
-
-What it does not hand-write: every frame is encoded and decoded by pamqp (aiormq's own codec),
-except that an ack, the one frame that arrives once per publish, is read in place.
-
-Deliveries are read off the same buffer, handed to the consumer's callback as they complete,
-without a task or a queue in between, and acknowledged by frames that leave with the next write.
-
-The contract: ``publish`` returns a future that resolves once the broker confirmed the message,
-or fails with ``Returned`` (mandatory and unroutable), ``Nacked``, ``TimeoutError`` (no confirm
-within the connection's publish timeout), or ``ConnectionLost`` (the connection or its channel
-ended first; ``refused`` says when the broker closed it, and why); it raises ``WriteBlocked``
-at once while the socket takes no more writes. Nothing resolves twice, and no future is left
-waiting once the connection is gone. What of AMQP 0-9-1 it implements, and what it deliberately
-does not: docs/amqp.md.
+It stays one class: its hot path (``publish``, ``_flush``, ``data_received``, ``_frame_arrived``,
+``_confirmed``) reads and writes the same few attributes, and splitting them among objects would
+add an attribute lookup or a call per frame or publish. What needs none of its state lives
+beside it: the opening (``opening``), its values (``values``), the frame bytes (``wire``).
 """
 
 import asyncio
-import base64
-import ssl
 import struct
 from collections import deque
-from collections.abc import Callable, Mapping
-from typing import Final, Protocol, cast
+from collections.abc import Callable
+from typing import Final, cast
 
 from pamqp import commands as spec
 from pamqp import frame as codec
 from pamqp.base import Frame
 from pamqp.body import ContentBody
-from pamqp.common import FieldTable
 from pamqp.constants import FRAME_END, FRAME_END_CHAR, FRAME_HEADER_SIZE
 from pamqp.header import ContentHeader, ProtocolHeader
 from pamqp.heartbeat import Heartbeat
-from yarl import URL
 
-CHANNEL: Final = 1  # the one channel this connection opens
-# The largest frame we take or send (RabbitMQ's default), and the smallest AMQP allows.
-FRAME_MAX: Final = 131072
-FRAME_MIN_SIZE: Final = 4096
+from taskhook.broker.amqp.values import (
+    Call,
+    ConnectionLost,
+    Delivered,
+    Nacked,
+    Pending,
+    PublishProperties,
+    Returned,
+    WriteBlocked,
+)
+from taskhook.broker.amqp.wire import (
+    ACK_PREFIX,
+    BODY,
+    CHANNEL,
+    CHANNEL_ERROR,
+    CLOSE_METHOD,
+    CLOSE_OK_FRAME,
+    FRAME_ERROR,
+    FRAME_MAX,
+    HEADER,
+    HEARTBEAT_FRAME,
+    NACK_METHOD,
+    REPLY_SUCCESS,
+    SETTLE_FRAME_HEAD,
+    SYNTAX_ERROR,
+    UNEXPECTED_FRAME,
+    frame_name,
+    oversized,
+    unreadable_body_size,
+    unreadable_delivery_tag,
+)
+
+# The frame layouts read and written per frame or publish. Defined here, not imported: CPython
+# compiles a method call on a name bound by an import as an attribute load (it takes the name for
+# a module), so ``_FRAME.pack(...)`` would make a bound method on every call.
 _FRAME: Final = struct.Struct(">BHI")  # type, channel, size
 _ACK_ARGS: Final = struct.Struct(">QB")  # delivery tag, multiple
-_ACK_PREFIX: Final = bytes((1, 0, CHANNEL, 0, 0, 0, 13, 0, 60, 0, 80))  # a method frame: Basic.Ack
 _CONTENT_HEADER: Final = struct.Struct(">HHQ")  # class, weight, body size
-_ACK_METHOD: Final = bytes((0, 60, 0, 80))  # Basic.Ack, as the method frame's payload begins
-_NACK_METHOD: Final = bytes((0, 60, 0, 120))  # Basic.Nack (bits: multiple 1, requeue 2)
-_SETTLE_FRAME_HEAD: Final = bytes((1, 0, CHANNEL, 0, 0, 0, 13))  # a method frame of 13 bytes
-_METHOD, _HEADER, _BODY = 1, 2, 3
-_HEARTBEAT_FRAME: Final = Heartbeat().marshal()
-# After we sent Connection.Close, only these matter: the broker's Close-Ok, or its own Close.
-_CLOSE_OK_FRAME: Final = bytes((1, 0, 0, 0, 0, 0, 4, 0, 10, 0, 51, FRAME_END))
-_CLOSE_METHOD: Final = bytes((0, 10, 0, 50))
-_DELIVER_METHOD: Final = (60, 60)
-_DEFAULT_PORTS: Final = {"amqp": 5672, "amqps": 5671}
 # How often the connection looks at its clock: confirms that waited too long, heartbeats due.
 TICK_S: Final = 0.05
 # The longest a synchronous method (a declaration, qos, consume, cancel) waits for its answer.
 CALL_TIMEOUT_S: Final = 5.0
-REPLY_SUCCESS: Final = 200
-# The spec's codes for what we close a connection with when the broker breaks the protocol.
-FRAME_ERROR, SYNTAX_ERROR, CHANNEL_ERROR, UNEXPECTED_FRAME = 501, 502, 504, 505
 # How long a Connection.Close of ours waits for the broker's Close-Ok before the socket goes.
 CLOSE_WAIT_S: Final = 1.0
 # Publishes that timed out are kept until their confirm arrives, so that a late Return marks
@@ -77,119 +70,9 @@ CLOSE_WAIT_S: Final = 1.0
 MAX_EXPIRED_KEPT: Final = 4096
 # What each synchronous method may be answered with, where pamqp does not say.
 _ANSWERS: Final = {"Connection.StartOk": ("Connection.Tune",)}
-MECHANISMS: Final = ("PLAIN", "EXTERNAL")
 # Prepared Basic.Publish frames kept, one per exchange and routing key: far more than the event
 # names and task types make, but a bound, since a signed sender chooses the event name.
 MAX_PREPARED_FRAMES: Final = 1024
-
-
-class ConnectionLost(ConnectionError):
-    """The connection ended before the broker confirmed. ``refused`` holds the broker's reply
-    code and text when the broker closed the connection or the channel itself."""
-
-    def __init__(self, reason: str, refused: tuple[int, str] | None = None) -> None:
-        super().__init__(reason)
-        self.refused = refused
-
-
-class OpeningRefused(ConnectionLost):
-    """The broker closed the connection while it was being opened: with 403 the credentials,
-    with 530 the virtual host; code 0 when the broker does not offer the URL's mechanism."""
-
-
-class WriteBlocked(Exception):
-    """The socket takes no more writes (the broker, or the network, is not reading): a publish
-    now would only grow the buffer."""
-
-
-class Returned(Exception):
-    """The broker returned a mandatory message: no queue was bound for it."""
-
-
-class Nacked(Exception):
-    """The broker refused the message (a queue at its limit, for one)."""
-
-
-class Delivered:
-    """A message delivered to this connection's consumer, and the way to settle it."""
-
-    __slots__ = ("_connection", "body", "delivery_tag", "properties", "redelivered", "routing_key")
-
-    def __init__(
-        self,
-        connection: "AmqpConnection",
-        deliver: spec.Basic.Deliver,
-        properties: spec.Basic.Properties,
-        body: bytes,
-    ) -> None:
-        self._connection = connection
-        self.delivery_tag: int = deliver.delivery_tag or 0
-        self.redelivered = bool(deliver.redelivered)
-        self.routing_key: str = deliver.routing_key or ""
-        self.properties = properties
-        self.body = body
-
-    @property
-    def message_id(self) -> str | None:
-        return self.properties.message_id
-
-    @property
-    def headers(self) -> Mapping[str, object]:
-        return self.properties.headers or {}
-
-    async def ack(self, *, multiple: bool = False) -> None:
-        """Acknowledge it (with ``multiple``, every unsettled one delivered before it too).
-        Raises ``ConnectionLost`` if the connection is gone: the broker delivers it again."""
-        self._connection.settle(_ACK_METHOD, self.delivery_tag, int(multiple))
-
-    async def nack(self, *, requeue: bool = True) -> None:
-        """Give it back to its queue (``requeue``), or drop it."""
-        self._connection.settle(_NACK_METHOD, self.delivery_tag, 2 if requeue else 0)
-
-
-class _Call:
-    """A synchronous method sent, waiting for its answer: the broker answers in order, so the
-    oldest call takes the next answer. A call whose caller gave up (its future cancelled)
-    still takes it, and drops it."""
-
-    __slots__ = ("answers", "channel", "future", "name")
-
-    def __init__(
-        self, name: str, answers: tuple[str, ...], channel: int, future: "asyncio.Future[Frame]"
-    ) -> None:
-        self.name = name
-        self.answers = answers
-        self.channel = channel
-        self.future = future
-
-
-class _Pending:
-    """A publish waiting for its confirm; ``key`` is where it went and its id, which is how a
-    returned message is told apart."""
-
-    __slots__ = ("deadline", "future", "key", "returned", "tag")
-
-    def __init__(
-        self,
-        tag: int,
-        future: "asyncio.Future[None]",
-        deadline: float,
-        key: tuple[str, str, str | None],
-    ) -> None:
-        self.tag = tag
-        self.future = future
-        self.deadline = deadline
-        self.key = key
-        self.returned = False
-
-
-class PublishProperties(Protocol):
-    """What ``publish`` needs of a message's properties; pamqp's ``Basic.Properties`` is one."""
-
-    @property
-    def message_id(self) -> str | None: ...
-
-    def marshal(self) -> bytes: ...
 
 
 class AmqpConnection(asyncio.Protocol):
@@ -209,14 +92,14 @@ class AmqpConnection(asyncio.Protocol):
         self._received = bytearray()
         self._outgoing: list[bytes] = []
         self._flush_scheduled = False
-        self._pending: deque[_Pending] = deque()
+        self._pending: deque[Pending] = deque()
         self._expired = 0  # how many of the oldest pending publishes timed out already
         self._last_tag = 0
         self._publish_frames: dict[tuple[str, str, bool], bytes] = {}
         self._frame_max = FRAME_MAX
         self._heartbeat_s = 0.0
         self._last_read = self._last_write = loop.time()
-        self._calls: deque[_Call] = deque()
+        self._calls: deque[Call] = deque()
         self._started: asyncio.Future[Frame] | None = None  # Connection.Start, which comes unasked
         # A message's content arriving frame by frame: what it follows, its header, its body.
         self._content_for: spec.Basic.Deliver | spec.Basic.Return | None = None
@@ -282,16 +165,16 @@ class AmqpConnection(asyncio.Protocol):
         header = _CONTENT_HEADER.pack(60, 0, len(body)) + properties.marshal()
         outgoing = self._outgoing
         outgoing.append(method)
-        outgoing.append(_FRAME.pack(_HEADER, CHANNEL, len(header)) + header + FRAME_END_CHAR)
+        outgoing.append(_FRAME.pack(HEADER, CHANNEL, len(header)) + header + FRAME_END_CHAR)
         room = self._frame_max - FRAME_HEADER_SIZE - 1  # the frame_max agreed counts all of it
         for start in range(0, len(body), room):
             chunk = body[start : start + room]
-            outgoing.append(_FRAME.pack(_BODY, CHANNEL, len(chunk)) + chunk + FRAME_END_CHAR)
+            outgoing.append(_FRAME.pack(BODY, CHANNEL, len(chunk)) + chunk + FRAME_END_CHAR)
         self._last_tag += 1
         future: asyncio.Future[None] = self._loop.create_future()
         deadline = self._loop.time() + self._publish_timeout_s
         where = (exchange, routing_key, properties.message_id)
-        self._pending.append(_Pending(self._last_tag, future, deadline, where))
+        self._pending.append(Pending(self._last_tag, future, deadline, where))
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
@@ -313,7 +196,7 @@ class AmqpConnection(asyncio.Protocol):
             raise RuntimeError("one call at a time")
         reply: asyncio.Future[Frame] = self._loop.create_future()
         answers = _ANSWERS.get(method.name) or tuple(method.valid_responses)
-        self._calls.append(_Call(method.name, answers, channel, reply))
+        self._calls.append(Call(method.name, answers, channel, reply))
         self._send(method, channel)
         try:
             async with asyncio.timeout(self._call_timeout_s):
@@ -354,7 +237,7 @@ class AmqpConnection(asyncio.Protocol):
         if self._lost is not None or self._closing:
             raise self._gone()
         self._outgoing.append(
-            _SETTLE_FRAME_HEAD + method + _ACK_ARGS.pack(delivery_tag, bits) + FRAME_END_CHAR
+            SETTLE_FRAME_HEAD + method + _ACK_ARGS.pack(delivery_tag, bits) + FRAME_END_CHAR
         )
         if not self._flush_scheduled:
             self._flush_scheduled = True
@@ -381,13 +264,36 @@ class AmqpConnection(asyncio.Protocol):
             if not self._socket_closed.is_set():
                 transport.abort()
 
+    # -- what the opening sees -----------------------------------------------------------------
+
+    async def started(self) -> spec.Connection.Start:
+        """The broker's Connection.Start, its answer to the protocol header."""
+        assert self._started is not None
+        return cast(spec.Connection.Start, await self._started)
+
+    def tune(self, channel_max: int, frame_max: int, heartbeat_s: int) -> None:
+        """Keep the frame size and heartbeat the opening agreed, and tell the broker so
+        (Connection.TuneOk)."""
+        self._frame_max = frame_max
+        self._heartbeat_s = float(heartbeat_s)
+        self._send(
+            spec.Connection.TuneOk(
+                channel_max=channel_max, frame_max=frame_max, heartbeat=heartbeat_s
+            ),
+            0,
+        )
+
+    def abort(self, reason: str) -> None:
+        """End at once, without a Close: whatever waits fails with ``ConnectionLost(reason)``."""
+        self._lose(ConnectionLost(reason))
+
     # -- asyncio.Protocol ----------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # A stream transport (uvloop's is not a subclass of asyncio's, so no isinstance).
         self._transport = transport = cast(asyncio.Transport, transport)
         self._started = self._loop.create_future()
-        self._calls.append(_Call("the protocol header", ("Connection.Start",), 0, self._started))
+        self._calls.append(Call("the protocol header", ("Connection.Start",), 0, self._started))
         transport.write(ProtocolHeader().marshal())
         self._ticker = self._loop.call_later(TICK_S, self._tick)
 
@@ -408,7 +314,7 @@ class AmqpConnection(asyncio.Protocol):
         while end - start >= FRAME_HEADER_SIZE + 1:
             kind, channel, size = _FRAME.unpack_from(received, start)
             if size > self._frame_max - FRAME_HEADER_SIZE - 1:  # refused before it is buffered
-                self._fail_protocol(FRAME_ERROR, self._oversized(received, start, size))
+                self._fail_protocol(FRAME_ERROR, oversized(received, start, size, self._frame_max))
                 return
             stop = start + FRAME_HEADER_SIZE + size + 1
             if stop > end:
@@ -416,7 +322,7 @@ class AmqpConnection(asyncio.Protocol):
             if received[stop - 1] != FRAME_END:
                 self._fail_protocol(FRAME_ERROR, "a frame without its end marker")
                 return
-            if size == 13 and received.startswith(_ACK_PREFIX, start):
+            if size == 13 and received.startswith(ACK_PREFIX, start):
                 tag, bits = _ACK_ARGS.unpack_from(received, start + 11)
                 self._confirmed(tag, bool(bits & 1), None)
             elif not self._frame_arrived(kind, channel, received, start, stop):
@@ -432,7 +338,7 @@ class AmqpConnection(asyncio.Protocol):
         if channel > CHANNEL:
             self._fail_protocol(CHANNEL_ERROR, f"a frame on channel {channel}, never opened")
             return False
-        if kind == _HEADER and self._skip_header and stop - start > FRAME_HEADER_SIZE + 12:
+        if kind == HEADER and self._skip_header and stop - start > FRAME_HEADER_SIZE + 12:
             self._skip_header = False  # the header of a delivery refused unread: its body size
             self._skipping = struct.unpack_from(">Q", received, start + FRAME_HEADER_SIZE + 4)[0]
             return True
@@ -479,7 +385,7 @@ class AmqpConnection(asyncio.Protocol):
         elif isinstance(frame, Frame) and self._calls:
             self._answer(channel, frame)
         else:
-            self._fail_protocol(UNEXPECTED_FRAME, f"{_name(frame)}, which nothing asked for")
+            self._fail_protocol(UNEXPECTED_FRAME, f"{frame_name(frame)}, which nothing asked for")
 
     def _content_begins(self, frame: spec.Basic.Deliver | spec.Basic.Return) -> None:
         if self._content_for is not None or self._skip_header or self._skipping:
@@ -532,27 +438,23 @@ class AmqpConnection(asyncio.Protocol):
         return counting toward the queue's delivery limit, again and again.
         """
         deliver = self._content_for
-        payload = start + FRAME_HEADER_SIZE
-        if received[start] == _HEADER and isinstance(deliver, spec.Basic.Deliver):
-            if stop - payload < 13:
+        if received[start] == HEADER and isinstance(deliver, spec.Basic.Deliver):
+            skipping = unreadable_body_size(received, start, stop)
+            if skipping is None:
                 return False
             self._content_for = self._content_header = None
-            self._skipping = struct.unpack_from(">Q", received, payload + 4)[0]
+            self._skipping = skipping
             self._refuse(deliver.delivery_tag or 0)
             return True
-        if received[start] != _METHOD or stop - payload < 5 or self._content_for is not None:
-            return False
-        if struct.unpack_from(">HH", received, payload) != _DELIVER_METHOD:
-            return False
-        tag_at = payload + 5 + received[payload + 4]  # past the consumer tag (a short string)
-        if tag_at + 8 > stop - 1:
+        tag = None if deliver is not None else unreadable_delivery_tag(received, start, stop)
+        if tag is None:
             return False
         self._skip_header = True
-        self._refuse(struct.unpack_from(">Q", received, tag_at)[0])
+        self._refuse(tag)
         return True
 
     def _refuse(self, delivery_tag: int) -> None:
-        self.settle(_NACK_METHOD, delivery_tag, 0)
+        self.settle(NACK_METHOD, delivery_tag, 0)
         for callback in self.on_unreadable:
             callback(delivery_tag)
 
@@ -613,7 +515,7 @@ class AmqpConnection(asyncio.Protocol):
                     break
 
     @staticmethod
-    def _settle(pending: _Pending, error: Exception | None) -> None:
+    def _settle(pending: Pending, error: Exception | None) -> None:
         future = pending.future
         if future.done():  # its caller gave up on it
             return
@@ -643,16 +545,10 @@ class AmqpConnection(asyncio.Protocol):
             self._send(spec.Connection.Close(code, text, 0, 0), 0)
         self._lose(reason, then="linger")
 
-    def _oversized(self, received: bytearray, start: int, size: int) -> str:
-        if start == 0 and received.startswith(b"AMQP"):  # a server's answer to a version it lacks
-            version = ".".join(str(part) for part in received[5:8])
-            return f"a protocol header for AMQP {version}: it does not speak AMQP 0-9-1"
-        return f"a frame of {size} bytes, over the frame_max of {self._frame_max}"
-
     def _answered_close(self, data: bytes) -> None:
         """Bytes after our Close: the socket closes on the broker's Close-Ok (or its own
         Close, crossing ours)."""
-        if _CLOSE_OK_FRAME in data or _CLOSE_METHOD in data:
+        if CLOSE_OK_FRAME in data or CLOSE_METHOD in data:
             if self._linger is not None:
                 self._linger.cancel()
             if self._transport is not None:
@@ -679,7 +575,7 @@ class AmqpConnection(asyncio.Protocol):
         transport = self._transport
         if heartbeat and now - self._last_write >= heartbeat / 2 and transport is not None:
             if not transport.is_closing() and not self._closing:
-                transport.write(_HEARTBEAT_FRAME)
+                transport.write(HEARTBEAT_FRAME)
             self._last_write = now
         self._ticker = self._loop.call_later(TICK_S, self._tick)
 
@@ -747,150 +643,3 @@ class AmqpConnection(asyncio.Protocol):
             transport.close()
         else:
             transport.abort()
-
-    # -- opening -------------------------------------------------------------------------------
-
-    async def _handshake(self, url: URL, name: str, heartbeat_s: int | None) -> None:
-        """Connection.Start to Confirm.SelectOk, in order; raises ``ConnectionLost`` if the
-        broker refuses (credentials, virtual host, a mechanism it does not offer).
-
-        ``heartbeat_s`` is ours: None takes the broker's, 0 turns heartbeats off.
-        """
-        assert self._started is not None
-        start = await self._started  # the broker's answer to the protocol header
-        mechanism, response = _credentials(url, cast(spec.Connection.Start, start))
-        properties: FieldTable = {
-            "product": "taskhook",
-            "connection_name": name,
-            "capabilities": {
-                "publisher_confirms": True,
-                "connection.blocked": True,
-                "authentication_failure_close": True,
-                # Without it RabbitMQ cancels a consumer whose queue was deleted in silence,
-                # and the consumer would wait forever on a connection that looks healthy.
-                "consumer_cancel_notify": True,
-                "basic.nack": True,
-            },
-        }
-        tune = cast(
-            spec.Connection.Tune,
-            await self.call(
-                spec.Connection.StartOk(
-                    client_properties=properties, mechanism=mechanism, response=response
-                ),
-                0,
-            ),
-        )
-        offered = tune.frame_max or 0  # 0: no limit of the broker's, so ours
-        if 0 < offered < FRAME_MIN_SIZE:
-            raise ConnectionLost(
-                f"the broker proposed a frame_max of {offered} bytes, "
-                f"below AMQP's minimum of {FRAME_MIN_SIZE}"
-            )
-        self._frame_max = min(offered or FRAME_MAX, FRAME_MAX)
-        agreed = _heartbeat(heartbeat_s, tune.heartbeat or 0)
-        self._heartbeat_s = float(agreed)
-        self._send(
-            spec.Connection.TuneOk(
-                channel_max=tune.channel_max, frame_max=self._frame_max, heartbeat=agreed
-            ),
-            0,
-        )
-        await self.call(spec.Connection.Open(virtual_host=url.path[1:] or "/"), 0)
-        await self.call(spec.Channel.Open())
-        await self.call(spec.Confirm.Select())
-
-
-async def open_amqp(
-    url: str, name: str, *, publish_timeout_s: float, connect_timeout_s: float
-) -> AmqpConnection:
-    """A connection to the broker at ``url`` (one node), named ``name``, ready to publish.
-
-    ``url`` is an ``amqp://`` or ``amqps://`` URL (system CA certificates for the latter) whose
-    ``heartbeat`` query parameter, if any, is proposed to the broker (0 turns heartbeats off),
-    and whose ``auth=external`` authenticates with the TLS client certificate. Raises
-    ``TimeoutError`` past ``connect_timeout_s``, the ``OSError`` of a connect that failed (an
-    ``ssl.SSLError`` for a certificate not trusted), or ``ConnectionLost`` (``OpeningRefused``,
-    with the broker's reason, if the broker refused).
-    """
-    parsed = URL(url)
-    loop = asyncio.get_running_loop()
-    secure = tls_context(parsed) if parsed.scheme == "amqps" else None
-    port = parsed.explicit_port or _DEFAULT_PORTS.get(parsed.scheme, 5672)
-    try:
-        heartbeat = parsed.query.get("heartbeat")
-        heartbeat_s = None if heartbeat is None else int(heartbeat)
-    except ValueError:
-        raise ConnectionLost("the URL's heartbeat is not a whole number of seconds") from None
-    async with asyncio.timeout(connect_timeout_s):
-        _, connection = await loop.create_connection(
-            lambda: AmqpConnection(
-                loop, publish_timeout_s=publish_timeout_s, call_timeout_s=connect_timeout_s
-            ),
-            parsed.host or "localhost",
-            port,
-            ssl=secure,
-        )
-        opened = False
-        try:
-            await connection._handshake(parsed, name, heartbeat_s)
-            opened = True
-        except ConnectionLost as e:
-            if e.refused is None:
-                raise
-            raise OpeningRefused(str(e), e.refused) from None
-        finally:
-            if not opened:  # refused, failed, timed out or cancelled: no socket left behind
-                connection._lose(ConnectionLost("the connection was not opened"))
-    return connection
-
-
-def _name(frame: object) -> str:
-    return str(getattr(frame, "name", type(frame).__name__))
-
-
-def _heartbeat(ours: int | None, brokers: int) -> int:
-    """The heartbeat agreed: ours of None takes the broker's; either side's 0 means it wants
-    none (the spec's Tune and TuneOk), so ours of 0 turns it off, and the broker's of 0 leaves
-    ours; else the shorter."""
-    if ours is None or ours == 0:
-        return brokers if ours is None else 0
-    return min(ours, brokers) if brokers else ours
-
-
-def _credentials(url: URL, start: spec.Connection.Start) -> tuple[str, str]:
-    """The mechanism and response for Connection.StartOk: PLAIN with the URL's user and
-    password, or EXTERNAL (``auth=external``: the TLS client certificate names the user)."""
-    mechanism = url.query.get("auth", "plain").upper()
-    if mechanism not in MECHANISMS:
-        raise ConnectionLost(
-            f"the URL's auth={mechanism.lower()} is not one taskhook speaks (plain, external)"
-        )
-    offered = (start.mechanisms or "").split()
-    if mechanism not in offered:
-        text = f"it offers no {mechanism} authentication, only {' '.join(offered) or 'none'}"
-        raise OpeningRefused(f"the broker refused: {text}", (0, text))
-    if mechanism == "EXTERNAL":
-        return mechanism, ""
-    return mechanism, f"\0{url.user or 'guest'}\0{url.password or 'guest'}"
-
-
-def tls_context(url: URL) -> ssl.SSLContext:
-    """The TLS context an ``amqps://`` URL asks for, with the query parameters aio-pika reads
-    (``cafile``, ``capath``, ``cadata`` (base64 of DER certificates), ``certfile``, ``keyfile``,
-    ``no_verify_ssl=1``), so that one ``TASKHOOK_AMQP_URL`` serves the ingest, the consumers and
-    the tools alike."""
-    query = url.query
-    cadata = query.get("cadata")
-    context = ssl.create_default_context(
-        ssl.Purpose.SERVER_AUTH,
-        cafile=query.get("cafile"),
-        capath=query.get("capath"),
-        cadata=base64.b64decode(cadata) if cadata else None,
-    )
-    if query.get("certfile"):
-        context.load_cert_chain(query["certfile"], query.get("keyfile"))
-    if query.get("no_verify_ssl", "0") != "0":
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
