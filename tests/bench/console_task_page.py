@@ -12,8 +12,6 @@ import argparse
 import asyncio
 import json
 import random
-import statistics
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,8 +26,8 @@ from taskhook.core.redaction import DEFAULT_REDACTION
 from taskhook.settings import ConsoleSettings
 from taskhook.tasks.store import TaskStore
 from taskhook.tasks.tables import tasks
-from tests.bench.index_lookup import EVENTS_PER_TASK, fill
-from tests.support.databases import fresh_postgres_database
+from tests.bench.index_lookup import EVENTS_PER_TASK, fill, on_each_database
+from tests.bench.stats import percentiles_ms
 
 SAMPLED_TASKS = 500
 # The broker is never asked by the task page; a URL nothing listens on proves it.
@@ -87,25 +85,15 @@ async def measure(url: str, events_count: int, pages: int) -> dict[str, Any]:
             answer = await client.get(f"/tasks/{task_id}")
             assert answer.status == 200, answer.status
             assert (await answer.text()).count('class="kind ') == EVENTS_PER_TASK
-    quantiles = statistics.quantiles(spent, n=100)
     return {
         "events": events_count,
         "fill_s": round(fill_s, 1),
         "pages": pages,
-        "p50_ms": round(statistics.median(spent), 2),
-        "p99_ms": round(quantiles[98], 2),
-        "max_ms": round(max(spent), 2),
-    }
+    } | percentiles_ms(spent)
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory() as scratch:
-        sqlite = f"sqlite+aiosqlite:///{scratch}/console.sqlite3"
-        results["SQLite"] = await measure(sqlite, args.events, args.pages)
-    async with fresh_postgres_database() as postgres:
-        results["PostgreSQL"] = await measure(postgres, args.events, args.pages)
-    return results
+    return await on_each_database(lambda url: measure(url, args.events, args.pages))
 
 
 def main() -> None:

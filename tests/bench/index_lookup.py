@@ -12,15 +12,16 @@ import argparse
 import asyncio
 import json
 import random
-import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from taskhook.history.query import EventQuery, timeline_rank
 from taskhook.tasks.store import TaskStore
 from taskhook.tasks.tables import events
+from tests.bench.stats import percentiles_ms
 from tests.support.databases import fresh_postgres_database
 
 EVENTS_PER_TASK = 7
@@ -97,13 +98,7 @@ async def lookups(store: TaskStore, task_ids: list[str], count: int) -> dict[str
         found = await store.events.find(EventQuery(task_id=task_id))
         latencies.append((time.perf_counter() - started) * 1000)
         assert len(found) == EVENTS_PER_TASK, (task_id, len(found))
-    quantiles = statistics.quantiles(latencies, n=100)
-    return {
-        "lookups": count,
-        "p50_ms": round(statistics.median(latencies), 2),
-        "p99_ms": round(quantiles[98], 2),
-        "max_ms": round(max(latencies), 2),
-    }
+    return {"lookups": count} | percentiles_ms(latencies)
 
 
 async def measure(url: str, events_count: int, lookup_count: int) -> dict[str, Any]:
@@ -119,14 +114,19 @@ async def measure(url: str, events_count: int, lookup_count: int) -> dict[str, A
         await store.close()
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+async def on_each_database(measure: Callable[[str], Awaitable[Any]]) -> dict[str, Any]:
+    """``measure`` (given a database URL) on a fresh SQLite file, then on a fresh PostgreSQL
+    database of its own; the figures by the database's name."""
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        sqlite = f"sqlite+aiosqlite:///{scratch}/index.sqlite3"
-        results["SQLite"] = await measure(sqlite, args.events, args.lookups)
+        results["SQLite"] = await measure(f"sqlite+aiosqlite:///{scratch}/bench.sqlite3")
     async with fresh_postgres_database() as postgres:
-        results["PostgreSQL"] = await measure(postgres, args.events, args.lookups)
+        results["PostgreSQL"] = await measure(postgres)
     return results
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    return await on_each_database(lambda url: measure(url, args.events, args.lookups))
 
 
 def main() -> None:

@@ -25,6 +25,17 @@ def summary(
     }
 
 
+def percentiles_ms(latencies_ms: list[float]) -> dict[str, float]:
+    """p50, p99 and max of latencies already in milliseconds, rounded for a report (inclusive
+    quantiles: from few samples, the default method puts p99 above the largest of them)."""
+    quantiles = statistics.quantiles(latencies_ms, n=100, method="inclusive")
+    return {
+        "p50_ms": round(statistics.median(latencies_ms), 2),
+        "p99_ms": round(quantiles[98], 2),
+        "max_ms": round(max(latencies_ms), 2),
+    }
+
+
 def peak_rss_kib() -> int:
     """This process's peak resident memory."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
