@@ -15,10 +15,8 @@ import aio_pika
 
 from taskhook.bootstrap import consumer_topology
 from taskhook.broker.declare import declare
-from taskhook.consumers import TaskEvent, TransientError, consumer
 from taskhook.settings import ConsumerSettings
 from tests.support import consumers, tls_node
-from tests.support.lifecycle import task_life
 from tests.support.processes import free_port
 from tests.support.rabbitctl import ALARM_WATERMARK
 
@@ -28,18 +26,7 @@ ALARM_S = 20.0
 
 async def drain(node: tls_node.TlsNode) -> str:
     url = f"amqp://guest:guest@127.0.0.1:{tls_node.AMQP_PORT}/"
-    events = [{**task_life()[-1], "id": f"event-{n}"} for n in range(EVENTS)]
-    failing = {event["id"] for n, event in enumerate(events) if n % 10 == 5}
-    handled: set[str] = set()
-    tried: set[str] = set()
-
-    @consumer("drain", "task.#")
-    async def flaky(event: TaskEvent) -> None:
-        if event.id in failing and event.id not in tried:
-            tried.add(event.id)
-            raise TransientError("failing over")
-        handled.add(event.id)
-
+    run = consumers.fails_one_in_ten_once("drain", EVENTS)
     settings = ConsumerSettings(
         amqp_url=url,
         exchange="drain",
@@ -51,21 +38,21 @@ async def drain(node: tls_node.TlsNode) -> str:
     connection = await aio_pika.connect(url)
     async with connection:
         channel = await connection.channel()
-        await declare(channel, consumer_topology(flaky, settings).declarations())
-        for event in events:
+        await declare(channel, consumer_topology(run.consumer, settings).declarations())
+        for event in run.events:
             await consumers.publish(channel, "drain", event)
     node.ctl("set_vm_memory_high_watermark", ALARM_WATERMARK)
     raised = time.monotonic()
-    running = await consumers.start(flaky, settings)
+    running = await consumers.start(run.consumer, settings)
     await asyncio.sleep(ALARM_S - (time.monotonic() - raised))
-    during = len(handled - failing)
+    during = len(run.handled - run.failing)
     node.ctl("set_vm_memory_high_watermark", "0.4")
     cleared = time.monotonic()
-    while len(handled) < EVENTS:
+    while len(run.handled) < EVENTS:
         await asyncio.sleep(0.05)
     after_s = time.monotonic() - cleared
     await running.stop()
-    succeeding = EVENTS - len(failing)
+    succeeding = EVENTS - len(run.failing)
     return (
         f"handled during the {ALARM_S:g}-s alarm: {during} of the {succeeding} that succeed at "
         f"once; all {EVENTS} handled {after_s:.1f} s after it cleared"

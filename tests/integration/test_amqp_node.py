@@ -20,11 +20,9 @@ from taskhook.broker.amqp import ConnectionLost, Delivered, OpeningRefused, open
 from taskhook.broker.confirmed import confirm_or_fail
 from taskhook.broker.connection import connection_failure
 from taskhook.broker.declare import declare
-from taskhook.consumers import TaskEvent, TransientError, consumer
 from taskhook.core.message import OutgoingMessage
 from taskhook.settings import ConsumerSettings
 from tests.support import cluster, consumers, tls_node
-from tests.support.lifecycle import task_life
 from tests.support.processes import free_port
 from tests.support.rabbitctl import ALARM_WATERMARK
 
@@ -178,18 +176,7 @@ async def test_a_consumer_whose_handler_fails_keeps_acking_through_a_memory_alar
     """The forwarded retries go on a connection of their own: the alarm stops that one, and
     the consuming connection keeps acking what succeeds (before, the consumer stood still at
     its prefetch until the alarm cleared)."""
-    events = [{**task_life()[-1], "id": f"event-{n}"} for n in range(60)]
-    failing = {event["id"] for n, event in enumerate(events) if n % 10 == 5}
-    handled: set[str] = set()
-    tried: set[str] = set()
-
-    @consumer("alarmed", "task.#")
-    async def flaky(event: TaskEvent) -> None:
-        if event.id in failing and event.id not in tried:
-            tried.add(event.id)
-            raise TransientError("failing over")
-        handled.add(event.id)
-
+    run = consumers.fails_one_in_ten_once("alarmed", 60)
     settings = ConsumerSettings(
         amqp_url=PLAIN_URL,
         exchange="taskhook-alarm",
@@ -200,21 +187,21 @@ async def test_a_consumer_whose_handler_fails_keeps_acking_through_a_memory_alar
         consumer_prefetch=10,
         consumer_concurrency=10,
     )
-    await declare(node_channel, consumer_topology(flaky, settings).declarations())
-    for event in events:
+    await declare(node_channel, consumer_topology(run.consumer, settings).declarations())
+    for event in run.events:
         await consumers.publish(node_channel, "taskhook-alarm", event)
-    succeeding = {event["id"] for event in events} - failing
+    succeeding = {event["id"] for event in run.events} - run.failing
 
     node.ctl("set_vm_memory_high_watermark", ALARM_WATERMARK)
     try:
-        running = await consumers.start(flaky, settings)
+        running = await consumers.start(run.consumer, settings)
         async with asyncio.timeout(20):
-            while not succeeding <= handled:
+            while not succeeding <= run.handled:
                 await asyncio.sleep(0.05)
-        assert tried == failing  # their retries wait for the alarm to clear
+        assert run.tried == run.failing  # their retries wait for the alarm to clear
     finally:
         node.ctl("set_vm_memory_high_watermark", "0.4")
     async with asyncio.timeout(30):
-        while len(handled) < len(events):
+        while len(run.handled) < len(run.events):
             await asyncio.sleep(0.05)
     await running.stop()

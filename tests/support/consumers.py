@@ -1,7 +1,7 @@
 """Running a consumer in the test's process, on the test's exchange, against the real broker."""
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import aio_pika
@@ -12,9 +12,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from taskhook.bootstrap import consumer_topology
 from taskhook.broker.topology import ConsumerTopology
+from taskhook.consumers import TaskEvent, TransientError, consumer
 from taskhook.consumers.consumer import Consumer
 from taskhook.consumers.process import run_consumer
 from taskhook.settings import ConsumerSettings
+from tests.support.lifecycle import task_life
 
 READY_TIMEOUT_S = 15.0
 
@@ -108,3 +110,33 @@ async def delete_queues(channel: AbstractChannel, topology: ConsumerTopology) ->
     names += [topology.retry_queue(delay) for delay in topology.retry_delays_ms]
     for name in names:
         await channel.queue_delete(name)
+
+
+@dataclass
+class FlakyRun:
+    """A consumer of ``task.#`` whose handler fails the first attempt at one event in ten (so
+    its retry copy must be forwarded), the events to publish to it, and what became of them."""
+
+    consumer: Consumer[Any]
+    events: list[dict[str, Any]]
+    failing: set[str]
+    tried: set[str] = field(default_factory=set)
+    handled: set[str] = field(default_factory=set)
+
+
+def fails_one_in_ten_once(name: str, count: int) -> FlakyRun:
+    """``count`` completed-task events with ids ``event-<n>``, and a consumer named ``name``
+    that fails each one whose ``n`` ends in 5 once, then handles it."""
+    events = [{**task_life()[-1], "id": f"event-{n}"} for n in range(count)]
+    failing = {event["id"] for n, event in enumerate(events) if n % 10 == 5}
+    tried: set[str] = set()
+    handled: set[str] = set()
+
+    @consumer(name, "task.#")
+    async def flaky(event: TaskEvent) -> None:
+        if event.id in failing and event.id not in tried:
+            tried.add(event.id)
+            raise TransientError("failing over")
+        handled.add(event.id)
+
+    return FlakyRun(flaky, events, failing, tried, handled)
