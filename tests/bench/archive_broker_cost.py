@@ -6,9 +6,9 @@ for ``--duration`` seconds per variant, ``--rounds`` rounds each going first in 
 the broker process's CPU per message (found by the port it listens on: run it on the broker's
 machine, under the machine lock). Variants:
 
-- ``queue``: the events exchange and one quorum queue bound to ``#`` (the archive off);
-- ``archive``: the archive's front as taskhook declares it (fanout to the stream and the events
-  exchange, the same quorum queue behind it);
+- ``queue``: taskhook's topology with the archive off, and one quorum queue bound to ``#``;
+- ``archive``: taskhook's topology as shipped (the archive's front: fanout to the stream and the
+  events exchange), the same quorum queue behind it;
 - ``bound``: the stream bound to the events exchange with ``#`` instead of a front;
 - ``queue, no headers`` and ``archive, no headers``: the same messages with no headers, to see
   what the headers cost the broker.
@@ -29,6 +29,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel
 from pamqp.common import FieldTable
 
+from taskhook.broker.declare import declare
 from taskhook.broker.topology import ArchiveRetention, Topology
 from taskhook.settings import DEFAULT_ARCHIVE_MAX_AGE_S, DEFAULT_ARCHIVE_MAX_BYTES
 from tests.bench.broker_ceiling import messages, publish_for
@@ -39,37 +40,34 @@ from tests.bench.stats import cpu_seconds, listening_pid
 VARIANTS = ("queue", "archive", "bound", "queue, no headers", "archive, no headers")
 
 
+RETENTION = ArchiveRetention(DEFAULT_ARCHIVE_MAX_AGE_S, DEFAULT_ARCHIVE_MAX_BYTES)
+
+
 async def declared(channel: AbstractChannel, variant: str) -> tuple[str, str]:
-    """A fresh exchange named for the run with the variant's topology; where to publish."""
+    """A fresh exchange named for the run, declared as ``taskhook serve`` declares it (with or
+    without the archive), a quorum queue bound to ``#`` as a consumer's would be; the name, and
+    where to publish."""
     name = f"bench-archive.{uuid.uuid4().hex[:8]}"
-    events = await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, durable=True)
+    topology = Topology(name, archive=RETENTION if variant.startswith("archive") else None)
+    await declare(channel, topology.declarations())
     queue = await channel.declare_queue(
         f"{name}.all", durable=True, arguments={"x-queue-type": "quorum"}
     )
-    await queue.bind(events, "#")
-    if not variant.startswith(("archive", "bound")):
-        return name, name
-    retention = ArchiveRetention(DEFAULT_ARCHIVE_MAX_AGE_S, DEFAULT_ARCHIVE_MAX_BYTES)
-    topology = Topology(name, archive=retention)
-    stream = await channel.declare_queue(
-        topology.archive_queue, durable=True, arguments=cast(FieldTable, retention.arguments())
-    )
-    if variant == "bound":
-        await stream.bind(events, "#")
-        return name, name
-    front = await channel.declare_exchange(
-        topology.archive_queue, aio_pika.ExchangeType.FANOUT, durable=True
-    )
-    await stream.bind(front, "")
-    await events.bind(front, "")
-    return name, topology.archive_queue
+    await queue.bind(name, "#")
+    if variant == "bound":  # the layout not shipped: the stream bound to the events exchange
+        arguments = cast(FieldTable, RETENTION.arguments())
+        stream = await channel.declare_queue(f"{name}.archive", durable=True, arguments=arguments)
+        await stream.bind(name, "#")
+    return name, topology.publish_exchange
 
 
 async def removed(channel: AbstractChannel, name: str) -> None:
-    for queue in (f"{name}.all", f"{name}.archive"):
+    """Everything ``declared`` may have made for ``name``."""
+    everything = Topology(name, archive=RETENTION).declarations()
+    for queue in (f"{name}.all", *(spec.name for spec in everything.queues)):
         await channel.queue_delete(queue)
-    for exchange in (name, f"{name}.archive"):
-        await channel.exchange_delete(exchange)
+    for spec in everything.exchanges:
+        await channel.exchange_delete(spec.name)
 
 
 async def measure(args: argparse.Namespace, broker_pid: int) -> dict[str, list[float]]:
@@ -106,7 +104,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--duration", type=float, default=6.0)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5, help="5: each variant first once")
     args = parser.parse_args()
     broker_pid = listening_pid(urlsplit(AMQP_URL).port or 5672)
     if broker_pid is None:

@@ -25,7 +25,7 @@ STAGES = {
     "metrics": ("prometheus_client",),
     "signature": ("core/signature.py", "hmac.py", "signature_ok"),
     "validation": ("pydantic", "core/delivery.py", "model_validate"),
-    "message": ("core/message.py", "broker/confirmed.py (amqp_properties)"),
+    "message": ("core/message.py",),
     "publish": ("aiormq", "aio_pika", "pamqp", "broker/amqp/", "broker/confirmed.py"),
     "dedup": ("application/dedup.py",),
     "http": ("aiohttp",),

@@ -1,14 +1,16 @@
 """``make bench``: taskhook against the handler a user would write instead, in one run.
 
-Both servers run side by side for the whole run and take turns under load: at each concurrency,
-pairs of runs alternate which one goes first, so drift on a shared machine falls on both alike.
-The same signed deliveries (every task event and type, about 1 KB each) are sent by load
-generators in processes of their own: wrk for closed-loop runs, ``open_loop.py`` for the
-fixed-rate one. Every answer is counted, and every delivery either server accepted is counted
-again in the quorum queue bound to the exchange. ``--ceilings`` adds the bare HTTP and broker
-ceilings, ``--workers`` taskhook with one and two workers. Writes ``docs/bench/results.json``,
-``results.md`` and ``throughput.png``; asserts nothing (shared machines are noisy: read the
-ratios within one run).
+Three servers run side by side for the whole run and take turns under load: the handler,
+taskhook as shipped and taskhook without its archive. At each concurrency, rounds run each
+server once, in orders that give every server each place equally often (``rotated``), so drift
+on a shared machine falls on all alike; the machine is left to settle before every run. The
+same signed deliveries (every task event and type, about 1 KB each) are sent by load generators
+in processes of their own: wrk for closed-loop runs, ``open_loop.py`` for the fixed-rate one.
+Every answer is counted, and every delivery a server accepted is counted again in the quorum
+queue bound to the exchange; the broker's CPU and a probe of its confirms are read beside.
+``--ceilings`` adds the bare HTTP and broker ceilings, ``--workers`` taskhook with one and two
+workers. Writes ``docs/bench/results.json``, ``results.md`` and ``throughput.png``; asserts
+nothing (shared machines are noisy: read the ratios within one run).
 """
 
 import argparse
@@ -17,13 +19,11 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from tests.bench.stats import (
     cpu_seconds,
     cpu_split,
     listening_pid,
+    median,
     process_rss_kib,
     settle,
     wait_for,
@@ -59,7 +60,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--concurrency", default="16,64", help="comma-separated levels")
     parser.add_argument(
-        "--pairs", type=int, default=3, help="rounds per level (each server once, in turn first)"
+        "--pairs",
+        type=int,
+        default=3,
+        help="rounds per level, each server once a round (6 balance every order of three)",
     )
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per measurement")
     parser.add_argument("--share", type=float, default=0.7, help="open-loop rate / peer's rate")
@@ -74,7 +78,12 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("bench: wrk is not installed (apt-get install wrk)")
     levels = [int(level) for level in args.concurrency.split(",")]
-    with tempfile.TemporaryDirectory() as scratch:
+    # The deliveries file (tens of MB, written before every run) is kept in memory where the
+    # machine offers it, so writing it out does not compete with the broker's own disk writes.
+    # TemporaryDirectory makes a directory of its own in it, readable by this user only.
+    shm = "/dev/shm"  # noqa: S108
+    in_memory = shm if os.path.isdir(shm) else None
+    with tempfile.TemporaryDirectory(dir=in_memory) as scratch:
         bench = Bench(Path(scratch), args.duration)
         results = asyncio.run(bench.measure(levels, args))
     write_report(results, args.out)
@@ -151,8 +160,9 @@ class Bench:
                     for pair in range(pairs):
                         for name in rotated(list(servers), pair):
                             pid, port = servers[name]
+                            deliveries = self.deliveries()  # written before the machine settles
                             settled_s = settle()
-                            figures = self.costed(pid, port, level, self.deliveries())
+                            figures = self.costed(pid, port, level, deliveries)
                             figures |= await self.accounted(channel, figures)
                             runs.append(
                                 figures | {"server": name, "pair": pair, "settled_s": settled_s}
@@ -167,8 +177,9 @@ class Bench:
                 for turn in range(open_loops_wanted):
                     open_loop = {}
                     for name in rotated(list(servers), turn):
+                        deliveries = self.deliveries()
                         settle()
-                        figures = self.open_loop(servers[name][1], "--rate", str(rate))
+                        figures = self.open_loop(servers[name][1], deliveries, "--rate", str(rate))
                         open_loop[name] = figures | await self.accounted(channel, figures)
                     open_loops.append(open_loop)
             peak_rss = process_rss_kib(own.pid)
@@ -324,7 +335,7 @@ class Bench:
             "statuses": result["statuses"],
         }
 
-    def open_loop(self, port: int, *load: str) -> dict[str, Any]:
+    def open_loop(self, port: int, deliveries: Path, *load: str) -> dict[str, Any]:
         command = [
             sys.executable,
             "-m",
@@ -332,7 +343,7 @@ class Bench:
             "--port",
             str(port),
             "--deliveries",
-            str(self.deliveries()),
+            str(deliveries),
             *load,
             "--duration",
             str(self.duration_s),
@@ -358,15 +369,14 @@ class Bench:
 
 
 def rotated(names: list[str], turn: int) -> list[str]:
-    """``names`` rotated by ``turn``: over as many turns as there are names, each goes first
-    once (for two, they alternate); the machine is settled before each run, so what one left
-    behind does not fall on the next."""
+    """The order of round ``turn``: ``names`` rotated, then, every other cycle of rotations,
+    reversed and rotated (a Williams design). Over ``2 * len(names)`` rounds each name runs in
+    each place equally often and right after each other name equally often, so neither a
+    place nor what the run before left behind favours one; over ``len(names)`` rounds each
+    goes first once (for two names, they alternate)."""
     shift = turn % len(names)
-    return names[shift:] + names[:shift]
-
-
-def median(values: Iterable[float]) -> float:
-    return float(statistics.median(values))
+    base = names if (turn // len(names)) % 2 == 0 else names[::-1]
+    return base[shift:] + base[:shift]
 
 
 def output_of(command: list[str]) -> str:

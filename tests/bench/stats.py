@@ -7,6 +7,7 @@ import statistics
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -23,6 +24,10 @@ def summary(
         "p99_ms": round(quantiles[98] * 1000, 2),
         "errors": errors,
     }
+
+
+def median(values: Iterable[float]) -> float:
+    return float(statistics.median(values))
 
 
 def percentiles_ms(latencies_ms: list[float]) -> dict[str, float]:
@@ -90,23 +95,28 @@ def listening_pid(port: int) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def settle(*, quiet_below: float = 0.15, window_s: float = 0.25, longest_s: float = 10.0) -> float:
-    """Wait until the machine is quiet: its CPUs less than ``quiet_below`` busy over a window
-    (a run leaves the broker writing and compacting what it was sent, and that work would fall
-    on the next run). Gives up after ``longest_s``; returns the seconds waited."""
+def settle(
+    *, quiet_below: float = 0.1, window_s: float = 0.25, windows: int = 2, longest_s: float = 10.0
+) -> float:
+    """Wait until the machine is quiet: its CPUs less than ``quiet_below`` busy (or waiting on
+    the disk) over ``windows`` windows in a row. A run leaves the broker writing out, purging and
+    compacting what it was sent, and that work would fall on the next run. Gives up after
+    ``longest_s``; returns the seconds waited."""
     started = time.monotonic()
-    while time.monotonic() - started < longest_s:
+    quiet = 0
+    while quiet < windows and time.monotonic() - started < longest_s:
         busy_before, total_before = _cpu_ticks()
         time.sleep(window_s)
         busy, total = _cpu_ticks()
-        if (busy - busy_before) < quiet_below * max(total - total_before, 1):
-            break
+        calm = (busy - busy_before) < quiet_below * max(total - total_before, 1)
+        quiet = quiet + 1 if calm else 0
     return round(time.monotonic() - started, 2)
 
 
 def _cpu_ticks() -> tuple[int, int]:
-    """The machine's busy and total CPU ticks so far (all cores; idle and iowait are not busy)."""
+    """The machine's busy and total CPU ticks so far, all cores; time waiting on the disk counts
+    as busy (the broker flushing to disk is what a run must not start on)."""
     fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]
+    idle = fields[3]
     total = sum(fields[:8])  # guest time is already counted in user
     return total - idle, total
