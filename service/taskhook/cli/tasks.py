@@ -3,8 +3,8 @@ consumer recorded."""
 
 import argparse
 import sys
-from collections.abc import Callable
-from typing import Any, get_args
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import ValidationError
 
@@ -13,6 +13,9 @@ from taskhook.cli.options import EXIT_FAILED, EXIT_USAGE
 from taskhook.core.asset import AssetPhase
 from taskhook.core.task import TaskPhase, TaskType
 from taskhook.settings import ConsumerSettings
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) is imported only when a command reads it
+    from taskhook.tasks.store import TaskStore
 
 
 def add_commands(commands: Any) -> None:
@@ -63,8 +66,6 @@ def _add_asset_commands(commands: Any) -> None:
 
 
 def list_tasks(args: argparse.Namespace) -> int:
-    import uvloop
-
     from taskhook.tasks import reading
     from taskhook.tasks.views import TaskQuery
 
@@ -73,24 +74,16 @@ def list_tasks(args: argparse.Namespace) -> int:
     except ValidationError:
         print("taskhook: --limit must be 1 to 500", file=sys.stderr)
         return EXIT_USAGE
-    store = bootstrap.task_store(bootstrap.load_settings(ConsumerSettings))
-    return _reporting_missing_schema(
-        lambda: uvloop.run(reading.list_tasks(store, query, as_json=args.json))
-    )
+    return _read(lambda store: reading.list_tasks(store, query, as_json=args.json))
 
 
 def show_task(args: argparse.Namespace) -> int:
-    import uvloop
-
     from taskhook.tasks import reading
 
-    store = bootstrap.task_store(bootstrap.load_settings(ConsumerSettings))
-    return _reporting_missing_schema(lambda: uvloop.run(reading.show_task(store, args.task_id)))
+    return _read(lambda store: reading.show_task(store, args.task_id))
 
 
 def list_assets(args: argparse.Namespace) -> int:
-    import uvloop
-
     from taskhook.tasks import reading
     from taskhook.tasks.views import AssetQuery
 
@@ -99,26 +92,25 @@ def list_assets(args: argparse.Namespace) -> int:
     except ValidationError:
         print("taskhook: --limit must be 1 to 500, --playback-id not empty", file=sys.stderr)
         return EXIT_USAGE
-    store = bootstrap.task_store(bootstrap.load_settings(ConsumerSettings))
-    return _reporting_missing_schema(
-        lambda: uvloop.run(reading.list_assets(store, query, as_json=args.json))
-    )
+    return _read(lambda store: reading.list_assets(store, query, as_json=args.json))
 
 
 def show_asset(args: argparse.Namespace) -> int:
-    import uvloop
-
     from taskhook.tasks import reading
 
-    store = bootstrap.task_store(bootstrap.load_settings(ConsumerSettings))
-    return _reporting_missing_schema(lambda: uvloop.run(reading.show_asset(store, args.asset_id)))
+    return _read(lambda store: reading.show_asset(store, args.asset_id))
 
 
-def _reporting_missing_schema(read: Callable[[], int]) -> int:
+def _read(reader: "Callable[[TaskStore], Coroutine[Any, Any, int]]") -> int:
+    """Run ``reader`` on the tasks store the settings name; a store without its schema, or
+    out of reach, ends in one line (exit 1)."""
+    import uvloop
+
     from taskhook.tasks.store import SchemaMissing, StoreUnavailable
 
+    store = bootstrap.task_store(bootstrap.load_settings(ConsumerSettings))
     try:
-        return read()
+        return uvloop.run(reader(store))
     except (SchemaMissing, StoreUnavailable) as e:
         print(f"taskhook: {e}", file=sys.stderr)
         return EXIT_FAILED
